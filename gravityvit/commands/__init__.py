@@ -1,0 +1,1 @@
+"""Subcommands of the ``gravityvit`` command line (see ``gravityvit.cli``)."""

@@ -1,0 +1,169 @@
+"""The Gravity Spy data contract: class names, view durations and the one view transformation.
+
+Every module that touches a view (HDF5 reader and writer, PNG reader, Arrow converter, image
+processor, pipelines, CLI) takes its constants and its PNG -> view transformation from here, so that
+a view means the same thing everywhere. A *view* is a float32 array of shape (140, 170) with values
+in [0, 1]: rows are frequency (row 0 is the highest frequency, as in the Omega-scan image),
+columns are time.
+
+This module imports only numpy and Pillow: it is copied beside the model code by ``save_pretrained``
+so that checkpoints load with ``trust_remote_code=True`` where gravityvit is not installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+# The 22 Gravity Spy classes in the label order of the configs (alphabetical, as spelled).
+CLASS_NAMES: tuple[str, ...] = (
+    "1080Lines",
+    "1400Ripples",
+    "Air_Compressor",
+    "Blip",
+    "Chirp",
+    "Extremely_Loud",
+    "Helix",
+    "Koi_Fish",
+    "Light_Modulation",
+    "Low_Frequency_Burst",
+    "Low_Frequency_Lines",
+    "No_Glitch",
+    "None_of_the_Above",
+    "Paired_Doves",
+    "Power_Line",
+    "Repeating_Blips",
+    "Scattered_Light",
+    "Scratchy",
+    "Tomte",
+    "Violin_Mode",
+    "Wandering_Line",
+    "Whistle",
+)
+
+# Class counts of the v1d1 training set (all splits), used by ``simulate --like-v1d1``.
+V1D1_CLASS_COUNTS: dict[str, int] = {
+    "1080Lines": 328,
+    "1400Ripples": 81,
+    "Air_Compressor": 58,
+    "Blip": 1821,
+    "Chirp": 60,
+    "Extremely_Loud": 447,
+    "Helix": 279,
+    "Koi_Fish": 706,
+    "Light_Modulation": 512,
+    "Low_Frequency_Burst": 621,
+    "Low_Frequency_Lines": 447,
+    "No_Glitch": 150,
+    "None_of_the_Above": 81,
+    "Paired_Doves": 27,
+    "Power_Line": 449,
+    "Repeating_Blips": 263,
+    "Scattered_Light": 443,
+    "Scratchy": 337,
+    "Tomte": 103,
+    "Violin_Mode": 412,
+    "Wandering_Line": 42,
+    "Whistle": 299,
+}
+
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+IFOS: tuple[str, ...] = ("H1", "L1")
+
+# Omega-scan window durations of the four views, in seconds, in view order.
+VIEW_DURATIONS_S: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+# HDF5 dataset name of each view: f[label][sample_type][gravityspy_id][key].
+HDF5_VIEW_KEYS: tuple[str, ...] = tuple(f"{d:.1f}.png" for d in VIEW_DURATIONS_S)
+# Arrow column of each view.
+IMAGE_COLUMNS: tuple[str, ...] = tuple(f"image_{round(d * 1000)}ms" for d in VIEW_DURATIONS_S)
+
+VIEW_HEIGHT = 140  # frequency bins (rows), highest frequency first
+VIEW_WIDTH = 170  # time bins (columns)
+VIEW_SHAPE: tuple[int, int] = (VIEW_HEIGHT, VIEW_WIDTH)
+
+# Per-view pixel statistics over v1d0 train+validation, in view order.
+VIEW_PIXEL_MEAN: tuple[float, ...] = (0.178, 0.164, 0.151, 0.142)
+VIEW_PIXEL_STD: tuple[float, ...] = (0.116, 0.101, 0.085, 0.072)
+
+# Gravity Spy's rendered PNGs: 800x600 and the pixel box just inside the plot axes.
+PNG_SIZE: tuple[int, int] = (800, 600)  # (width, height)
+PNG_AXES_ROWS: tuple[int, int] = (66, 532)
+PNG_AXES_COLS: tuple[int, int] = (105, 671)
+# skimage.color.rgb2gray weights (ITU-R BT.709), as in Gravity Spy's reader.
+RGB_TO_GRAY = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+# Omega-scan colour scale of the rendered PNGs (normalized energy).
+NORMALIZED_ENERGY_RANGE: tuple[float, float] = (0.0, 25.5)
+
+
+def duration_label(duration_s: float) -> str:
+    """Return the file-name form of a duration, e.g. ``1.0`` for 1 s (as in ``H1_x_spectrogram_1.0.png``)."""
+    return f"{float(duration_s):.1f}"
+
+
+def view_index(duration_s: float) -> int:
+    """Return the view position of a duration in seconds; raise ``ValueError`` for an unknown one."""
+    for index, known in enumerate(VIEW_DURATIONS_S):
+        if abs(float(duration_s) - known) < 1e-6:
+            return index
+    raise ValueError(f"unknown view duration {duration_s!r} s; expected one of {VIEW_DURATIONS_S}")
+
+
+def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:
+    """Convert an (H, W, 3|4) uint8 or [0, 1] float image to gray in [0, 1] with skimage's weights."""
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] not in (3, 4):
+        raise ValueError(f"expected an RGB or RGBA image of shape (H, W, 3|4); got {rgb.shape}")
+    values = rgb[..., :3].astype(np.float32)
+    if np.issubdtype(rgb.dtype, np.integer):
+        values /= 255.0
+    return np.clip(values @ RGB_TO_GRAY, 0.0, 1.0)
+
+
+def resize_view(gray: np.ndarray, shape: tuple[int, int] = VIEW_SHAPE) -> np.ndarray:
+    """Resize a gray [0, 1] image to ``shape`` (rows, cols) with antialiased bilinear interpolation.
+
+    Pillow's bilinear filter widens its support when it shrinks, which is the anti-aliased rescale
+    that Gravity Spy's reader (``skimage.transform.rescale(..., 0.3)``) performs.
+    """
+    image = Image.fromarray(np.asarray(gray, dtype=np.float32), mode="F")
+    resized = image.resize((shape[1], shape[0]), resample=Image.Resampling.BILINEAR)
+    return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
+
+
+def png_to_view(png: np.ndarray | Image.Image) -> np.ndarray:
+    """Turn one rendered 800x600 Gravity Spy PNG into a (140, 170) float32 view in [0, 1].
+
+    Crops to the plot axes (rows 66:532, columns 105:671), converts to gray and resizes, as Gravity
+    Spy's own reader does. Raises ``ValueError`` when the image is not 800x600.
+    """
+    pixels = np.asarray(png.convert("RGB") if isinstance(png, Image.Image) else png)
+    if pixels.ndim != 3 or pixels.shape[:2] != (PNG_SIZE[1], PNG_SIZE[0]):
+        raise ValueError(
+            f"a Gravity Spy PNG must be {PNG_SIZE[0]}x{PNG_SIZE[1]} pixels (width x height) with "
+            f"colour channels; got an array of shape {pixels.shape}"
+        )
+    axes = pixels[PNG_AXES_ROWS[0] : PNG_AXES_ROWS[1], PNG_AXES_COLS[0] : PNG_AXES_COLS[1]]
+    return resize_view(rgb_to_gray(axes))
+
+
+def merge_views(views: np.ndarray) -> np.ndarray:
+    """Tile four (140, 170) views into Gravity Spy's 2x2 merged view (280, 340).
+
+    0.5 s and 1.0 s on top, 2.0 s and 4.0 s below, as the production classifier lays them out.
+    """
+    views = np.asarray(views)
+    if views.shape != (len(VIEW_DURATIONS_S), *VIEW_SHAPE):
+        raise ValueError(f"expected views of shape (4, 140, 170); got {views.shape}")
+    top = np.concatenate([views[0], views[1]], axis=1)
+    bottom = np.concatenate([views[2], views[3]], axis=1)
+    return np.concatenate([top, bottom], axis=0)
+
+
+def split_merged_view(merged: np.ndarray) -> np.ndarray:
+    """Split a 2x2 merged view (280, 340) back into four (140, 170) views in duration order."""
+    merged = np.asarray(merged)
+    expected = (2 * VIEW_HEIGHT, 2 * VIEW_WIDTH)
+    if merged.shape != expected:
+        raise ValueError(f"a merged view must have shape {expected}; got {merged.shape}")
+    h, w = VIEW_HEIGHT, VIEW_WIDTH
+    return np.stack([merged[:h, :w], merged[:h, w:], merged[h:, :w], merged[h:, w:]])

@@ -1,0 +1,52 @@
+"""GravityViT: multi-view Vision Transformer for LIGO glitch classification (Gravity Spy)."""
+
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+README = Path(__file__).with_name("README.md")
+
+INSTALL_REQUIRES = [
+    "torch>=2.4",
+    "torchvision>=0.19",
+    "timm>=1.0.15",
+    "transformers>=5.0,<6",
+    "datasets>=4.0",
+    "accelerate>=1.0",
+    "evaluate>=0.4.3",
+    "h5py>=3.10",
+    "safetensors>=0.4",
+    "huggingface_hub>=1.0",
+    "numpy>=1.26",
+    "pillow>=10.0",
+    "scikit-learn>=1.4",
+    "matplotlib>=3.8",
+    "tqdm>=4.66",
+    "pyyaml>=6.0",
+]
+
+EXTRAS_REQUIRE = {
+    "gw": ["gwpy>=4.1", "scipy>=1.11"],
+    "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "ruff>=0.6", "pre-commit>=3.5", "olah>=0.5"],
+}
+EXTRAS_REQUIRE["all"] = sorted({req for reqs in EXTRAS_REQUIRE.values() for req in reqs})
+
+setup(
+    name="gravityvit",
+    version="0.1.0",
+    description="Multi-view Vision Transformer for LIGO glitch classification (Gravity Spy)",
+    long_description=README.read_text(encoding="utf-8") if README.exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["gravityvit", "gravityvit.*"]),
+    package_data={"gravityvit": ["py.typed", "training/glitch_metrics/*.py"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require=EXTRAS_REQUIRE,
+    entry_points={"console_scripts": ["gravityvit=gravityvit.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Scientific/Engineering :: Astronomy",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)
