@@ -1,0 +1,49 @@
+"""Gravity Spy data: HDF5 and PNG readers, the HDF5 writer, the Arrow converter, the download,
+the Omega scan and the simulator.
+
+Names are imported on first use (PEP 562 ``__getattr__``), so ``import gravityvit.data`` stays light:
+it imports neither gwpy nor datasets until a function that needs them is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Public name -> submodule of gravityvit.data that defines it.
+_EXPORTS: dict[str, str] = {
+    # hdf5.py: the Zenodo layout
+    "GravitySpyDataError": "hdf5",
+    "GravitySpySample": "hdf5",
+    "GravitySpyHDF5Writer": "hdf5",
+    "GravitySpyHDF5Reader": "hdf5",
+    "LABEL_CORRECTIONS": "hdf5",
+    "read_metadata_csv": "hdf5",
+    "validate_views": "hdf5",
+    "write_gravityspy_hdf5": "hdf5",
+    # png.py: folders of Gravity Spy PNGs
+    "GravitySpyPNGReader": "png",
+    # arrow.py: the converter to datasets
+    "convert_to_arrow": "arrow",
+    "example_to_views": "arrow",
+    "gravityspy_features": "arrow",
+    "STATS_FILENAME": "arrow",
+    # download.py: Zenodo
+    "download_gravityspy": "download",
+    # omega_scan.py and simulator.py (SIM helper): add their names below.
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
