@@ -181,8 +181,9 @@ def view_to_image(view: np.ndarray) -> Image.Image:
         view = view[0]
     if view.ndim != 2:
         raise ValueError(f"a view must have shape (140, 170) or (1, 140, 170); got {view.shape}")
-    quantised = np.rint(np.clip(view, 0.0, 1.0) * VIEW_IMAGE_MAX).astype(np.uint16)
-    return Image.fromarray(quantised, mode="I;16")
+    # Little-endian uint16 maps to mode "I;16"; Pillow 13 refuses an explicit mode= for it.
+    quantised = np.rint(np.clip(view, 0.0, 1.0) * VIEW_IMAGE_MAX).astype("<u2")
+    return Image.fromarray(quantised)
 
 
 def image_to_view(image: Image.Image) -> np.ndarray:
