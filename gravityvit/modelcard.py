@@ -1,0 +1,383 @@
+"""The model card: fill the top-level ``MODEL_CARD.md`` template for a trained or converted checkpoint.
+
+Training (``examples/train.py``) and ``conversion_scripts/convert_trainer_checkpoint.py`` call
+:func:`render_model_card` and write the result as ``README.md`` beside the weights, which is what the
+Hub shows. The YAML front matter (``library_name: transformers``, ``pipeline_tag:
+image-classification``, the tags and the ``model-index`` of evaluation results) is produced by
+``huggingface_hub.ModelCardData`` so that the Hub parses it; the body is the Jinja2 template.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gravityvit.file_utils import atomic_path
+from gravityvit.gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
+
+# The template lives at the top of the repository, beside README.md, so people can read and edit it.
+DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
+TEMPLATE_ENV_VAR = "GRAVITYVIT_MODEL_CARD_TEMPLATE"
+
+DEFAULT_TAGS: tuple[str, ...] = (
+    "image-classification",
+    "vision",
+    "custom_code",
+    "gravitational-waves",
+    "ligo",
+    "gravity-spy",
+    "glitch-classification",
+    "astronomy",
+)
+
+# Trainer metric keys carry the split as a prefix ("eval_accuracy", "test_macro_f1").
+_SPLIT_PREFIXES: dict[str, str] = {"eval_": "validation", "validation_": "validation", "test_": "test"}
+# Bookkeeping numbers the Trainer reports beside metrics; they are not model quality.
+_NON_METRICS = frozenset(
+    {
+        "runtime",
+        "samples_per_second",
+        "steps_per_second",
+        "epoch",
+        "step",
+        "total_flos",
+        "model_preparation_time",
+    }
+)
+# Our metric names -> (Hub metric id, pretty name); see https://hf.co/metrics.
+_METRIC_TYPES: dict[str, tuple[str, str]] = {
+    "accuracy": ("accuracy", "Accuracy"),
+    "top1_accuracy": ("accuracy", "Top-1 accuracy"),
+    "top3_accuracy": ("accuracy", "Top-3 accuracy"),
+    "top5_accuracy": ("accuracy", "Top-5 accuracy"),
+    "balanced_accuracy": ("accuracy", "Balanced accuracy"),
+    "macro_f1": ("f1", "Macro F1"),
+    "f1_macro": ("f1", "Macro F1"),
+    "weighted_f1": ("f1", "Weighted F1"),
+    "f1_weighted": ("f1", "Weighted F1"),
+    "micro_f1": ("f1", "Micro F1"),
+    "macro_precision": ("precision", "Macro precision"),
+    "macro_recall": ("recall", "Macro recall"),
+    "loss": ("loss", "Loss"),
+}
+# Config fields worth a line in the card, in display order (missing ones are skipped).
+_CONFIG_FIELDS: tuple[str, ...] = (
+    "model_type",
+    "backbone",
+    "backbone_name",
+    "backbone_kwargs",
+    "image_size",
+    "num_views",
+    "view_durations_s",
+    "fusion",
+    "fusion_type",
+    "fusion_num_heads",
+    "fusion_heads",
+    "fusion_depth",
+    "hidden_size",
+    "hidden_dropout_prob",
+    "drop_path_rate",
+    "label_smoothing",
+    "focal_loss_gamma",
+    "num_labels",
+)
+# Training arguments worth a line in the card (the rest of TrainingArguments is noise to readers).
+_TRAINING_FIELDS: tuple[str, ...] = (
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "per_device_eval_batch_size",
+    "gradient_accumulation_steps",
+    "weight_decay",
+    "warmup_ratio",
+    "warmup_steps",
+    "lr_scheduler_type",
+    "optim",
+    "label_smoothing_factor",
+    "seed",
+    "bf16",
+    "fp16",
+    "num_processes",
+    "world_size",
+)
+
+
+def _config_dict(model_config: Any) -> dict[str, Any]:
+    if isinstance(model_config, Mapping):
+        return dict(model_config)
+    if hasattr(model_config, "to_dict"):
+        return model_config.to_dict()
+    raise TypeError(f"model_config must be a PreTrainedConfig or a dict; got {type(model_config).__name__}")
+
+
+def _id2label(config: Mapping[str, Any]) -> dict[int, str]:
+    id2label = config.get("id2label") or dict(enumerate(CLASS_NAMES))
+    return {int(key): str(value) for key, value in id2label.items()}
+
+
+def _format_value(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{key}={_format_value(item)}" for key, item in value.items()) or "-"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_format_value(item) for item in value)
+    return str(value).replace("|", "\\|")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def normalize_metrics(
+    metrics: Mapping[str, Any] | None, default_split: str = "test"
+) -> dict[str, dict[str, float]]:
+    """Bring metrics into the form ``{split: {metric_name: value}}``.
+
+    Accepts either that form or a flat dict as the Trainer returns it: a key prefixed ``eval_`` goes to
+    the validation split, ``test_`` to test, an unprefixed one to ``default_split``. Non-numeric
+    values and bookkeeping numbers (runtime, samples_per_second, epoch, ...) are dropped.
+    """
+    result: dict[str, dict[str, float]] = {}
+    for key, value in (metrics or {}).items():
+        if isinstance(value, Mapping):
+            for name, item in normalize_metrics(value, default_split=str(key)).items():
+                result.setdefault(name, {}).update(item)
+            continue
+        split, name = default_split, str(key)
+        for prefix, prefix_split in _SPLIT_PREFIXES.items():
+            if name.startswith(prefix):
+                split, name = prefix_split, name[len(prefix) :]
+                break
+        if name in _NON_METRICS or not _is_number(value):
+            continue
+        result.setdefault(split, {})[name] = float(value)
+    return result
+
+
+def _eval_results(
+    metrics: dict[str, dict[str, float]], dataset_id: str, dataset_name: str, dataset_config: str | None
+) -> list[Any]:
+    from huggingface_hub import EvalResult
+
+    results = []
+    for split, values in metrics.items():
+        for name, value in values.items():
+            if name == "loss":  # a loss is not a leaderboard metric
+                continue
+            metric_type, pretty = _METRIC_TYPES.get(name, (name, name.replace("_", " ").capitalize()))
+            results.append(
+                EvalResult(
+                    task_type="image-classification",
+                    task_name="Glitch classification",
+                    dataset_type=dataset_id,
+                    dataset_name=dataset_name,
+                    dataset_config=dataset_config,
+                    dataset_split=split,
+                    metric_type=metric_type,
+                    metric_name=f"{pretty} ({split})",
+                    metric_value=round(value, 6),
+                )
+            )
+    return results
+
+
+def _architecture_summary(config: Mapping[str, Any]) -> str:
+    model_type = str(config.get("model_type", ""))
+    backbone = config.get("backbone") or config.get("backbone_name")
+    durations = config.get("view_durations_s") or VIEW_DURATIONS_S
+    if model_type == "gravityvit":
+        fusion = config.get("fusion") or config.get("fusion_type") or "cross_attention"
+        views = len(durations)
+        if views == 1:
+            return f"A timm `{backbone}` Vision Transformer encodes one Omega-scan view; an MLP head classifies it."
+        return (
+            f"One shared timm `{backbone}` Vision Transformer encodes the {views} Omega-scan views "
+            f"({_format_value(list(durations))} s) in a single batched call; a learned duration embedding marks "
+            f"each view, a `{fusion}` fusion module combines them (its per-view weights show which durations "
+            "mattered) and an MLP head gives the class scores."
+        )
+    if "cnn" in model_type:
+        return (
+            "It is the Gravity Spy production baseline (Bahaadini et al. 2018): a four-layer CNN on the 2x2 "
+            "merged view (0.5 s and 1 s on top, 2 s and 4 s below)."
+        )
+    return f"Model type `{model_type}`."
+
+
+def _class_rows(
+    id2label: dict[int, str], per_class_metrics: Mapping[str, Mapping[str, Any]] | None
+) -> tuple[list[dict[str, Any]], list[str]]:
+    columns: list[str] = []
+    for values in (per_class_metrics or {}).values():
+        columns.extend(name for name in values if name not in columns)
+    rows = []
+    for index in sorted(id2label):
+        name = id2label[index]
+        values = (per_class_metrics or {}).get(name, {})
+        rows.append(
+            {"id": index, "name": name, "values": [_format_value(values.get(col, "-")) for col in columns]}
+        )
+    return rows, columns
+
+
+def resolve_template_path(template_path: str | os.PathLike | None = None) -> Path:
+    """Return the model-card template: the argument, else ``$GRAVITYVIT_MODEL_CARD_TEMPLATE``, else MODEL_CARD.md."""
+    path = Path(template_path or os.environ.get(TEMPLATE_ENV_VAR) or DEFAULT_TEMPLATE_PATH)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"model-card template {path} not found; pass template_path= or set {TEMPLATE_ENV_VAR} "
+            "(the template is MODEL_CARD.md at the top of the GravityViT repository)"
+        )
+    return path
+
+
+def render_model_card(
+    model_config: Any,
+    metrics: Mapping[str, Any] | None,
+    dataset_description: str,
+    training_args: Mapping[str, Any] | Any | None = None,
+    *,
+    model_name: str | None = None,
+    model_id: str | None = None,
+    dataset_id: str = "gravityvit/gravityspy",
+    dataset_name: str | None = None,
+    dataset_version: str | None = None,
+    dataset_split: str | None = None,
+    simulated: bool = False,
+    metrics_split: str = "test",
+    per_class_metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    num_parameters: int | None = None,
+    base_model: str | Sequence[str] | None = None,
+    license: str = "apache-2.0",
+    extra_tags: Sequence[str] = (),
+    template_path: str | os.PathLike | None = None,
+) -> str:
+    """Fill the model-card template and return the Markdown text (YAML front matter included).
+
+    Parameters
+    ----------
+    model_config : PreTrainedConfig or dict
+        The config of the model (``model.config``); gives the architecture lines and ``id2label``.
+    metrics : dict or None
+        ``{split: {metric: value}}`` or a flat Trainer dict (``eval_accuracy``, ``test_macro_f1``, or
+        unprefixed names, which count for ``metrics_split``). Values in [0, 1] for accuracy/F1.
+    dataset_description : str
+        One or more sentences on the training data: real Gravity Spy (version, split) or simulated
+        (simulator version, seed, samples per class).
+    training_args : dict, TrainingArguments or None
+        Hyper-parameters; the ones readers care about (learning rate, epochs, batch size, ...) are listed.
+    model_name : str, optional
+        Title of the card and name in the model-index; defaults to ``model_id`` or the model type.
+    model_id : str, optional
+        Hub id (``gravityvit/multiview-b16``) used in the usage examples; defaults to ``model_name``.
+    dataset_id, dataset_name, dataset_version, dataset_split : str
+        Dataset identity for the table and the model-index (``dataset_version`` is e.g. ``v1d1``).
+    simulated : bool
+        The model was trained on simulated glitches: adds the tag ``simulated-data`` and the warning
+        that simulated data is not real detector data.
+    metrics_split : str
+        Split that unprefixed metric names belong to.
+    per_class_metrics : dict, optional
+        ``{class_name: {"f1": ..., "support": ...}}`` shown in the class table.
+    num_parameters : int, optional
+        Parameter count of the model.
+    base_model : str or list of str, optional
+        Hub id(s) of the initial weights (e.g. ``timm/vit_base_patch16_224.augreg2_in21k_ft_in1k``).
+    license : str
+        Hub licence id of the weights.
+    extra_tags : sequence of str
+        More Hub tags.
+    template_path : path, optional
+        Jinja2 template; defaults to :func:`resolve_template_path`.
+
+    Returns
+    -------
+    str
+        The model card (README.md content).
+    """
+    import jinja2
+    from huggingface_hub import ModelCardData
+
+    config = _config_dict(model_config)
+    id2label = _id2label(config)
+    model_name = model_name or model_id or f"gravityvit-{config.get('model_type', 'model')}"
+    model_id = model_id or model_name
+    dataset_name = dataset_name or (
+        "Gravity Spy (simulated)" if simulated else f"Gravity Spy {dataset_version or ''}".strip()
+    )
+    normalized = normalize_metrics(metrics, default_split=metrics_split)
+    tags = list(dict.fromkeys([*DEFAULT_TAGS, *(["simulated-data"] if simulated else []), *extra_tags]))
+    card_data = ModelCardData(
+        library_name="transformers",
+        pipeline_tag="image-classification",
+        license=license,
+        tags=tags,
+        datasets=[dataset_id],
+        base_model=list(base_model) if isinstance(base_model, (list, tuple)) else base_model,
+        metrics=sorted({_METRIC_TYPES.get(n, (n, n))[0] for v in normalized.values() for n in v} - {"loss"})
+        or None,
+        model_name=model_name,
+        eval_results=_eval_results(normalized, dataset_id, dataset_name, dataset_version) or None,
+    )
+    if training_args is not None and not isinstance(training_args, Mapping):
+        training_args = training_args.to_dict() if hasattr(training_args, "to_dict") else vars(training_args)
+    class_rows, per_class_columns = _class_rows(id2label, per_class_metrics)
+    context = {
+        "card_data": card_data.to_yaml(),
+        "model_name": model_name,
+        "model_id": model_id,
+        "num_labels": len(id2label),
+        "architecture_summary": _architecture_summary(config),
+        "durations_text": ", ".join(f"{d:g}" for d in config.get("view_durations_s") or VIEW_DURATIONS_S),
+        "simulated": simulated,
+        "config_rows": [
+            (key, _format_value(config[key])) for key in _CONFIG_FIELDS if config.get(key) is not None
+        ],
+        "num_parameters": f"{num_parameters:,}" if num_parameters else None,
+        "class_rows": class_rows,
+        "per_class": bool(per_class_columns),
+        "per_class_columns": per_class_columns,
+        "dataset_description": dataset_description.strip(),
+        "dataset_rows": [
+            (key, value)
+            for key, value in (
+                ("dataset", dataset_id),
+                ("name", dataset_name),
+                ("version", dataset_version),
+                ("training split", dataset_split),
+                ("data", "simulated (GravityViT simulator)" if simulated else "real LIGO Omega scans"),
+            )
+            if value
+        ],
+        "metric_rows": [
+            {"split": split, "name": _METRIC_TYPES.get(name, (name, name))[1], "value": f"{value:.4f}"}
+            for split, values in normalized.items()
+            for name, value in values.items()
+        ],
+        "training_rows": [
+            (key, _format_value(training_args[key]))
+            for key in _TRAINING_FIELDS
+            if training_args and training_args.get(key) not in (None, "", [])
+        ],
+    }
+    template = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined).from_string(
+        resolve_template_path(template_path).read_text(encoding="utf-8")
+    )
+    # Conditional sections leave runs of blank lines behind; Markdown needs at most one.
+    return re.sub(r"\n{3,}", "\n\n", template.render(**context)).lstrip("\n")
+
+
+def write_model_card(directory: str | os.PathLike, card: str, filename: str = "README.md") -> Path:
+    """Write ``card`` as ``directory/filename`` atomically and return the path."""
+    target = Path(directory) / filename
+    with atomic_path(target) as temporary:
+        temporary.write_text(card, encoding="utf-8")
+    return target
