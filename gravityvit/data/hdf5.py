@@ -58,7 +58,7 @@ class GravitySpyDataError(ValueError):
     """
 
     def __init__(
-        self, reason: str, *, source: str | None = None, sample: str | None = None, field: str | None = None
+        self, reason: str, source: str | None = None, sample: str | None = None, field: str | None = None
     ):
         self.reason, self.source, self.sample, self.field = reason, source, sample, field
         where = ", ".join(
@@ -71,6 +71,10 @@ class GravitySpyDataError(ValueError):
             if part
         )
         super().__init__(f"{where}: {reason}" if where else reason)
+
+    def __reduce__(self):
+        # Keep the named parts when the error crosses a process boundary (num_proc workers).
+        return (type(self), (self.reason, self.source, self.sample, self.field))
 
 
 @dataclasses.dataclass

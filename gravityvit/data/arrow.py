@@ -1,0 +1,447 @@
+"""Convert Gravity Spy samples (HDF5 file or PNG folders) into an Arrow ``DatasetDict``.
+
+The dataset has the splits ``train``, ``validation`` and ``test`` (from ``sample_type``) and the
+columns
+
+- ``gravityspy_id`` (string), ``label`` (ClassLabel with the 22 ``CLASS_NAMES``), ``ifo`` (string);
+- the metadata CSV's columns when a CSV is given (typed int64 / float64 / string from its values);
+- four ``Image`` columns ``image_500ms``, ``image_1000ms``, ``image_2000ms``, ``image_4000ms``.
+
+Precision: each view is stored as a 16-bit grayscale PNG with pixel value ``round(view * 65535)``
+(``gravity_spy.view_to_image``), so a decoded view differs from the HDF5 float32 by at most
+0.5 / 65535 ~ 7.6e-6 (plus float32 rounding), far below the float resolution that matters for the
+model and 256 times finer than an 8-bit PNG.
+
+Beside the dataset, in the same output directory, ``gravityspy_stats.json`` (``STATS_FILENAME``)
+holds the class counts per split, class weights for the loss and the list of skipped samples.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import logging
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from gravityvit.data.hdf5 import KEY_COLUMNS, GravitySpyDataError, GravitySpyHDF5Reader
+from gravityvit.file_utils import atomic_path
+from gravityvit.gravity_spy import (
+    CLASS_NAMES,
+    HDF5_VIEW_KEYS,
+    IMAGE_COLUMNS,
+    SPLITS,
+    VIEW_IMAGE_MAX,
+    VIEW_SHAPE,
+    image_to_view,
+    resize_view,
+    view_to_image,
+)
+
+logger = logging.getLogger(__name__)
+
+# Name of the JSON written beside the dataset (inside the output directory); the trainer reads it.
+STATS_FILENAME = "gravityspy_stats.json"
+STATS_FORMAT_VERSION = 1
+# Largest difference between a decoded view and the float view it was encoded from.
+MAX_PIXEL_ERROR = 0.5 / VIEW_IMAGE_MAX
+# PNG zlib level of the stored views: 1 is several times faster than the default 6 on noisy views
+# and only a few percent larger.
+PNG_COMPRESS_LEVEL = 1
+ON_BAD_SAMPLE_CHOICES = ("error", "skip")
+
+_VALUE_TYPES = ("int64", "float64", "string")
+
+
+def gravityspy_features(metadata_column_types: Mapping[str, str] | None = None):
+    """The ``datasets.Features`` of a converted Gravity Spy dataset.
+
+    Parameters
+    ----------
+    metadata_column_types : mapping, optional
+        ``{column: "int64" | "float64" | "string"}`` of the metadata columns to add (the key columns
+        gravityspy_id, label, sample_type and ifo are left out: they are fields of their own).
+    """
+    from datasets import ClassLabel, Features, Value
+    from datasets import Image as ImageFeature
+
+    columns: dict[str, Any] = {
+        "gravityspy_id": Value("string"),
+        "label": ClassLabel(names=list(CLASS_NAMES)),
+        "ifo": Value("string"),
+    }
+    for column, dtype in (metadata_column_types or {}).items():
+        if column in KEY_COLUMNS:
+            continue
+        if dtype not in _VALUE_TYPES:
+            raise ValueError(f"metadata column {column!r} has type {dtype!r}; expected one of {_VALUE_TYPES}")
+        columns[column] = Value(dtype)
+    for column in IMAGE_COLUMNS:
+        columns[column] = ImageFeature()
+    return Features(columns)
+
+
+def encode_view(view: np.ndarray) -> bytes:
+    """Encode one (140, 170) view as 16-bit grayscale PNG bytes (error at most ``MAX_PIXEL_ERROR``)."""
+    buffer = io.BytesIO()
+    # Passing bytes to the Image feature keeps the PNG: given a 16-bit PIL image it would write TIFF.
+    view_to_image(view).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Decoding, for training and evaluation
+# ---------------------------------------------------------------------------------------------------
+
+
+def _decode_image(value: Any) -> np.ndarray | None:
+    if value is None:
+        return None
+    if isinstance(value, Mapping):  # an undecoded Image cell: {"bytes": ..., "path": ...}
+        if value.get("bytes") is not None:
+            value = Image.open(io.BytesIO(value["bytes"]))
+        elif value.get("path") is not None:
+            value = Image.open(value["path"])
+        else:
+            return None
+    if isinstance(value, Image.Image):
+        view = image_to_view(value)
+    else:
+        view = np.asarray(value, dtype=np.float32)
+        if np.issubdtype(np.asarray(value).dtype, np.integer):
+            view = view / (VIEW_IMAGE_MAX if np.asarray(value).dtype == np.uint16 else 255.0)
+    if view.ndim == 3 and view.shape[0] == 1:
+        view = view[0]
+    if view.shape != VIEW_SHAPE:
+        view = resize_view(view)
+    return view.astype(np.float32, copy=False)
+
+
+def example_to_views(example: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode the four image columns of one dataset example into views and a view mask.
+
+    Parameters
+    ----------
+    example : mapping
+        A row of a converted dataset: ``IMAGE_COLUMNS`` holding PIL images (the default decoding),
+        undecoded ``{"bytes", "path"}`` cells, arrays, or ``None`` for a missing view. A column
+        absent from the example counts as missing.
+
+    Returns
+    -------
+    views : np.ndarray
+        float32 (4, 140, 170) in [0, 1], view order 0.5, 1, 2, 4 s; a missing view is all zeros.
+    view_mask : np.ndarray
+        bool (4,), ``True`` where the view is present.
+    """
+    views = np.zeros((len(IMAGE_COLUMNS), *VIEW_SHAPE), dtype=np.float32)
+    view_mask = np.zeros(len(IMAGE_COLUMNS), dtype=bool)
+    for index, column in enumerate(IMAGE_COLUMNS):
+        view = _decode_image(example.get(column))
+        if view is not None:
+            views[index], view_mask[index] = view, True
+    return views, view_mask
+
+
+def batch_to_views(batch: Mapping[str, Sequence[Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """``example_to_views`` over a batch (dict of columns): (B, 4, 140, 170) views, (B, 4) mask."""
+    size = len(next(iter(batch.values()))) if batch else 0
+    decoded = [example_to_views({c: batch[c][i] for c in IMAGE_COLUMNS if c in batch}) for i in range(size)]
+    if not decoded:
+        return np.zeros((0, len(IMAGE_COLUMNS), *VIEW_SHAPE), np.float32), np.zeros(
+            (0, len(IMAGE_COLUMNS)), bool
+        )
+    return np.stack([v for v, _ in decoded]), np.stack([m for _, m in decoded])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Conversion
+# ---------------------------------------------------------------------------------------------------
+
+
+def open_source(source: Any, metadata_csv: str | os.PathLike | None = None):
+    """Open ``source`` as a Gravity Spy reader: an HDF5 file path, a PNG folder path, or a reader.
+
+    A reader is any object with ``entries`` (items with ``label``, ``sample_type``,
+    ``gravityspy_id``), ``metadata_column_types``, ``__len__`` and ``__getitem__`` returning
+    ``GravitySpySample``; ``GravitySpyHDF5Reader`` and ``GravitySpyPNGReader`` are two.
+    """
+    if hasattr(source, "entries") and hasattr(source, "__getitem__"):
+        return source
+    path = Path(source)
+    if path.is_dir():
+        from gravityvit.data.png import GravitySpyPNGReader
+
+        return GravitySpyPNGReader(path, metadata_csv=metadata_csv)
+    if path.is_file():
+        return GravitySpyHDF5Reader(path, metadata_csv=metadata_csv)
+    raise FileNotFoundError(f"no Gravity Spy HDF5 file or PNG folder at {path}")
+
+
+def _sample_name(reader, index: int) -> str:
+    entry = reader.entries[index]
+    return getattr(entry, "hdf5_path", None) or f"{entry.label}/{entry.sample_type}/{entry.gravityspy_id}"
+
+
+def _generate_examples(
+    shards: list[list[int]], reader, metadata_columns: Sequence[str], on_bad_sample: str, skip_log_dir: str
+) -> Iterator[dict[str, Any]]:
+    """Yield dataset rows for the sample indices of ``shards`` (runs in datasets' worker processes)."""
+    for shard in shards:
+        skipped: list[dict[str, str]] = []
+        for index in shard:
+            try:
+                sample = reader[index]
+                images = {column: encode_view(view) for column, view in zip(IMAGE_COLUMNS, sample.views)}
+            except GravitySpyDataError as error:
+                if on_bad_sample != "skip":
+                    raise
+                skipped.append({"sample": _sample_name(reader, index), "error": str(error)})
+                continue
+            row: dict[str, Any] = {
+                "gravityspy_id": sample.gravityspy_id,
+                "label": sample.label,
+                "ifo": sample.ifo,
+            }
+            for column in metadata_columns:
+                row[column] = sample.metadata.get(column)
+            row.update(images)
+            yield row
+        if skipped:
+            # Workers are separate processes: each shard leaves its skip list in a file for the parent.
+            log = Path(skip_log_dir) / f"skipped-{shard[0]}-{uuid.uuid4().hex}.json"
+            log.write_text(json.dumps(skipped))
+
+
+def _shards(indices: list[int], num_proc: int) -> list[list[int]]:
+    # A few shards per process so that uneven sample costs still balance; contiguous to keep order.
+    count = max(1, min(len(indices), num_proc * 4 if num_proc > 1 else 1))
+    bounds = np.linspace(0, len(indices), count + 1).astype(int)
+    return [indices[a:b] for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _original_error(error: BaseException) -> BaseException:
+    """The ``GravitySpyDataError`` inside a ``DatasetGenerationError`` chain, if there is one."""
+    seen = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, GravitySpyDataError):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return error
+
+
+def class_weights_from_counts(train_counts: Mapping[str, int]) -> list[float]:
+    """Inverse-frequency class weights in ``CLASS_NAMES`` order, averaging 1 over training samples.
+
+    ``w_c = n_train / (n_present_classes * n_c)`` (scikit-learn's "balanced"); a class absent from
+    train gets 0.0 (it never appears in the loss).
+    """
+    total = sum(train_counts.get(name, 0) for name in CLASS_NAMES)
+    present = [name for name in CLASS_NAMES if train_counts.get(name, 0) > 0]
+    if not total:
+        return [0.0] * len(CLASS_NAMES)
+    return [
+        total / (len(present) * train_counts[name]) if train_counts.get(name, 0) > 0 else 0.0
+        for name in CLASS_NAMES
+    ]
+
+
+def _class_counts(dataset) -> dict[str, int]:
+    labels = np.asarray(dataset["label"], dtype=np.int64) if len(dataset) else np.zeros(0, np.int64)
+    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
+    return {name: int(counts[i]) for i, name in enumerate(CLASS_NAMES)}
+
+
+def _build_split(
+    reader, indices, features, metadata_columns, *, split, num_proc, on_bad_sample, cache_dir, skip_log_dir
+):
+    from datasets import Dataset
+
+    if not indices:
+        # datasets cannot build a split from a generator that yields nothing: an empty table instead.
+        return Dataset.from_dict({name: [] for name in features}, features=features, split=split)
+    shards = _shards(indices, num_proc)
+    return Dataset.from_generator(
+        _generate_examples,
+        features=features,
+        cache_dir=cache_dir,
+        gen_kwargs={
+            "shards": shards,
+            "reader": reader,
+            "metadata_columns": tuple(metadata_columns),  # a list would be sharded too
+            "on_bad_sample": on_bad_sample,
+            "skip_log_dir": skip_log_dir,
+        },
+        num_proc=num_proc if num_proc > 1 and len(shards) > 1 else None,
+        split=split,
+        # A fresh cache directory per run: a fixed fingerprint avoids hashing the reader.
+        fingerprint=f"gravityspy-{split}-{uuid.uuid4().hex}",
+    )
+
+
+def convert_to_arrow(
+    source: Any,
+    output_dir: str | os.PathLike,
+    *,
+    metadata_csv: str | os.PathLike | None = None,
+    num_proc: int = 1,
+    on_bad_sample: str = "error",
+    push_to_hub: str | None = None,
+    overwrite: bool = True,
+):
+    """Convert a Gravity Spy HDF5 file or PNG folder tree into a ``DatasetDict`` saved on disk.
+
+    Parameters
+    ----------
+    source : path or reader
+        The Zenodo-layout HDF5 file (e.g. ``trainingsetv1d1.h5`` or a simulated file), a folder of
+        Gravity Spy PNGs (``{Class}/{ifo}_{id}_spectrogram_{d}.png``), or a reader object.
+    output_dir : path
+        Where ``save_to_disk`` writes the dataset, with ``gravityspy_stats.json`` inside. Written to
+        a temporary sibling and renamed into place: a failed run leaves no partial dataset and an
+        existing ``output_dir`` untouched.
+    metadata_csv : path, optional
+        The metadata CSV joined on gravityspy_id (v1d1: its columns become typed dataset columns).
+    num_proc : int
+        Worker processes that read, check and encode samples.
+    on_bad_sample : {"error", "skip"}
+        ``"error"`` stops at the first bad sample (missing view, wrong shape, NaN, value outside
+        [0, 1], unknown class or split) with an error naming it; ``"skip"`` leaves bad samples out
+        and lists them (with the count) in the log and the stats JSON.
+    push_to_hub : str, optional
+        A Hub dataset repo id; the dataset is uploaded as Parquet (with the stats JSON) after saving.
+    overwrite : bool
+        Replace an existing ``output_dir`` on success (default); with ``False`` it raises
+        ``FileExistsError`` before any work.
+
+    Returns
+    -------
+    datasets.DatasetDict
+        Splits train, validation and test, loaded back from ``output_dir``. A split with no samples
+        (e.g. a file without test samples) is kept as an empty dataset with the same features.
+
+    Raises
+    ------
+    GravitySpyDataError
+        For a bad sample with ``on_bad_sample="error"``, or an unreadable / truncated source file.
+    """
+    from datasets import DatasetDict, load_from_disk
+
+    if on_bad_sample not in ON_BAD_SAMPLE_CHOICES:
+        raise ValueError(f"on_bad_sample must be one of {ON_BAD_SAMPLE_CHOICES}; got {on_bad_sample!r}")
+    if num_proc < 1:
+        raise ValueError(f"num_proc must be at least 1; got {num_proc}")
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not overwrite:
+        raise FileExistsError(f"{output_dir} already exists; choose another output or allow overwriting")
+    reader = open_source(source, metadata_csv)
+    metadata_columns = [c for c in reader.metadata_column_types if c not in KEY_COLUMNS]
+    features = gravityspy_features({c: reader.metadata_column_types[c] for c in metadata_columns})
+    split_indices = {split: [] for split in SPLITS}
+    unknown_split: list[int] = []
+    for index, entry in enumerate(reader.entries):
+        split_indices.get(entry.sample_type, unknown_split).append(index)
+    if unknown_split:
+        # Their reading raises the error naming them; under "skip" they are listed as skipped.
+        split_indices["train"].extend(unknown_split)
+        split_indices["train"].sort()
+    logger.info("converting %d samples from %s with num_proc=%d", len(reader.entries), source, num_proc)
+
+    work_dir = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.work-", dir=_parent(output_dir)))
+    try:
+        skip_log_dir = work_dir / "skipped"
+        skip_log_dir.mkdir()
+        splits = {}
+        try:
+            for split in SPLITS:
+                splits[split] = _build_split(
+                    reader,
+                    split_indices[split],
+                    features,
+                    metadata_columns,
+                    split=split,
+                    num_proc=num_proc,
+                    on_bad_sample=on_bad_sample,
+                    cache_dir=str(work_dir / "cache"),
+                    skip_log_dir=str(skip_log_dir),
+                )
+        except Exception as error:
+            original = _original_error(error)
+            if original is not error:
+                raise original from None
+            raise
+        skipped = sorted(
+            (item for log in skip_log_dir.glob("*.json") for item in json.loads(log.read_text())),
+            key=lambda item: item["sample"],
+        )
+        dataset_dict = DatasetDict(splits)
+        stats = _stats(dataset_dict, source, skipped, metadata_columns)
+        with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
+            dataset_dict.save_to_disk(str(temporary), num_proc=None)
+            (temporary / STATS_FILENAME).write_text(json.dumps(stats, indent=2) + "\n")
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+    if skipped:
+        listing = "\n".join(f"  {item['sample']}: {item['error']}" for item in skipped)
+        logger.warning("skipped %d bad sample(s):\n%s", len(skipped), listing)
+    result = load_from_disk(str(output_dir))
+    if push_to_hub:
+        _push_to_hub(result, output_dir / STATS_FILENAME, push_to_hub)
+    return result
+
+
+def _parent(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.parent
+
+
+def _stats(
+    dataset_dict, source: Any, skipped: list[dict[str, str]], metadata_columns: list[str]
+) -> dict[str, Any]:
+    counts = {split: _class_counts(dataset_dict[split]) for split in SPLITS}
+    weights = class_weights_from_counts(counts["train"])
+    return {
+        "format_version": STATS_FORMAT_VERSION,
+        "source": str(getattr(source, "path", source)),
+        "class_names": list(CLASS_NAMES),
+        "num_samples": {split: len(dataset_dict[split]) for split in SPLITS},
+        "class_counts": counts,
+        "class_weights": weights,
+        "class_weights_by_name": dict(zip(CLASS_NAMES, weights)),
+        "class_weighting": "balanced: n_train / (n_classes_in_train * n_train_of_class); 0.0 for classes absent from train",
+        "image_columns": list(IMAGE_COLUMNS),
+        "hdf5_view_keys": list(HDF5_VIEW_KEYS),
+        "image_encoding": "16-bit grayscale PNG, pixel = round(view * 65535)",
+        "max_pixel_error": MAX_PIXEL_ERROR,
+        "metadata_columns": metadata_columns,
+        "num_skipped": len(skipped),
+        "skipped": skipped,
+    }
+
+
+def _push_to_hub(dataset_dict, stats_path: Path, repo_id: str) -> None:
+    """Upload the dataset as Parquet and the stats JSON to a Hub dataset repo, with a clear error offline."""
+    from huggingface_hub import HfApi
+
+    try:
+        dataset_dict.push_to_hub(repo_id)
+        HfApi().upload_file(
+            path_or_fileobj=str(stats_path), path_in_repo=STATS_FILENAME, repo_id=repo_id, repo_type="dataset"
+        )
+    except Exception as error:
+        raise RuntimeError(
+            f"could not push the dataset to the Hub repo {repo_id!r} (offline, HF_HUB_OFFLINE=1, or not logged in?): "
+            f"{error}. The dataset is saved on disk; push it later with DatasetDict.push_to_hub."
+        ) from error
