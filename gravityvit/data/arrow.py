@@ -172,7 +172,7 @@ def open_source(source: Any, metadata_csv: str | os.PathLike | None = None):
     """Open ``source`` as a Gravity Spy reader: an HDF5 file path, a PNG folder path, or a reader.
 
     A reader is any object with ``entries`` (items with ``label``, ``sample_type``,
-    ``gravityspy_id``), ``metadata_column_types``, ``__len__`` and ``__getitem__`` returning
+    ``gravityspy_id`` and ``name``, how errors name the sample), ``metadata_column_types``, ``__len__`` and ``__getitem__`` returning
     ``GravitySpySample``; ``GravitySpyHDF5Reader`` and ``GravitySpyPNGReader`` are two.
     """
     if hasattr(source, "entries") and hasattr(source, "__getitem__"):
@@ -185,11 +185,6 @@ def open_source(source: Any, metadata_csv: str | os.PathLike | None = None):
     if path.is_file():
         return GravitySpyHDF5Reader(path, metadata_csv=metadata_csv)
     raise FileNotFoundError(f"no Gravity Spy HDF5 file or PNG folder at {path}")
-
-
-def _sample_name(reader, index: int) -> str:
-    entry = reader.entries[index]
-    return getattr(entry, "hdf5_path", None) or f"{entry.label}/{entry.sample_type}/{entry.gravityspy_id}"
 
 
 def _generate_examples(
@@ -205,7 +200,7 @@ def _generate_examples(
             except GravitySpyDataError as error:
                 if on_bad_sample != "skip":
                     raise
-                skipped.append({"sample": _sample_name(reader, index), "error": str(error)})
+                skipped.append({"sample": reader.entries[index].name, "error": str(error)})
                 continue
             row: dict[str, Any] = {
                 "gravityspy_id": sample.gravityspy_id,

@@ -467,6 +467,11 @@ class IndexEntry:
     def hdf5_path(self) -> str:
         return f"{self.label}/{self.sample_type}/{self.gravityspy_id}"
 
+    @property
+    def name(self) -> str:
+        """How errors name the sample: its HDF5 path."""
+        return self.hdf5_path
+
 
 class GravitySpyHDF5Reader(Sequence):
     """Lazy reader of a Gravity Spy HDF5 file; item ``i`` is a ``GravitySpySample``.

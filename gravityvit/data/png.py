@@ -1,0 +1,291 @@
+"""Reader of Gravity Spy PNG folders: ``{Class}/{ifo}_{gravityspy_id}_spectrogram_{d}.png``.
+
+Gravity Spy renders each duration d (0.5, 1.0, 2.0, 4.0 s) of a glitch as an 800x600 RGBA PNG. This
+reader groups the four files of each sample and turns each into a (140, 170) view with
+``gravity_spy.png_to_view`` (crop to the axes, gray, resize: Gravity Spy's own transformation), so a
+sample read from PNGs looks like one read from the HDF5 file: values in [0, 1], row 0 the highest
+frequency, low frequency at the bottom row.
+
+The folder tree is searched recursively; the class is the name of the folder holding the PNGs. The
+split (``sample_type``) comes from the metadata CSV when one is given, else from a ``train`` /
+``validation`` / ``test`` folder above the class folder, else ``default_sample_type`` ("test": PNG
+folders without metadata are usually data to classify or evaluate, not to train on).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from gravityvit.data.hdf5 import (
+    KEY_COLUMNS,
+    LABEL_CORRECTIONS,
+    GravitySpyDataError,
+    GravitySpySample,
+    read_metadata_csv,
+    validate_view,
+)
+from gravityvit.gravity_spy import CLASS_NAMES, SPLITS, VIEW_DURATIONS_S, duration_label, png_to_view
+
+# e.g. H1_0PgqDFdHPl_spectrogram_0.5.png; an id may itself contain underscores.
+PNG_NAME_PATTERN = re.compile(
+    r"^(?P<ifo>[A-Z][0-9])_(?P<gravityspy_id>.+)_spectrogram_(?P<duration>[0-9.]+)\.png$"
+)
+DURATION_LABELS: tuple[str, ...] = tuple(duration_label(d) for d in VIEW_DURATIONS_S)
+
+
+def read_png_view(
+    path: str | os.PathLike, *, sample: str | None = None, field: str | None = None
+) -> np.ndarray:
+    """Read one rendered 800x600 Gravity Spy PNG as a float32 (140, 170) view in [0, 1].
+
+    Raises ``GravitySpyDataError`` naming the file, ``sample`` and ``field`` when the file cannot be
+    read as an image or is not 800x600.
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            view = png_to_view(image)
+    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+        raise GravitySpyDataError(f"cannot read the PNG: {error}", str(path), sample, field) from error
+    except ValueError as error:
+        raise GravitySpyDataError(str(error), str(path), sample, field) from error
+    return validate_view(view, source=str(path), sample=sample, field=field)
+
+
+@dataclasses.dataclass(frozen=True)
+class PNGEntry:
+    """One sample of a PNG folder: its class folder, split, id, detector and files per duration."""
+
+    label: str
+    sample_type: str
+    gravityspy_id: str
+    ifo: str
+    folder: Path
+    files: tuple[tuple[str, Path], ...]  # (duration label "0.5", path), sorted by duration
+
+    @property
+    def name(self) -> str:
+        """How errors name the sample: ``folder/ifo_id``."""
+        return str(self.folder / f"{self.ifo}_{self.gravityspy_id}")
+
+
+class GravitySpyPNGReader(Sequence):
+    """Lazy reader of Gravity Spy PNG folders; item ``i`` is a ``GravitySpySample``.
+
+    Parameters
+    ----------
+    root : path
+        Folder searched recursively for ``{ifo}_{id}_spectrogram_{d}.png`` files; the class is the
+        name of each file's folder.
+    metadata_csv : path, optional
+        Metadata CSV joined on gravityspy_id (gives ``sample_type``, ``ifo`` and ``metadata``).
+    default_sample_type : str
+        Split of samples that neither the CSV nor a split folder assigns ("test" by default).
+    apply_label_corrections : bool
+        Correct the known mislabelled samples (``LABEL_CORRECTIONS``), as the HDF5 reader does.
+
+    Notes
+    -----
+    Only the 800x600 PNGs are read, when a sample is accessed. A sample with a missing duration, a
+    file that is not an 800x600 image, an unreadable file or an unknown class folder raises
+    ``GravitySpyDataError`` naming the sample and the field (the duration's HDF5 key, e.g.
+    ``"2.0.png"``) on access; ``convert_to_arrow(..., on_bad_sample="skip")`` leaves it out.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike,
+        metadata_csv: str | os.PathLike | None = None,
+        *,
+        default_sample_type: str = "test",
+        apply_label_corrections: bool = True,
+    ):
+        self.root = Path(root)
+        self.path = self.root  # the source named in errors and stats, as for the HDF5 reader
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"Gravity Spy PNG folder not found: {self.root}")
+        if default_sample_type not in SPLITS:
+            raise ValueError(
+                f"default_sample_type must be one of {list(SPLITS)}; got {default_sample_type!r}"
+            )
+        self.default_sample_type = default_sample_type
+        self.apply_label_corrections = apply_label_corrections
+        self.metadata_csv = Path(metadata_csv) if metadata_csv is not None else None
+        if self.metadata_csv is not None:
+            self._metadata, self.metadata_column_types = read_metadata_csv(self.metadata_csv)
+        else:
+            self._metadata, self.metadata_column_types = {}, {}
+        self._entries = self._build_index()
+        if not self._entries:
+            raise GravitySpyDataError(
+                "no Gravity Spy PNGs ({ifo}_{id}_spectrogram_{d}.png) found", source=str(self.root)
+            )
+
+    def _build_index(self) -> list[PNGEntry]:
+        groups: dict[tuple[Path, str, str], dict[str, Path]] = {}
+        for path in sorted(self.root.rglob("*_spectrogram_*.png")):
+            match = PNG_NAME_PATTERN.match(path.name)
+            if match is None:
+                continue
+            key = (path.parent, match["ifo"], match["gravityspy_id"])
+            try:
+                duration = duration_label(float(match["duration"]))
+            except ValueError:
+                continue
+            groups.setdefault(key, {})[duration] = path
+        entries: list[PNGEntry] = []
+        seen: dict[str, Path] = {}
+        for (folder, ifo, gravityspy_id), files in groups.items():
+            if gravityspy_id in seen:
+                raise GravitySpyDataError(
+                    f"the id appears in two folders: {seen[gravityspy_id]} and {folder}",
+                    source=str(self.root),
+                    sample=gravityspy_id,
+                    field="gravityspy_id",
+                )
+            seen[gravityspy_id] = folder
+            entries.append(
+                PNGEntry(
+                    label=folder.name,
+                    sample_type=self._sample_type(gravityspy_id, folder),
+                    gravityspy_id=gravityspy_id,
+                    ifo=ifo,
+                    folder=folder,
+                    files=tuple(sorted(files.items(), key=lambda item: float(item[0]))),
+                )
+            )
+        class_order = {name: i for i, name in enumerate(CLASS_NAMES)}
+        entries.sort(key=lambda e: (class_order.get(e.label, len(class_order)), e.label, e.gravityspy_id))
+        return entries
+
+    def _sample_type(self, gravityspy_id: str, folder: Path) -> str:
+        row = self._metadata.get(gravityspy_id)
+        if row is not None and row.get("sample_type") is not None:
+            return str(row["sample_type"])
+        if folder.parent != folder and folder.parent.name in SPLITS and folder.parent != self.root.parent:
+            return folder.parent.name
+        return self.default_sample_type
+
+    # -- index ---------------------------------------------------------------------------------------
+
+    @property
+    def entries(self) -> list[PNGEntry]:
+        """The index: one ``PNGEntry`` per sample (class folder, split, id, files)."""
+        return list(self._entries)
+
+    @property
+    def ids(self) -> list[str]:
+        """The gravityspy_ids in index order."""
+        return [e.gravityspy_id for e in self._entries]
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._read(self._entries[index])
+
+    def __iter__(self) -> Iterator[GravitySpySample]:
+        for entry in self._entries:
+            yield self._read(entry)
+
+    # -- samples -------------------------------------------------------------------------------------
+
+    def _read(self, entry: PNGEntry) -> GravitySpySample:
+        source = str(self.root)
+        if entry.label not in CLASS_NAMES:
+            raise GravitySpyDataError(
+                f"unknown class folder {entry.label!r}; expected one of the 22 Gravity Spy classes",
+                source,
+                entry.name,
+                "label",
+            )
+        if entry.sample_type not in SPLITS:
+            raise GravitySpyDataError(
+                f"unknown sample_type {entry.sample_type!r}; expected one of {list(SPLITS)}",
+                source,
+                entry.name,
+                "sample_type",
+            )
+        files = dict(entry.files)
+        views = []
+        for duration in DURATION_LABELS:
+            field = f"{duration}.png"
+            if duration not in files:
+                raise GravitySpyDataError(
+                    f"missing view: no {entry.ifo}_{entry.gravityspy_id}_spectrogram_{duration}.png "
+                    f"(found durations {sorted(files, key=float)})",
+                    source,
+                    entry.name,
+                    field,
+                )
+            views.append(read_png_view(files[duration], sample=entry.name, field=field))
+        row = self._metadata.get(entry.gravityspy_id, {})
+        label = entry.label
+        if self.apply_label_corrections:
+            label = LABEL_CORRECTIONS.get(entry.gravityspy_id, label)
+        return GravitySpySample(
+            gravityspy_id=entry.gravityspy_id,
+            label=label,
+            sample_type=entry.sample_type,
+            views=np.stack(views),
+            ifo=str(row.get("ifo") or entry.ifo),
+            metadata={k: v for k, v in row.items() if k not in KEY_COLUMNS},
+        )
+
+    def label_of(self, index: int) -> str:
+        """The (corrected) class of sample ``index`` without reading its PNGs."""
+        entry = self._entries[index]
+        if self.apply_label_corrections:
+            return LABEL_CORRECTIONS.get(entry.gravityspy_id, entry.label)
+        return entry.label
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.root)!r}, samples={len(self)}, metadata_csv={self.metadata_csv})"
+
+
+def read_png_sample(paths: Sequence[str | os.PathLike], **fields: Any) -> GravitySpySample:
+    """Read the four PNGs of one sample (any order) into a ``GravitySpySample``.
+
+    ``paths`` must hold one ``{ifo}_{id}_spectrogram_{d}.png`` per duration; ``fields`` override the
+    sample's ``label`` (default: the folder name), ``sample_type`` (default "test"), ``metadata``.
+    """
+    files: dict[str, Path] = {}
+    ids, ifos = set(), set()
+    for raw in paths:
+        path = Path(raw)
+        match = PNG_NAME_PATTERN.match(path.name)
+        if match is None:
+            raise GravitySpyDataError(
+                "the file name is not {ifo}_{id}_spectrogram_{d}.png", str(path), field="file name"
+            )
+        files[duration_label(float(match["duration"]))] = path
+        ids.add(match["gravityspy_id"])
+        ifos.add(match["ifo"])
+    if len(ids) != 1:
+        raise GravitySpyDataError(f"the PNGs belong to several samples: {sorted(ids)}", field="gravityspy_id")
+    gravityspy_id, ifo = ids.pop(), ifos.pop()
+    folder = next(iter(files.values())).parent
+    name = str(folder / f"{ifo}_{gravityspy_id}")
+    views = []
+    for duration in DURATION_LABELS:
+        if duration not in files:
+            raise GravitySpyDataError("missing view", str(folder), name, f"{duration}.png")
+        views.append(read_png_view(files[duration], sample=name, field=f"{duration}.png"))
+    return GravitySpySample(
+        gravityspy_id=gravityspy_id,
+        label=fields.get("label", folder.name),
+        sample_type=fields.get("sample_type", "test"),
+        views=np.stack(views),
+        ifo=ifo,
+        metadata=dict(fields.get("metadata", {})),
+    )
