@@ -199,6 +199,9 @@ def _generate_examples(
                 images = {column: encode_view(view) for column, view in zip(IMAGE_COLUMNS, sample.views)}
             except GravitySpyDataError as error:
                 if on_bad_sample != "skip":
+                    # datasets' worker pool loses the exception's type and message: leave it on disk.
+                    record = {k: getattr(error, k) for k in ("reason", "source", "sample", "field")}
+                    (Path(skip_log_dir) / f"error-{uuid.uuid4().hex}.json").write_text(json.dumps(record))
                     raise
                 skipped.append({"sample": reader.entries[index].name, "error": str(error)})
                 continue
@@ -372,18 +375,23 @@ def convert_to_arrow(
                     skip_log_dir=str(skip_log_dir),
                 )
         except Exception as error:
+            recorded = sorted(skip_log_dir.glob("error-*.json"))
+            if recorded:
+                raise GravitySpyDataError(**json.loads(recorded[0].read_text())) from None
             original = _original_error(error)
             if original is not error:
                 raise original from None
             raise
         skipped = sorted(
-            (item for log in skip_log_dir.glob("*.json") for item in json.loads(log.read_text())),
+            (item for log in skip_log_dir.glob("skipped-*.json") for item in json.loads(log.read_text())),
             key=lambda item: item["sample"],
         )
         dataset_dict = DatasetDict(splits)
         stats = _stats(dataset_dict, source, skipped, metadata_columns)
         with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
-            dataset_dict.save_to_disk(str(temporary), num_proc=None)
+            # An empty split saved with datasets' default of 0 shards cannot be loaded back: force 1.
+            empty_splits = {split: 1 for split in SPLITS if len(dataset_dict[split]) == 0}
+            dataset_dict.save_to_disk(str(temporary), num_shards=empty_splits)
             (temporary / STATS_FILENAME).write_text(json.dumps(stats, indent=2) + "\n")
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)

@@ -1,0 +1,161 @@
+"""HDF5 / PNG -> Arrow: columns, precision, stats, bad samples, atomic output, decoding."""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from datasets import load_from_disk
+
+from gravityvit.data.arrow import (
+    MAX_PIXEL_ERROR,
+    STATS_FILENAME,
+    class_weights_from_counts,
+    convert_to_arrow,
+    example_to_views,
+)
+from gravityvit.data.hdf5 import GravitySpyDataError, GravitySpyHDF5Writer
+from gravityvit.gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, IMAGE_COLUMNS
+
+from .conftest import make_sample
+
+FLOAT_EPS = 1e-7  # float32 rounding of values near 1
+
+
+def test_hdf5_to_arrow_round_trip_and_stats(tmp_path, small_hdf5):
+    h5_path, csv_path, samples = small_hdf5
+    output = tmp_path / "arrow"
+    dataset_dict = convert_to_arrow(h5_path, output, metadata_csv=csv_path, num_proc=2)
+    assert set(dataset_dict) == {"train", "validation", "test"}
+    reloaded = load_from_disk(str(output))
+    features = reloaded["train"].features
+    assert features["label"].names == list(CLASS_NAMES)
+    assert [c for c in features if c.startswith("image_")] == list(IMAGE_COLUMNS)
+    assert features["snr"].dtype == "float64" and features["event_time"].dtype == "int64"
+    by_id = {s.gravityspy_id: s for s in samples}
+    worst = 0.0
+    for split in ("train", "validation", "test"):
+        assert len(reloaded[split]) == 4
+        for example in reloaded[split]:
+            source = by_id[example["gravityspy_id"]]
+            assert source.sample_type == split
+            assert features["label"].int2str(example["label"]) == source.label
+            assert example["ifo"] == source.ifo and example["snr"] == source.metadata["snr"]
+            views, mask = example_to_views(example)
+            assert views.dtype == np.float32 and mask.all()
+            worst = max(worst, float(np.abs(views - source.views).max()))
+    assert worst <= MAX_PIXEL_ERROR + FLOAT_EPS
+    assert worst > MAX_PIXEL_ERROR * 0.9  # random views do reach the stated bound: it is tight
+    stats = json.loads((output / STATS_FILENAME).read_text())
+    assert stats["num_samples"] == {"train": 4, "validation": 4, "test": 4}
+    assert sum(stats["class_counts"]["train"].values()) == 4
+    weights = np.array(stats["class_weights"])
+    train_labels = reloaded["train"]["label"]
+    assert np.mean(weights[train_labels]) == pytest.approx(1.0)  # mean 1 over training samples
+    assert stats["num_skipped"] == 0 and stats["skipped"] == []
+
+
+def test_class_weights_inverse_frequency():
+    weights = dict(zip(CLASS_NAMES, class_weights_from_counts({"Blip": 30, "Chirp": 10})))
+    assert weights["Chirp"] == pytest.approx(3 * weights["Blip"])
+    assert weights["Blip"] * 30 + weights["Chirp"] * 10 == pytest.approx(40)
+    assert weights["Whistle"] == 0.0
+
+
+def write_with_bad_sample(path, bad: dict[str, np.ndarray] | None = None, drop: str | None = None) -> str:
+    """Three valid samples plus datasets overwritten/removed to make one bad; returns its path."""
+    with GravitySpyHDF5Writer(path) as writer:
+        for i in range(3):
+            writer.write(make_sample(i, label="Blip", sample_type="train"))
+    bad_path = "Blip/train/id00000001"
+    with h5py.File(path, "a") as handle:
+        for key, data in (bad or {}).items():
+            if key.startswith("/"):  # a sample in a new group (unknown class)
+                handle.create_dataset(key, data=data)
+                bad_path = key.rsplit("/", 1)[0].lstrip("/")
+            else:
+                del handle[f"{bad_path}/{key}"]
+                handle.create_dataset(f"{bad_path}/{key}", data=data)
+        if drop:
+            del handle[f"{bad_path}/{drop}"]
+    return bad_path
+
+
+GOOD_VIEW = np.full((1, 140, 170), 0.5, np.float32)
+BAD_CASES = {
+    "missing_view": ({}, "2.0.png", "missing view"),
+    "wrong_shape": ({"1.0.png": np.zeros((1, 128, 170), np.float32)}, "1.0.png", "shape"),
+    "nan": ({"0.5.png": np.full((1, 140, 170), np.nan, np.float32)}, "0.5.png", "NaN"),
+    "unknown_class": (
+        {f"/Bleep/train/zzzzzzzzzz/{k}": GOOD_VIEW for k in HDF5_VIEW_KEYS},
+        "label",
+        "unknown class",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CASES))
+def test_bad_sample_error_names_it_and_existing_output_is_untouched(tmp_path, case):
+    bad, field, reason = BAD_CASES[case]
+    h5_path = tmp_path / "bad.h5"
+    bad_path = write_with_bad_sample(h5_path, bad, drop="2.0.png" if case == "missing_view" else None)
+    output = tmp_path / "arrow"
+    output.mkdir()
+    (output / "keep.txt").write_text("previous dataset")
+    with pytest.raises(GravitySpyDataError) as info:
+        # The error must also come out whole from a worker process.
+        convert_to_arrow(h5_path, output, num_proc=2 if case == "nan" else 1)
+    assert bad_path in str(info.value) and str(h5_path) in str(info.value) and reason in str(info.value)
+    assert info.value.field == field
+    assert [p.name for p in output.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["arrow", "bad.h5"]  # no temporary leftovers
+
+
+def test_skip_bad_samples_lists_them(tmp_path, caplog):
+    h5_path = tmp_path / "bad.h5"
+    bad_path = write_with_bad_sample(h5_path, {"0.5.png": np.full((1, 140, 170), 2.0, np.float32)})
+    output = tmp_path / "arrow"
+    with caplog.at_level("WARNING"):
+        dataset_dict = convert_to_arrow(h5_path, output, on_bad_sample="skip", num_proc=2)
+    assert len(dataset_dict["train"]) == 2
+    assert len(dataset_dict["test"]) == 0 and len(dataset_dict["validation"]) == 0  # empty splits are kept
+    assert dataset_dict["test"].features == dataset_dict["train"].features
+    stats = json.loads((output / STATS_FILENAME).read_text())
+    assert stats["num_skipped"] == 1 and stats["skipped"][0]["sample"] == bad_path
+    assert "[0, 1]" in stats["skipped"][0]["error"]
+    assert "skipped 1 bad sample" in caplog.text and bad_path in caplog.text
+    assert stats["num_samples"]["test"] == 0
+
+
+def test_truncated_file_fails_before_touching_output(tmp_path, small_hdf5):
+    h5_path, _, _ = small_hdf5
+    truncated = tmp_path / "truncated.h5"
+    truncated.write_bytes(h5_path.read_bytes()[:100_000])
+    with pytest.raises(GravitySpyDataError, match="truncated"):
+        convert_to_arrow(truncated, tmp_path / "arrow")
+    assert not (tmp_path / "arrow").exists()
+
+
+def test_png_folder_to_arrow(tmp_path, real_samples_dir):
+    dataset_dict = convert_to_arrow(real_samples_dir, tmp_path / "arrow")
+    assert len(dataset_dict["test"]) == 18 and len(dataset_dict["train"]) == 0
+    views, mask = example_to_views(dataset_dict["test"][0])
+    assert mask.all() and views.min() >= 0.0 and views.max() <= 1.0
+    stats = json.loads((tmp_path / "arrow" / STATS_FILENAME).read_text())
+    assert stats["class_counts"]["test"]["Blip"] == 10 and stats["class_counts"]["test"]["Scratchy"] == 8
+
+
+def test_example_to_views_masks_missing_columns(small_hdf5, tmp_path):
+    h5_path, _, _ = small_hdf5
+    dataset = convert_to_arrow(h5_path, tmp_path / "arrow")["train"]
+    example = dataset[0]
+    example["image_2000ms"] = None
+    del example["image_4000ms"]
+    views, mask = example_to_views(example)
+    assert mask.tolist() == [True, True, False, False]
+    assert not views[2:].any()
+    undecoded = dataset.cast_column("image_500ms", dataset.features["image_500ms"].__class__(decode=False))[0]
+    views_undecoded, _ = example_to_views(undecoded)
+    np.testing.assert_array_equal(views_undecoded[0], views[0])
