@@ -1,0 +1,313 @@
+"""From an Arrow glitch dataset to model inputs: checks, lazy per-batch decoding, augmentation, collation.
+
+The path of a batch, never holding more than one batch in memory::
+
+    Arrow rows (four Image columns, ClassLabel)             DatasetDict from the converter
+        | GlitchViewsTransform (dataset.with_transform)     decodes a whole batch of rows at once
+        v                                                   (datasets fetches batches via __getitems__),
+    {"views": (V, 140, 170), "view_mask": (V,), "labels"}   augments them in train mode
+        | GlitchCollator (the Trainer's data_collator)
+        v
+    {"pixel_values": (B, V, 3, H, W), "view_mask": (B, V), "labels": (B,)}   one batched processor call
+
+The checks of ``check_glitch_dataset`` run before any training step, so that a dataset that does not
+fit the model fails in a second with a message saying what is wrong, not after an epoch.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from gravityvit.gravity_spy import IMAGE_COLUMNS, VIEW_DURATIONS_S, VIEW_SHAPE, image_to_view, view_index
+from gravityvit.training.augmentation import SpectrogramAugmentation
+
+LABEL_COLUMN = "label"
+
+
+class GlitchDatasetError(ValueError):
+    """A dataset that cannot train or evaluate this model; the message names the dataset, split and column."""
+
+
+def load_glitch_dataset(name_or_path: str | os.PathLike, cache_dir: str | None = None):
+    """Load a converted glitch dataset: a ``save_to_disk`` directory or a Hub dataset id.
+
+    Parameters
+    ----------
+    name_or_path : str or path
+        A directory written by ``gravityvit convert`` (``datasets.load_from_disk``), or a Hub
+        dataset id such as ``gravityvit/gravityspy`` (``datasets.load_dataset``, Parquet).
+    cache_dir : str, optional
+        The datasets cache for Hub downloads.
+
+    Returns
+    -------
+    datasets.DatasetDict
+
+    Raises
+    ------
+    GlitchDatasetError
+        When a directory is not a saved DatasetDict.
+    """
+    import datasets
+
+    path = Path(name_or_path)
+    if path.is_dir():
+        try:
+            loaded = datasets.load_from_disk(str(path))
+        except FileNotFoundError as error:
+            raise GlitchDatasetError(
+                f"{path} is not a dataset saved with save_to_disk (run `gravityvit convert` first): {error}"
+            ) from error
+        if isinstance(loaded, datasets.Dataset):
+            raise GlitchDatasetError(
+                f"{path} holds a single Dataset; expected a DatasetDict with train/validation/test splits"
+            )
+        return loaded
+    if path.exists() or str(name_or_path).startswith((".", "/")):
+        raise GlitchDatasetError(f"dataset directory {path} does not exist or is not a directory")
+    return datasets.load_dataset(str(name_or_path), cache_dir=cache_dir)
+
+
+def view_columns_for(view_durations_s: Sequence[float]) -> list[str]:
+    """The Arrow Image columns a model with these view durations (seconds) reads, in view order."""
+    return [IMAGE_COLUMNS[view_index(duration_s)] for duration_s in view_durations_s]
+
+
+def label_names_of(dataset, split: str | None = None, source: str = "dataset") -> list[str]:
+    """Class names of the ``label`` ClassLabel column of a Dataset, or raise a clear error."""
+    import datasets
+
+    feature = dataset.features.get(LABEL_COLUMN)
+    where = f"{source}" + (f", split {split!r}" if split else "")
+    if feature is None:
+        raise GlitchDatasetError(
+            f"{where}: column {LABEL_COLUMN!r} is missing; columns: {dataset.column_names}"
+        )
+    if not isinstance(feature, datasets.ClassLabel):
+        raise GlitchDatasetError(
+            f"{where}: column {LABEL_COLUMN!r} must be a ClassLabel with the class names; got {feature}"
+        )
+    return list(feature.names)
+
+
+def check_glitch_dataset(
+    dataset,
+    id2label: Mapping[int, str],
+    view_durations_s: Sequence[float] = VIEW_DURATIONS_S,
+    splits: Sequence[str] = ("train", "validation"),
+    source: str = "dataset",
+) -> None:
+    """Check that ``dataset`` can train and evaluate a model with labels ``id2label``; raise before training.
+
+    Parameters
+    ----------
+    dataset : datasets.DatasetDict
+        The converted dataset.
+    id2label : mapping of int to str
+        The model's class names by id (``config.id2label``).
+    view_durations_s : sequence of float
+        The durations (seconds) the model takes; their Image columns must be present.
+    splits : sequence of str
+        The splits that must exist and hold at least one sample.
+    source : str
+        How to name the dataset in messages (its path or Hub id).
+
+    Raises
+    ------
+    GlitchDatasetError
+        For a missing or empty split, a missing label or Image column, a label column that is not a
+        ClassLabel, or class names (or their order) that differ from the model's ``id2label``.
+    """
+    model_names = [str(id2label[i]) for i in sorted(int(k) for k in id2label)]
+    required = [LABEL_COLUMN, *view_columns_for(view_durations_s)]
+    available = list(dataset.keys())
+    for split in splits:
+        if split not in dataset:
+            raise GlitchDatasetError(
+                f"{source}: split {split!r} is missing; the dataset has splits {available}"
+            )
+        data = dataset[split]
+        missing = [column for column in required if column not in data.column_names]
+        if missing:
+            raise GlitchDatasetError(
+                f"{source}, split {split!r}: required column(s) {missing} missing; columns present: "
+                f"{data.column_names}"
+            )
+        if len(data) == 0:
+            raise GlitchDatasetError(f"{source}, split {split!r} is empty (0 samples)")
+        names = label_names_of(data, split, source)
+        if names != model_names:
+            only_data = sorted(set(names) - set(model_names))
+            only_model = sorted(set(model_names) - set(names))
+            detail = (
+                f"in the dataset only: {only_data}; in the model only: {only_model}"
+                if only_data or only_model
+                else "same names in a different order"
+            )
+            raise GlitchDatasetError(
+                f"{source}, split {split!r}: the label names of column {LABEL_COLUMN!r} do not match the "
+                f"model's id2label ({detail}); dataset: {names}; model: {model_names}"
+            )
+
+
+def _decode_view(image: Any) -> np.ndarray:
+    """A stored Image cell (PIL image) -> float32 (140, 170) view in [0, 1]."""
+    view = image_to_view(image)
+    if view.shape != VIEW_SHAPE:
+        raise ValueError(
+            f"a stored view must be {VIEW_SHAPE[1]}x{VIEW_SHAPE[0]} pixels; got shape {view.shape}"
+        )
+    return view
+
+
+def decode_views(example: Mapping[str, Any], columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode one example's Image cells into views (V, 140, 170) and a view mask (V,).
+
+    Uses the converter's ``example_to_views`` for the four standard columns, so that the one decoding
+    of the data issue is used everywhere; a missing cell (None) is a masked, all-zero view.
+    """
+    if list(columns) == list(IMAGE_COLUMNS):
+        from gravityvit.data.arrow import example_to_views
+
+        views, view_mask = example_to_views(example)
+        return np.asarray(views, dtype=np.float32), np.asarray(view_mask, dtype=bool)
+    views = np.zeros((len(columns), *VIEW_SHAPE), dtype=np.float32)
+    view_mask = np.zeros(len(columns), dtype=bool)
+    for index, column in enumerate(columns):
+        if example.get(column) is not None:
+            views[index] = _decode_view(example[column])
+            view_mask[index] = True
+    return views, view_mask
+
+
+class GlitchViewsTransform:
+    """A ``datasets`` transform: decode a batch of rows into views, masks and labels, augmenting in train mode.
+
+    Use with ``dataset.with_transform(GlitchViewsTransform(...))``; the Trainer's DataLoader fetches
+    whole batches of rows, so decoding happens per batch and nothing is loaded ahead.
+
+    Parameters
+    ----------
+    view_durations_s : sequence of float
+        Durations (seconds) of the model's views, in its view order.
+    augmentation : SpectrogramAugmentation, optional
+        Applied to every sample when given (the train split); None for evaluation.
+    only_view : int, optional
+        Keep only this view position (mask the others): accuracy with a single duration.
+    seed : int, optional
+        Fixed seed of the augmentation; by default each batch draws a seed from torch's global
+        generator, which the Trainer seeds and restores on resume.
+    """
+
+    def __init__(
+        self,
+        view_durations_s: Sequence[float] = VIEW_DURATIONS_S,
+        augmentation: SpectrogramAugmentation | None = None,
+        only_view: int | None = None,
+        seed: int | None = None,
+    ):
+        self.view_durations_s = tuple(float(d) for d in view_durations_s)
+        self.columns = view_columns_for(self.view_durations_s)
+        self.augmentation = augmentation
+        if only_view is not None and not 0 <= only_view < len(self.columns):
+            raise ValueError(
+                f"only_view must be a view position in [0, {len(self.columns)}); got {only_view}"
+            )
+        self.only_view = only_view
+        self._rng = np.random.default_rng(seed) if seed is not None else None
+
+    def _generator(self) -> np.random.Generator:
+        if self._rng is not None:
+            return self._rng
+        return np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
+
+    def __call__(self, batch: Mapping[str, list]) -> dict[str, list]:
+        """Transform a batch (dict of column lists) into ``views``, ``view_mask`` and ``labels`` lists."""
+        size = len(next(iter(batch.values())))
+        rng = self._generator() if self.augmentation is not None else None
+        out: dict[str, list] = {"views": [], "view_mask": [], "labels": []}
+        for row in range(size):
+            example = {column: batch[column][row] for column in self.columns}
+            try:
+                views, view_mask = decode_views(example, self.columns)
+            except Exception as error:
+                sample = batch.get("gravityspy_id", [None] * size)[row]
+                raise GlitchDatasetError(f"sample {sample!r}: cannot decode its views: {error}") from error
+            if self.only_view is not None:
+                keep = np.zeros_like(view_mask)
+                keep[self.only_view] = view_mask[self.only_view]
+                views, view_mask = views * keep[:, None, None], keep
+            elif self.augmentation is not None:
+                views, view_mask = self.augmentation(views, view_mask, rng)
+            out["views"].append(views)
+            out["view_mask"].append(view_mask)
+            out["labels"].append(int(batch[LABEL_COLUMN][row]) if LABEL_COLUMN in batch else -100)
+        for key in batch:
+            if key not in self.columns and key not in (LABEL_COLUMN, "views", "view_mask"):
+                out.setdefault(key, batch[key])
+        return out
+
+
+class GlitchCollator:
+    """The Trainer's ``data_collator``: stack a batch's views and run the image processor's batched path once.
+
+    Parameters
+    ----------
+    image_processor : GravityViTImageProcessor
+        Its ``preprocess_views(views, view_mask)`` turns (B, V, 140, 170) views into ``pixel_values``.
+    """
+
+    def __init__(self, image_processor):
+        self.image_processor = image_processor
+
+    def __call__(self, examples: Sequence[Mapping[str, Any]]) -> dict[str, torch.Tensor]:
+        """Collate ``examples`` (outputs of GlitchViewsTransform) into model inputs."""
+        views = np.stack([np.asarray(example["views"], dtype=np.float32) for example in examples])
+        view_mask = np.stack([np.asarray(example["view_mask"], dtype=bool) for example in examples])
+        features = self.image_processor.preprocess_views(views, view_mask=view_mask)
+        batch = {
+            "pixel_values": torch.as_tensor(features["pixel_values"]),
+            "view_mask": torch.as_tensor(np.asarray(features.get("view_mask", view_mask)), dtype=torch.bool),
+        }
+        labels = [int(example["labels"]) for example in examples]
+        if any(label >= 0 for label in labels):
+            batch["labels"] = torch.tensor(labels, dtype=torch.long)
+        return batch
+
+
+def prepare_split(
+    dataset,
+    view_durations_s: Sequence[float],
+    augmentation: SpectrogramAugmentation | None = None,
+    only_view: int | None = None,
+):
+    """Return ``dataset`` (one split) with a GlitchViewsTransform attached; the original is unchanged."""
+    return dataset.with_transform(
+        GlitchViewsTransform(view_durations_s, augmentation=augmentation, only_view=only_view)
+    )
+
+
+def balanced_class_weights(counts: Mapping[str, int], label_names: Sequence[str]) -> list[float]:
+    """Class weights ``n / (n_present_classes * n_c)`` in ``label_names`` order (scikit-learn's "balanced").
+
+    The same rule as the converter's stats JSON, for datasets that come without it; a class absent
+    from ``counts`` gets 0 (it never appears in the loss).
+    """
+    values = np.array([float(counts.get(name, 0)) for name in label_names])
+    present = values > 0
+    if not present.any():
+        raise GlitchDatasetError("cannot compute class weights: no class has any training sample")
+    return np.where(present, values.sum() / (present.sum() * np.maximum(values, 1.0)), 0.0).tolist()
+
+
+def split_class_counts(dataset, split: str = "train") -> dict[str, int]:
+    """Class counts of one split, from its label column (reads only that column)."""
+    names = label_names_of(dataset[split], split)
+    counts = np.bincount(np.asarray(dataset[split][LABEL_COLUMN], dtype=np.int64), minlength=len(names))
+    return {name: int(count) for name, count in zip(names, counts)}
