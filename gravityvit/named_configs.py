@@ -1,0 +1,116 @@
+"""Named GravityViT and baseline configurations, available offline.
+
+``get_named_config("gravityvit/multiview-b16")`` returns a configuration, never weights: a model built
+from it has random weights (the backbone too) until ImageNet backbone weights are loaded
+(``model.load_backbone_weights(path)`` or ``conversion_scripts/convert_timm_to_gravityvit.py``) or it
+is trained. The names look like Hub ids on purpose, but nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from transformers import PreTrainedConfig
+
+from .configuration_gravityspy_cnn import GravitySpyCNNConfig
+from .configuration_gravityvit import GravityViTConfig
+
+
+@dataclass(frozen=True)
+class NamedConfig:
+    """A named configuration: its config class, arguments and a one-line description."""
+
+    config_class: type[PreTrainedConfig]
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    description: str = ""
+
+
+NAMED_CONFIGS: dict[str, NamedConfig] = {
+    "gravityvit/multiview-b16": NamedConfig(
+        GravityViTConfig,
+        {"backbone": "vit_base_patch16_224", "image_size": 224, "fusion_num_heads": 8},
+        "ViT-B/16 at 224x224 over the 4 views, cross-attention fusion (86 M backbone parameters).",
+    ),
+    "gravityvit/multiview-s16": NamedConfig(
+        GravityViTConfig,
+        {
+            "backbone": "vit_small_patch16_224",
+            "image_size": 224,
+            "fusion_num_heads": 6,
+            "head_hidden_size": 384,
+        },
+        "ViT-S/16 at 224x224 over the 4 views, cross-attention fusion (22 M backbone parameters).",
+    ),
+    "gravityvit/multiview-ti16": NamedConfig(
+        GravityViTConfig,
+        {
+            "backbone": "vit_tiny_patch16_224",
+            "image_size": 224,
+            "fusion_num_heads": 4,
+            "head_hidden_size": 256,
+        },
+        "ViT-Ti/16 at 224x224 over the 4 views, cross-attention fusion (5.5 M backbone parameters).",
+    ),
+    "gravityvit/singleview-b16": NamedConfig(
+        GravityViTConfig,
+        {
+            "backbone": "vit_base_patch16_224",
+            "image_size": 224,
+            "num_views": 1,
+            "view_durations_s": [1.0],
+            "fusion": "mean",
+            "head_hidden_size": 0,
+        },
+        "The single-view baseline: a plain ViT-B/16 (class token, linear head) on the 1 s view only.",
+    ),
+    "gravityvit/multiview-demo": NamedConfig(
+        GravityViTConfig,
+        {
+            "backbone": "vit_tiny_patch16_224",
+            "backbone_kwargs": {"depth": 4},
+            "image_size": [112, 144],
+            "drop_path_rate": 0.0,
+            "fusion_num_heads": 4,
+            "head_hidden_size": 128,
+        },
+        "CPU demo: a 4-block ViT-Ti/16 at 112x144 over the 4 views (2.3 M parameters); trains in minutes on 2 cores.",
+    ),
+    "gravityspy/cnn-baseline": NamedConfig(
+        GravitySpyCNNConfig,
+        {},
+        "The Gravity Spy production merged-view CNN (Bahaadini et al. 2018) on native 140x170 views.",
+    ),
+}
+
+
+def list_named_configs() -> list[str]:
+    """Names accepted by ``get_named_config``, sorted."""
+    return sorted(NAMED_CONFIGS)
+
+
+def get_named_config(name: str, **overrides: Any) -> PreTrainedConfig:
+    """Return a fresh configuration of the given name (no weights, no network).
+
+    Parameters
+    ----------
+    name : str
+        One of ``list_named_configs()``, e.g. ``"gravityvit/multiview-b16"``.
+    **overrides
+        Config fields to change, e.g. ``image_size=384`` or ``class_weights=[...]``.
+
+    Raises
+    ------
+    KeyError
+        For an unknown name (the message lists the known ones).
+    ValueError
+        When an override is invalid (raised by the config).
+    """
+    if name not in NAMED_CONFIGS:
+        raise KeyError(f"unknown named configuration {name!r}; available: {list_named_configs()}")
+    named = NAMED_CONFIGS[name]
+    kwargs = {**named.kwargs, **overrides}
+    return named.config_class(**kwargs)
+
+
+__all__ = ["NAMED_CONFIGS", "NamedConfig", "get_named_config", "list_named_configs"]
