@@ -13,10 +13,12 @@ Data flow of ``GravityViTForGlitchClassification``::
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import timm
 import torch
 from torch import nn
 from transformers import PreTrainedModel
@@ -378,8 +380,10 @@ class GravityViTModel(GravityViTPreTrainedModel):
     def load_backbone_weights(self, path: str | Path) -> None:
         """Load ImageNet (or any) timm weights of ``config.backbone`` from a local file into the backbone.
 
-        Uses timm's own loader, so the position embedding is resampled to ``config.image_size``,
-        patch embeddings are adapted and the classifier head is dropped. Call it after the model is
+        Reads the file with timm's loader and passes it through the backbone family's timm
+        ``checkpoint_filter_fn``, so the position embedding is resampled to ``config.image_size`` and
+        the patch embedding to the patch size; the classifier head is dropped. Every other key must
+        match the backbone exactly. Call it after the model is
         built (``post_init`` does not touch the backbone, and the weights are saved with the model).
 
         Parameters
@@ -400,20 +404,34 @@ class GravityViTModel(GravityViTPreTrainedModel):
         if path.suffix not in BACKBONE_WEIGHT_SUFFIXES:
             raise ValueError(f"backbone weights {path} must be one of {BACKBONE_WEIGHT_SUFFIXES} files")
         try:
-            source = create_timm_backbone(
-                self.config.backbone,
-                self.config.image_size,
-                self.config.backbone_kwargs,
-                pretrained=True,
-                # source="file" keeps timm away from its hub fallback: the file is the only source.
-                pretrained_cfg_overlay={"file": str(path), "source": "file"},
-            )
-            self.backbone.load_state_dict(source.state_dict(), strict=True)
-        except (RuntimeError, KeyError, ValueError) as error:
+            state = timm.models.load_state_dict(str(path))
+        except Exception as error:  # safetensors / torch raise many types for corrupt files
+            raise ValueError(f"could not read backbone weights {path}: {error}") from error
+        backbone = self.backbone
+        # The backbone family's own filter adapts foreign layouts: it resamples the position
+        # embedding to config.image_size and the patch embedding to the patch size.
+        filter_fn = getattr(sys.modules[type(backbone).__module__], "checkpoint_filter_fn", None)
+        if filter_fn is not None:
+            state = filter_fn(state, backbone)
+        # The ImageNet classifier has no place in a num_classes=0 backbone.
+        classifiers = (backbone.pretrained_cfg or {}).get("classifier", "head")
+        for name in (classifiers,) if isinstance(classifiers, str) else tuple(classifiers):
+            state = {
+                k: v for k, v in state.items() if not k.startswith(f"{name}.") or k in backbone.state_dict()
+            }
+        try:
+            missing, unexpected = backbone.load_state_dict(state, strict=False)
+        except RuntimeError as error:  # shape mismatches
             raise ValueError(
                 f"could not load {path} into backbone {self.config.backbone!r} "
                 f"(backbone_kwargs={self.config.backbone_kwargs}): {error}"
             ) from error
+        if missing or unexpected:
+            raise ValueError(
+                f"could not load {path} into backbone {self.config.backbone!r} "
+                f"(backbone_kwargs={self.config.backbone_kwargs}): missing keys {list(missing)[:8]}, "
+                f"unexpected keys {list(unexpected)[:8]}"
+            )
 
     def encode_views(
         self, pixel_values: torch.Tensor, view_mask: torch.Tensor
