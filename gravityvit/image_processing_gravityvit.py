@@ -138,8 +138,8 @@ class GravityViTImageProcessor(BaseImageProcessor):
         Parameters
         ----------
         images : sample or list of samples
-            See the class docstring for what a sample may be. A 4-D (B, V, 140, 170) or 5-D
-            (B, V, 1, 140, 170) array or tensor is a batch of views and goes to ``preprocess_views``.
+            See the class docstring for what a sample may be. An array or tensor of 4 or more dimensions
+            is a batch of views, (B, V, 140, 170) or (B, V, 1, 140, 170), for ``preprocess_views``.
         view_duration_s : float or list of float, optional
             Duration in seconds of lone-view samples, one for all or one per sample (None entries
             fall back to the file name, then ``default_view_duration_s``).
@@ -153,11 +153,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
         """
         if kwargs:
             raise TypeError(f"unexpected arguments for GravityViTImageProcessor: {sorted(kwargs)}")
-        if (
-            isinstance(images, (np.ndarray, torch.Tensor))
-            and images.ndim in (4, 5)
-            and images.shape[-2:] == VIEW_SHAPE
-        ):
+        if isinstance(images, (np.ndarray, torch.Tensor)) and images.ndim >= 4:
             if view_duration_s is not None:
                 raise ValueError("view_duration_s applies to lone views, not to a (batch, views, ...) array")
             return self.preprocess_views(images, return_tensors=return_tensors)
@@ -238,6 +234,8 @@ class GravityViTImageProcessor(BaseImageProcessor):
             views, view_mask = views[:, slots], view_mask[:, slots]
         views = views.float()
         self._check_values(views, view_mask)
+        # Absent views may hold anything (NaN placeholders): blank them before they are resized.
+        views = views.masked_fill(~view_mask[:, :, None, None], 0.0)
         height, width = self.image_size_hw
         flat = views.reshape(batch * self.num_views, 1, *VIEW_SHAPE)
         if (height, width) != VIEW_SHAPE:
@@ -247,7 +245,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
         mean = torch.tensor(self.image_mean, device=flat.device).view(1, 3, 1, 1)
         std = torch.tensor(self.image_std, device=flat.device).view(1, 3, 1, 1)
         pixels = ((flat.expand(-1, 3, -1, -1) - mean) / std).view(batch, self.num_views, 3, height, width)
-        pixels = pixels * view_mask[:, :, None, None, None]
+        pixels = pixels.masked_fill(~view_mask[:, :, None, None, None], 0.0)
         data = {"pixel_values": pixels.contiguous(), "view_mask": view_mask}
         if return_tensors == "np":
             data = {key: value.cpu().numpy() for key, value in data.items()}
@@ -283,8 +281,9 @@ class GravityViTImageProcessor(BaseImageProcessor):
                 if view is None:
                     continue
                 duration = _duration_of_key(key, where)
-                if not any(abs(duration - known) < 1e-6 for known in self.view_durations_s):
-                    continue  # a Gravity Spy view the model does not use
+                unused = not any(abs(duration - known) < 1e-6 for known in self.view_durations_s)
+                if unused and any(abs(duration - known) < 1e-6 for known in VIEW_DURATIONS_S):
+                    continue  # a Gravity Spy view the model does not use (e.g. a single-view model)
                 field = f"{where}, view {duration} s"
                 slots[self._slot_of(duration, field)] = _single_view(view, field)
             if not slots:
