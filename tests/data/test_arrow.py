@@ -159,3 +159,42 @@ def test_example_to_views_masks_missing_columns(small_hdf5, tmp_path):
     undecoded = dataset.cast_column("image_500ms", dataset.features["image_500ms"].__class__(decode=False))[0]
     views_undecoded, _ = example_to_views(undecoded)
     np.testing.assert_array_equal(views_undecoded[0], views[0])
+
+
+def _run_convert(argv: list[str]) -> int:
+    import argparse
+
+    from gravityvit.commands import convert
+
+    parser = argparse.ArgumentParser(prog="gravityvit")
+    convert.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["convert", *argv])
+    return args.func(args)
+
+
+def test_convert_command_and_script(tmp_path, small_hdf5, capsys):
+    h5_path, csv_path, _ = small_hdf5
+    output = tmp_path / "arrow"
+    assert _run_convert(["--hdf5", str(h5_path), "--metadata", str(csv_path), "--output", str(output)]) == 0
+    assert "train 4" in capsys.readouterr().out
+    assert load_from_disk(str(output))["validation"].num_rows == 4
+    assert _run_convert(["--hdf5", str(tmp_path / "absent.h5"), "--output", str(output)]) == 2
+    bad = tmp_path / "bad.h5"
+    bad_path = write_with_bad_sample(bad, {"0.5.png": np.full((1, 140, 170), np.nan, np.float32)})
+    assert _run_convert(["--hdf5", str(bad), "--output", str(output)]) == 1
+    err = capsys.readouterr().err
+    assert bad_path in err and "--on-bad-sample skip" in err
+    assert load_from_disk(str(output))["validation"].num_rows == 4  # the earlier dataset is intact
+    assert _run_convert(["--hdf5", str(bad), "--output", str(output), "--on-bad-sample", "skip"]) == 0
+    assert load_from_disk(str(output))["train"].num_rows == 2
+
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "conversion_scripts" / "convert_gravityspy_to_arrow.py"
+    spec = importlib.util.spec_from_file_location("convert_gravityspy_to_arrow", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(SystemExit) as info:
+        module.main(["--help"])
+    assert info.value.code == 0 and "--on-bad-sample" in capsys.readouterr().out

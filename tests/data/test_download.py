@@ -182,3 +182,22 @@ def test_png_archive_is_fetched_and_extracted(zenodo, tmp_path):
     paths = download_gravityspy("v1d0", tmp_path / "out", endpoint=endpoint, include_png=True)
     extracted = extract_archive(paths["trainingsetv1d0.tar.gz"], tmp_path / "png")
     assert (extracted / "TrainingSet" / "Blip" / "H1_zmIdpucyOG_spectrogram_0.5.png").read_bytes() == b"png"
+
+
+def test_download_command(zenodo, tmp_path, capsys):
+    import argparse
+
+    from gravityvit.commands import download
+
+    endpoint, _ = zenodo
+    parser = argparse.ArgumentParser(prog="gravityvit")
+    download.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["download", "--version", "v1d0", "--output", str(tmp_path), "--endpoint", endpoint]
+    )
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "verified" in out and "gravityvit convert --hdf5" in out
+    args = parser.parse_args(["download", "--output", str(tmp_path), "--endpoint", "http://127.0.0.1:9"])
+    assert args.func(args) == 1
+    assert "Zenodo cannot be reached" in capsys.readouterr().err

@@ -1,0 +1,117 @@
+"""``gravityvit convert``: Gravity Spy HDF5 file or PNG folders -> Arrow ``DatasetDict`` on disk.
+
+Calls ``gravityvit.data.arrow.convert_to_arrow``; ``conversion_scripts/convert_gravityspy_to_arrow.py``
+is the same command as a script. Exit codes: 0 converted, 1 bad input (the error names the file,
+sample and field), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
+DESCRIPTION = (
+    "Convert the Gravity Spy training set (the Zenodo HDF5 file, a simulated file in the same layout, or "
+    "folders of Gravity Spy PNGs) into an Arrow DatasetDict (splits train/validation/test from sample_type; "
+    "columns gravityspy_id, label, ifo, metadata, image_500ms ... image_4000ms as 16-bit PNG) saved with "
+    "save_to_disk, with gravityspy_stats.json (class counts, class weights, skipped samples) inside."
+)
+
+
+def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the converter's options to ``parser`` (shared by the subcommand and the script)."""
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--hdf5", type=Path, metavar="FILE", help="Gravity Spy HDF5 file (Zenodo layout)")
+    source.add_argument(
+        "--png-dir", type=Path, metavar="DIR", help="folder of {Class}/{ifo}_{id}_spectrogram_{d}.png files"
+    )
+    parser.add_argument(
+        "--metadata", type=Path, metavar="CSV", help="metadata CSV joined on gravityspy_id (v1d1 or v1d0)"
+    )
+    parser.add_argument(
+        "--output", type=Path, required=True, metavar="DIR", help="dataset directory to write"
+    )
+    parser.add_argument("--num-proc", type=int, default=1, metavar="N", help="worker processes (default 1)")
+    parser.add_argument(
+        "--on-bad-sample",
+        choices=("error", "skip"),
+        default="error",
+        help="stop at the first bad sample (default) or skip bad samples and list them",
+    )
+    parser.add_argument(
+        "--push-to-hub", metavar="REPO", help="also upload the dataset (Parquet) to this Hub repo"
+    )
+    parser.add_argument(
+        "--no-overwrite", action="store_true", help="refuse to replace an existing output directory"
+    )
+    return parser
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``convert`` subcommand."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert Gravity Spy HDF5 / PNGs to an Arrow dataset",
+        description=DESCRIPTION,
+        epilog="Exit status: 0 converted, 1 bad input (named in the message), 2 usage error.",
+    )
+    add_convert_arguments(parser)
+    parser.set_defaults(func=run)
+
+
+def _usage_error(args: argparse.Namespace) -> str | None:
+    source = args.hdf5 if args.hdf5 is not None else args.png_dir
+    if args.hdf5 is not None and not args.hdf5.is_file():
+        return f"--hdf5 {args.hdf5}: no such file"
+    if args.png_dir is not None and not args.png_dir.is_dir():
+        return f"--png-dir {args.png_dir}: no such folder"
+    if args.metadata is not None and not args.metadata.is_file():
+        return f"--metadata {args.metadata}: no such file"
+    if args.num_proc < 1:
+        return f"--num-proc must be at least 1; got {args.num_proc}"
+    if args.output.resolve() == Path(source).resolve():
+        return "--output must differ from the input"
+    if args.no_overwrite and args.output.exists():
+        return f"--output {args.output} exists and --no-overwrite is set"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the conversion; print the split sizes and where the dataset went."""
+    problem = _usage_error(args)
+    if problem:
+        print(f"gravityvit convert: error: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    from gravityvit.data.arrow import STATS_FILENAME, convert_to_arrow
+    from gravityvit.data.hdf5 import GravitySpyDataError
+
+    source = args.hdf5 if args.hdf5 is not None else args.png_dir
+    try:
+        dataset_dict = convert_to_arrow(
+            source,
+            args.output,
+            metadata_csv=args.metadata,
+            num_proc=args.num_proc,
+            on_bad_sample=args.on_bad_sample,
+            push_to_hub=args.push_to_hub,
+            overwrite=not args.no_overwrite,
+        )
+    except (GravitySpyDataError, FileNotFoundError, FileExistsError) as error:
+        hint = (
+            " (use --on-bad-sample skip to leave bad samples out)"
+            if isinstance(error, GravitySpyDataError)
+            else ""
+        )
+        print(f"gravityvit convert: error: {error}{hint}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except RuntimeError as error:  # push_to_hub failed: the dataset is on disk
+        print(f"gravityvit convert: error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    sizes = ", ".join(f"{split} {len(dataset)}" for split, dataset in dataset_dict.items())
+    print(f"wrote {args.output} ({sizes}); class counts and weights in {args.output / STATS_FILENAME}")
+    return EXIT_OK
