@@ -26,6 +26,7 @@ import os
 import shutil
 import tempfile
 import uuid
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -54,9 +55,11 @@ STATS_FILENAME = "gravityspy_stats.json"
 STATS_FORMAT_VERSION = 1
 # Largest difference between a decoded view and the float view it was encoded from.
 MAX_PIXEL_ERROR = 0.5 / VIEW_IMAGE_MAX
-# PNG zlib level of the stored views: 1 is several times faster than the default 6 on noisy views
-# and only a few percent larger.
-PNG_COMPRESS_LEVEL = 1
+# zlib run-length strategy for the stored PNGs: on real views it takes ~40 % less CPU than zlib's
+# default strategy (which dominated conversion time) and the files come out slightly smaller,
+# because the low byte of a 16-bit pixel is close to noise that matching cannot exploit.
+PNG_COMPRESS_LEVEL = 6
+PNG_COMPRESS_TYPE = zlib.Z_RLE
 ON_BAD_SAMPLE_CHOICES = ("error", "skip")
 
 _VALUE_TYPES = ("int64", "float64", "string")
@@ -94,7 +97,9 @@ def encode_view(view: np.ndarray) -> bytes:
     """Encode one (140, 170) view as 16-bit grayscale PNG bytes (error at most ``MAX_PIXEL_ERROR``)."""
     buffer = io.BytesIO()
     # Passing bytes to the Image feature keeps the PNG: given a 16-bit PIL image it would write TIFF.
-    view_to_image(view).save(buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL)
+    view_to_image(view).save(
+        buffer, format="PNG", compress_level=PNG_COMPRESS_LEVEL, compress_type=PNG_COMPRESS_TYPE
+    )
     return buffer.getvalue()
 
 
