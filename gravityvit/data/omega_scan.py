@@ -43,6 +43,7 @@ from gravityvit import gravity_spy
 from gravityvit.file_utils import atomic_path
 
 if TYPE_CHECKING:
+    from gwpy.frequencyseries import FrequencySeries
     from gwpy.timeseries import TimeSeries
 
 # Gravity Spy's Omega-scan parameters.
@@ -93,6 +94,8 @@ class _RowGroup:
     source: np.ndarray  # flat indices into the one-sided FFT
     target: np.ndarray  # flat indices into the (len(rows), ntiles) buffer
     weights: np.ndarray  # bi-square window values
+    window_power: np.ndarray  # sum of squared window values per row
+    sampling_rate_hz: float
 
 
 @dataclass(frozen=True)
@@ -126,7 +129,7 @@ def _scan_plan(
             by_ntiles.setdefault(tile.ntiles, []).append((row, tile))
         groups = []
         for ntiles, members in sorted(by_ntiles.items()):
-            sources, targets, weights = [], [], []
+            sources, targets, weights, powers = [], [], [], []
             for slot, (_, tile) in enumerate(members):
                 window = tile.get_window()
                 left, _right = tile.padding
@@ -136,6 +139,7 @@ def _scan_plan(
                 sources.append(tile.get_data_indices())
                 targets.append(slot * ntiles + shifted)
                 weights.append(window)
+                powers.append(float(np.sum(window**2)))
             groups.append(
                 _RowGroup(
                     rows=np.array([row for row, _ in members]),
@@ -143,6 +147,8 @@ def _scan_plan(
                     source=np.concatenate(sources),
                     target=np.concatenate(targets),
                     weights=np.concatenate(weights),
+                    window_power=np.array(powers),
+                    sampling_rate_hz=sample_rate_hz,
                 )
             )
         plans.append(
@@ -194,17 +200,117 @@ class QScan:
         return math.sqrt(2.0 * self.peak_energy)
 
 
-def _plane_energies(fseries: np.ndarray, plan: _PlanePlan) -> list[np.ndarray]:
+NORMALIZATIONS = ("mean", "median")
+
+
+def _group_energy(fseries: np.ndarray, group: _RowGroup) -> np.ndarray:
+    """Raw tile energies of one row group, shape (len(group.rows), group.ntiles)."""
+    buffer = np.zeros(len(group.rows) * group.ntiles, dtype=np.complex128)
+    buffer[group.target] = fseries[group.source] * group.weights
+    tdenergy = scipy.fft.ifft(buffer.reshape(len(group.rows), group.ntiles), axis=1, overwrite_x=True)
+    return tdenergy.real**2 + tdenergy.imag**2
+
+
+def _interior(energy: np.ndarray, duration_s: float) -> np.ndarray:
+    """Tiles outside the first and last half whitening-filter length, which whitening corrupts."""
+    edge = round(energy.shape[-1] * WHITENING_FILTER_DURATION_S / 2 / duration_s)
+    return energy[..., edge : energy.shape[-1] - edge]
+
+
+def _one_sided_fft(data: np.ndarray) -> np.ndarray:
+    # gwpy's TimeSeries.fft: one-sided, divided by n, non-DC bins doubled.
+    fseries = scipy.fft.rfft(data) / data.size
+    fseries[1:] *= 2.0
+    return fseries
+
+
+def _plane_energies(
+    fseries: np.ndarray,
+    plan: _PlanePlan,
+    n_samples: int,
+    normalization: str,
+    reference_span_s: float | None,
+    noise_energy: np.ndarray | None,
+) -> list[np.ndarray]:
     energies: list[np.ndarray | None] = [None] * len(plan.frequencies_hz)
     for group in plan.groups:
-        buffer = np.zeros(len(group.rows) * group.ntiles, dtype=np.complex128)
-        buffer[group.target] = fseries[group.source] * group.weights
-        tdenergy = scipy.fft.ifft(buffer.reshape(len(group.rows), group.ntiles), axis=1, overwrite_x=True)
-        energy = tdenergy.real**2 + tdenergy.imag**2
-        normalised = (energy / np.median(energy, axis=1, keepdims=True)).astype(np.float32)
+        energy = _group_energy(fseries, group)
+        noise = None if noise_energy is None else noise_energy[group.rows][:, None]
+        reference = _row_reference(energy, group, n_samples, normalization, reference_span_s, noise)
+        normalised = (energy / reference).astype(np.float32)
         for slot, row in enumerate(group.rows):
             energies[row] = normalised[slot]
     return energies  # type: ignore[return-value]
+
+
+def _row_reference(
+    energy: np.ndarray,
+    group: _RowGroup,
+    n_samples: int,
+    normalization: str,
+    reference_span_s: float | None,
+    noise_mean: np.ndarray | None,
+) -> np.ndarray:
+    """The energy each row is divided by: its mean or median, optionally over a padded span."""
+    duration_s = n_samples / group.sampling_rate_hz
+    if reference_span_s is None or reference_span_s <= duration_s:
+        statistic = np.mean if normalization == "mean" else np.median
+        return statistic(energy, axis=1, keepdims=True)
+    if noise_mean is None:
+        # Mean tile energy of unit-variance white Gaussian noise: each one-sided FFT bin has
+        # E|X|^2 = 4 / n (gwpy's FFT normalisation) and a tile sums sum(w^2) of them / ntiles^2.
+        noise_mean = (4.0 / n_samples * group.window_power / group.ntiles**2)[:, None]
+    if normalization == "median":
+        # A glitch short against the padded span barely moves a median: use the noise's
+        # (tile energies are exponential, whose median is ln 2 times the mean).
+        return np.log(2.0) * noise_mean
+    # Only the part of the data the whitening filter leaves intact counts; the rest of the padded
+    # span is noise.
+    duration_fraction = (duration_s - WHITENING_FILTER_DURATION_S) / reference_span_s
+    interior_mean = _interior(energy, duration_s).mean(axis=1, keepdims=True)
+    return duration_fraction * interior_mean + (1 - duration_fraction) * noise_mean
+
+
+def noise_row_energies(
+    whitened_noise: Sequence[np.ndarray],
+    sample_rate_hz: float,
+    *,
+    qrange: tuple[float, float] = QRANGE,
+    frange_hz: tuple[float, float] = FRANGE_HZ,
+    mismatch: float = MISMATCH,
+) -> tuple[np.ndarray, ...]:
+    """Mean raw tile energy of each row of each Q plane over whitened noise-only realisations.
+
+    Gives :func:`q_scan` the reference of its ``reference_span_s`` padding for noise that is not
+    exactly white (a 2 s whitening filter leaks some of a steep low-frequency spectrum).
+
+    Returns
+    -------
+    tuple of np.ndarray
+        One array per Q plane (tiling order), one value per row.
+    """
+    sums: list[np.ndarray] | None = None
+    for data in whitened_noise:
+        data = np.asarray(data, dtype=np.float64)
+        duration_s = data.size / float(sample_rate_hz)
+        plans = _scan_plan(
+            duration_s,
+            float(sample_rate_hz),
+            tuple(map(float, qrange)),
+            tuple(map(float, frange_hz)),
+            float(mismatch),
+        )
+        fseries = _one_sided_fft(data)
+        means = []
+        for plan in plans:
+            row_means = np.empty(len(plan.frequencies_hz))
+            for group in plan.groups:
+                row_means[group.rows] = _interior(_group_energy(fseries, group), duration_s).mean(axis=1)
+            means.append(row_means)
+        sums = means if sums is None else [a + b for a, b in zip(sums, means)]
+    if sums is None:
+        raise ValueError("noise_row_energies needs at least one noise realisation")
+    return tuple(total / len(whitened_noise) for total in sums)
 
 
 def q_scan(
@@ -216,6 +322,9 @@ def q_scan(
     qrange: tuple[float, float] = QRANGE,
     frange_hz: tuple[float, float] = FRANGE_HZ,
     mismatch: float = MISMATCH,
+    normalization: str = "mean",
+    reference_span_s: float | None = None,
+    noise_energy: Sequence[np.ndarray] | None = None,
 ) -> QScan:
     """Scan whitened data over gwpy's Q tiling and return the plane with the loudest tile.
 
@@ -235,11 +344,28 @@ def q_scan(
         GPS ``(start, end)`` within which the loudest tile picks the plane; ``None`` for all data.
     qrange, frange_hz, mismatch
         Tiling parameters, as in gwpy.
+    normalization : {"mean", "median"}
+        Divide each row by its mean energy (default) or its median energy (gwpy >= 0.8's
+        ``norm="median"``). The Gravity Spy training-set images match the mean: in glitch-free
+        parts of the real Blip PNGs the normalized-energy quantiles (10/50/90 %) are 0.3/0.8/1.6,
+        as a mean-normalised scan gives, while a median-normalised one gives 1 / ln 2 = 1.44
+        times more (see docs/simulator.md).
+    reference_span_s : float, optional
+        Compute each row's mean (or median) as if the row lasted ``reference_span_s`` seconds, the
+        part beyond the data being unit-variance white Gaussian noise. Whitened data that are
+        mostly noise give the same views either way; it lets a short stretch of data (the
+        simulator's 8 s) be normalised like Gravity Spy's 64 s, where a glitch of a few seconds
+        moves the reference far less than in 8 s.
+    noise_energy : sequence of np.ndarray, optional
+        The mean raw tile energy of the noise for each row of each plane
+        (:func:`noise_row_energies`) used for the padding; default: that of white noise.
 
     Returns
     -------
     QScan
     """
+    if normalization not in NORMALIZATIONS:
+        raise ValueError(f"normalization must be one of {NORMALIZATIONS}; got {normalization!r}")
     data = np.asarray(whitened, dtype=np.float64)
     if not np.isfinite(data).all():
         raise StrainError("whitened data contain NaN or infinite values")
@@ -251,12 +377,11 @@ def q_scan(
         tuple(map(float, frange_hz)),
         float(mismatch),
     )
-    # gwpy's TimeSeries.fft: one-sided, divided by n, non-DC bins doubled.
-    fseries = scipy.fft.rfft(data) / data.size
-    fseries[1:] *= 2.0
+    fseries = _one_sided_fft(data)
     best: QScan | None = None
-    for plan in plans:
-        energies = _plane_energies(fseries, plan)
+    for index, plan in enumerate(plans):
+        noise = None if noise_energy is None else np.asarray(noise_energy[index])
+        energies = _plane_energies(fseries, plan, data.size, normalization, reference_span_s, noise)
         peak_energy, peak_time, peak_frequency = 0.0, epoch_s, float(plan.frequencies_hz[0])
         for frequency, energy in zip(plan.frequencies_hz, energies):
             dt = duration_s / energy.size
@@ -414,7 +539,11 @@ def _check_strain(strain: TimeSeries, gps: float, durations_s: Sequence[float]) 
 
 
 def _prepare_whitened(
-    strain: TimeSeries, gps: float, durations_s: Sequence[float], data_span_s: float, whiten: bool
+    strain: TimeSeries,
+    gps: float,
+    durations_s: Sequence[float],
+    data_span_s: float,
+    whiten: bool | FrequencySeries,
 ) -> tuple[np.ndarray, float, float]:
     """Crop to the scan span, check values, whiten and bring to a rate that covers 2048 Hz."""
     half_span = _check_strain(strain, gps, durations_s)
@@ -430,9 +559,12 @@ def _prepare_whitened(
             f"{strain.name or 'strain'}: {int(bad.sum())} NaN or infinite samples within the scanned span "
             f"(first at GPS {first:.4f})"
         )
-    if whiten:
+    if whiten is True:
         overlap = ASD_FFT_LENGTH_S / 2  # recommended_overlap('hann') * fftlength
         asd = data.asd(ASD_FFT_LENGTH_S, overlap, window="hann", method="median")
+    elif whiten is not False:
+        asd = whiten  # a known ASD, as q_transform(whiten=FrequencySeries) accepts
+    if whiten is not False:
         with np.errstate(all="raise"):
             try:
                 data = data.whiten(asd=asd, fduration=WHITENING_FILTER_DURATION_S)
@@ -445,7 +577,7 @@ def _prepare_whitened(
     if rate < SCAN_SAMPLE_RATE_HZ:
         # Band-limited upsampling of the whitened data (zero-padded FFT), so that gwpy's tiling keeps
         # the full 10-2048 Hz band; Gravity Spy resampled to 16384 Hz before whitening instead.
-        factor = int(math.ceil(SCAN_SAMPLE_RATE_HZ / rate))
+        factor = math.ceil(SCAN_SAMPLE_RATE_HZ / rate)
         spectrum = scipy.fft.rfft(values)
         padded = np.zeros(values.size * factor // 2 + 1, dtype=np.complex128)
         padded[: spectrum.size] = spectrum
@@ -461,8 +593,11 @@ def whiten_and_scan(
     durations_s: Sequence[float] = gravity_spy.VIEW_DURATIONS_S,
     qrange: tuple[float, float] = QRANGE,
     frange_hz: tuple[float, float] = FRANGE_HZ,
-    whiten: bool = True,
+    whiten: bool | FrequencySeries = True,
     data_span_s: float = DATA_SPAN_S,
+    normalization: str = "mean",
+    reference_span_s: float | None = None,
+    noise_energy: Sequence[np.ndarray] | None = None,
 ) -> QScan:
     """Whiten ``strain`` around ``gps`` and return its loudest Q plane (search window 0.5 s).
 
@@ -474,7 +609,17 @@ def whiten_and_scan(
     values, rate, epoch = _prepare_whitened(strain, float(gps), durations_s, data_span_s, whiten)
     duration = values.size / rate
     search = (max(epoch, gps - SEARCH_WINDOW_S / 2), min(epoch + duration, gps + SEARCH_WINDOW_S / 2))
-    return q_scan(values, rate, epoch, search, qrange=qrange, frange_hz=frange_hz)
+    return q_scan(
+        values,
+        rate,
+        epoch,
+        search,
+        qrange=qrange,
+        frange_hz=frange_hz,
+        normalization=normalization,
+        reference_span_s=reference_span_s,
+        noise_energy=noise_energy,
+    )
 
 
 def scan_to_views(
@@ -502,8 +647,9 @@ def omega_scan_views(
     durations_s: Sequence[float] = gravity_spy.VIEW_DURATIONS_S,
     qrange: tuple[float, float] = QRANGE,
     frange_hz: tuple[float, float] = FRANGE_HZ,
-    whiten: bool = True,
+    whiten: bool | FrequencySeries = True,
     data_span_s: float = DATA_SPAN_S,
+    normalization: str = "mean",
 ) -> np.ndarray:
     """Make Gravity Spy's four views of ``strain`` around ``gps``.
 
@@ -520,10 +666,14 @@ def omega_scan_views(
         Q range of the tiling.
     frange_hz : tuple of float
         Frequency range in Hz (the image's log axis).
-    whiten : bool
-        Whiten before the scan (Gravity Spy does).
+    whiten : bool or gwpy.frequencyseries.FrequencySeries
+        Whiten before the scan (Gravity Spy does) with the ASD estimated from the data (``True``)
+        or with the given ASD; ``False`` scans the data as they are.
     data_span_s : float
         Longest stretch of data around ``gps`` to whiten and scan (Gravity Spy: 64 s).
+    normalization : {"mean", "median"}
+        Energy normalisation of each row (see :func:`q_scan`); the Gravity Spy images match
+        ``"mean"``.
 
     Returns
     -------
@@ -544,6 +694,7 @@ def omega_scan_views(
         frange_hz=frange_hz,
         whiten=whiten,
         data_span_s=data_span_s,
+        normalization=normalization,
     )
     return scan_to_views(scan, gps, durations_s=durations_s, frange_hz=frange_hz)
 
