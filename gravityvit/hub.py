@@ -250,16 +250,26 @@ def push_model_to_hub(
 ) -> Any:
     """Upload model, processor, model card, model code and pipeline code to ``repo_id`` in one commit.
 
-    Returns the ``CommitInfo`` of ``HfApi.upload_folder``.
+    The directory of :func:`save_shareable_model` is built in a temporary folder and every file
+    becomes one ``CommitOperationAdd`` of a single ``HfApi.create_commit``.
+
+    Returns
+    -------
+    huggingface_hub.CommitInfo
     """
-    from huggingface_hub import HfApi
+    from huggingface_hub import CommitOperationAdd, HfApi
 
     api = HfApi(token=token)
     with tempfile.TemporaryDirectory(prefix="gravityvit-push-") as tmp:
         folder = save_shareable_model(
             model, Path(tmp) / "model", image_processor=image_processor, model_card=model_card
         )
+        operations = [
+            CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
+            for path in sorted(folder.rglob("*"))
+            if path.is_file()
+        ]
         api.create_repo(repo_id, private=private, exist_ok=True)
-        return api.upload_folder(
-            repo_id=repo_id, folder_path=folder, commit_message=commit_message, revision=revision
+        return api.create_commit(
+            repo_id=repo_id, operations=operations, commit_message=commit_message, revision=revision
         )
