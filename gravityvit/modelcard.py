@@ -68,22 +68,21 @@ _METRIC_TYPES: dict[str, tuple[str, str]] = {
 _CONFIG_FIELDS: tuple[str, ...] = (
     "model_type",
     "backbone",
-    "backbone_name",
     "backbone_kwargs",
     "image_size",
     "num_views",
     "view_durations_s",
     "fusion",
-    "fusion_type",
     "fusion_num_heads",
-    "fusion_heads",
     "fusion_depth",
+    "fusion_num_queries",
     "hidden_size",
-    "hidden_dropout_prob",
+    "head_hidden_size",
+    "conv_channels",
+    "dense_size",
     "drop_path_rate",
     "label_smoothing",
-    "focal_loss_gamma",
-    "num_labels",
+    "focal_gamma",
 )
 # Training arguments worth a line in the card (the rest of TrainingArguments is noise to readers).
 _TRAINING_FIELDS: tuple[str, ...] = (
@@ -104,6 +103,8 @@ _TRAINING_FIELDS: tuple[str, ...] = (
     "fp16",
     "num_processes",
     "world_size",
+    "global_step",
+    "best_model_checkpoint",
 )
 
 
@@ -191,10 +192,10 @@ def _eval_results(
 
 def _architecture_summary(config: Mapping[str, Any]) -> str:
     model_type = str(config.get("model_type", ""))
-    backbone = config.get("backbone") or config.get("backbone_name")
+    backbone = config.get("backbone")
     durations = config.get("view_durations_s") or VIEW_DURATIONS_S
     if model_type == "gravityvit":
-        fusion = config.get("fusion") or config.get("fusion_type") or "cross_attention"
+        fusion = config.get("fusion") or "cross_attention"
         views = len(durations)
         if views == 1:
             return f"A timm `{backbone}` Vision Transformer encodes one Omega-scan view; an MLP head classifies it."
