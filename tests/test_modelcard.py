@@ -54,7 +54,9 @@ def test_card_front_matter_parses_on_the_hub_side(tmp_path):
     assert "| 3 | Blip | 0.99 | 30 |" in body
     assert "| learning_rate | 0.0001 |" in body and "output_dir" not in body
     assert "Zevin" in body and "Bahaadini" in body and "10.5281/zenodo.1486046" in body
-    assert 'pipeline("glitch-classification", model="gravityvit/multiview-b16")' in body
+    assert (
+        'pipeline("glitch-classification", model="gravityvit/multiview-b16", trust_remote_code=True)' in body
+    )
     assert "{{" not in card_text and "{%" not in card_text and "\n\n\n" not in card_text
 
     path = write_model_card(tmp_path, card_text)
