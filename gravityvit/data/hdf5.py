@@ -252,7 +252,9 @@ def read_metadata_csv(path: str | os.PathLike) -> tuple[dict[str, dict[str, Any]
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
-            columns = [c.strip() for c in (reader.fieldnames or [])]
+            columns = [
+                c.strip() for c in (reader.fieldnames or []) if c.strip() and not c.startswith("Unnamed:")
+            ]
             if "gravityspy_id" not in columns:
                 raise GravitySpyDataError(
                     f"the metadata CSV has no gravityspy_id column (columns: {columns})",
@@ -261,10 +263,11 @@ def read_metadata_csv(path: str | os.PathLike) -> tuple[dict[str, dict[str, Any]
                 )
             rows: dict[str, dict[str, Any]] = {}
             for line_number, raw in enumerate(reader, start=2):
+                # Unnamed columns (a pandas index written with to_csv) carry no metadata: drop them.
                 row = {
                     key.strip(): _parse_value((value or "").strip())
                     for key, value in raw.items()
-                    if key is not None
+                    if key is not None and key.strip() and not key.startswith("Unnamed:")
                 }
                 gravityspy_id = raw.get("gravityspy_id") or raw.get(" gravityspy_id")
                 gravityspy_id = (gravityspy_id or "").strip()

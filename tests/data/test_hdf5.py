@@ -230,3 +230,33 @@ def test_metadata_csv_columns_and_types(small_hdf5):
     rows, types = read_metadata_csv(csv_path)
     assert rows[samples[3].gravityspy_id]["snr"] == samples[3].metadata["snr"]
     assert types["duration"] == "float64"
+
+
+V1D1_COLUMNS = (
+    "event_time,ifo,peak_time,peak_time_ns,start_time,start_time_ns,duration,search,process_id,event_id,"
+    "peak_frequency,central_freq,bandwidth,channel,amplitude,snr,confidence,chisq,chisq_dof,param_one_name,"
+    "param_one_value,gravityspy_id,label,sample_type,url1,url2,url3,url4"
+)
+
+
+def test_v1d1_metadata_csv_with_index_column(tmp_path, small_hdf5):
+    h5_path, _, samples = small_hdf5
+    lines = ["," + V1D1_COLUMNS]  # pandas' to_csv index column has an empty name
+    for i, s in enumerate(samples):
+        lines.append(
+            f"{i},1126259462.39,{s.ifo},1126259462,390000000,1126259462,0,0.5,O1,1.0,{i},"
+            f"187.5,1500.2,2900.1,{s.ifo}:GDS-CALIB_STRAIN,1.5e-21,{7.5 + i},0,0,0,phase,-0.4,"
+            f"{s.gravityspy_id},{s.label},{s.sample_type},https://a/1.png,https://a/2.png,https://a/3.png,"
+        )
+    csv_path = tmp_path / "trainingset_v1d1_metadata.csv"
+    csv_path.write_text("\n".join(lines) + "\n")
+    reader = GravitySpyHDF5Reader(h5_path, csv_path)
+    types = reader.metadata_column_types
+    assert "" not in types and len(types) == 28
+    assert (
+        types["event_time"] == "float64" and types["peak_time_ns"] == "int64" and types["channel"] == "string"
+    )
+    assert types["url4"] == "string"  # all empty
+    sample = reader[0]
+    assert sample.ifo in ("H1", "L1") and sample.metadata["amplitude"] == 1.5e-21
+    assert sample.metadata["url4"] is None and "gravityspy_id" not in sample.metadata
