@@ -31,6 +31,7 @@ import dataclasses
 import importlib
 import os
 import re
+import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -426,6 +427,18 @@ def expand_inputs(inputs: Any, *, errors: str = "raise") -> Iterator[GlitchSampl
 # ---------------------------------------------------------------------------------------------------
 
 
+def _is_single_sample(inputs: Any) -> bool:
+    """Whether ``inputs`` is one sample by its form (a folder or HDF5 file is many, even when it holds one)."""
+    if isinstance(inputs, list):
+        return False
+    if isinstance(inputs, (str, os.PathLike)):
+        path = Path(inputs)
+        return path.suffix.lower() in IMAGE_SUFFIXES and not path.is_dir()
+    if isinstance(inputs, Mapping) and "strain" in inputs:
+        return isinstance(inputs.get("gps"), (int, float, str))
+    return True
+
+
 def resolve_device(device: str | int | torch.device | None) -> str | int | torch.device | None:
     """Map ``"auto"`` to the best available device (cuda, then mps, then cpu); pass others through."""
     if device != "auto":
@@ -449,7 +462,8 @@ class GlitchClassificationPipeline(Pipeline):
     Returns, per sample, ``{"sample_id": str, "label": str, "score": float, "top_k": [{"label": str,
     "score": float}, ...], "view_weights": {"0.5": float, ...}}``: softmax scores over the classes of
     ``id2label`` and the fusion's weight of each view duration (zero for a missing view). One input
-    that is a single sample gives one dict; a list or a multi-sample input (folder, HDF5, ...) a list.
+    that is a single sample gives one dict; a list or a multi-sample input (folder, HDF5, ...) a list;
+    a generator of inputs an iterator (streaming, for long inputs).
     """
 
     _load_processor = False
@@ -473,14 +487,18 @@ class GlitchClassificationPipeline(Pipeline):
             postprocess_params["top_k"] = int(top_k)
         return {}, {}, postprocess_params
 
-    def __call__(self, inputs: Any, **kwargs: Any) -> dict[str, Any] | list[dict[str, Any]]:
-        """Classify ``inputs``; see the class docstring."""
+    def __call__(
+        self, inputs: Any, **kwargs: Any
+    ) -> dict[str, Any] | list[dict[str, Any]] | Iterator[dict[str, Any]]:
+        """Classify ``inputs``; see the class docstring. A generator of inputs gives an iterator of results."""
+        if isinstance(inputs, types.GeneratorType):
+            stream = (sample for item in inputs for sample in expand_inputs(item))
+            return super().__call__(stream, **kwargs)
         samples = list(expand_inputs(inputs))
         if not samples:
             raise InputError(str(inputs), "no sample found in the input")
         outputs = super().__call__(samples, **kwargs)
-        single = not isinstance(inputs, list) and len(samples) == 1
-        return outputs[0] if single else outputs
+        return outputs[0] if _is_single_sample(inputs) and len(outputs) == 1 else outputs
 
     def preprocess(self, sample: GlitchSample) -> dict[str, Any]:
         data = load_sample(sample)

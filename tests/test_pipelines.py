@@ -131,6 +131,12 @@ def test_glitch_pipeline_dicts_of_arrays_images_and_paths(glitch_pipe, pngs):
     paths = dict(zip(VIEW_DURATIONS_S, map(str, pngs["aaaaaaaaaa"])))
     _assert_matches(glitch_pipe(paths), model, processor, paths)
 
+    # A generator streams: an iterator of results, in order, equal to the list call.
+    streamed = glitch_pipe(item for item in (by_duration, paths))
+    assert not isinstance(streamed, list)
+    for got, expected in zip(list(streamed), glitch_pipe([by_duration, paths])):
+        _assert_same_ranking(got["top_k"], expected["top_k"])
+
 
 def test_glitch_pipeline_png_paths_folder_and_batches(glitch_pipe, pngs):
     model, processor = glitch_pipe.model, glitch_pipe.image_processor
