@@ -461,7 +461,7 @@ def simulate_templates(count: int, seed: int = 0) -> tuple[list[tuple[str, np.nd
 
     templates = []
     # One untimed sample first: imports (gwpy, scipy) and FFT plans are a one-off cost.
-    simulate_sample(CLASS_NAMES[0], seed - 1)
+    simulate_sample(CLASS_NAMES[0], seed + count + 1)
     start = time.perf_counter()
     for index in range(count):
         label = CLASS_NAMES[index % len(CLASS_NAMES)]
@@ -1046,9 +1046,15 @@ def machine_description() -> dict[str, Any]:
 
 
 def run_benchmarks(
-    profile: Profile, only: Sequence[str] | None = None, workdir: str | os.PathLike | None = None
+    profile: Profile,
+    only: Sequence[str] | None = None,
+    workdir: str | os.PathLike | None = None,
+    strict: bool = False,
 ) -> dict[str, Any]:
-    """Run the measurements (all, or ``only``) and return ``{"machine", "profile", "rows", "context"}``."""
+    """Run the measurements (all, or ``only``) and return ``{"machine", "profile", "rows", "context"}``.
+
+    A measurement that raises becomes a ``failed`` row naming the error (``strict=True`` re-raises).
+    """
     selected = list(only or MEASUREMENTS)
     unknown = sorted(set(selected) - set(MEASUREMENTS))
     if unknown:
@@ -1063,7 +1069,14 @@ def run_benchmarks(
             if name not in selected:
                 continue
             started = time.perf_counter()
-            new_rows = MEASUREMENTS[name](profile, context)
+            try:
+                new_rows = MEASUREMENTS[name](profile, context)
+            # One broken stage must not lose the other stages' figures.
+            except Exception as error:
+                if strict:
+                    raise
+                message = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+                new_rows = [Row(name, "failed", float("nan"), "", note=message)]
             rows.extend(context.pop("pending_rows", []))
             rows.extend(new_rows)
             print(f"[{name}] done in {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
