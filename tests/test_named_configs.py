@@ -73,10 +73,10 @@ def test_the_demo_config_runs_on_a_cpu():
     config = get_named_config("gravityvit/multiview-demo")
     torch.manual_seed(0)
     model = GravityViTForGlitchClassification(config).eval()
-    assert sum(p.numel() for p in model.parameters()) < 3_000_000
+    assert sum(p.numel() for p in model.parameters()) < 500_000
     processor = GravityViTImageProcessor.from_config(config)
     inputs = processor(np.random.default_rng(0).random((2, 4, 140, 170), dtype=np.float32))
-    assert inputs["pixel_values"].shape == (2, 4, 3, 112, 144)
+    assert inputs["pixel_values"].shape == (2, 4, 3, 56, 72)
     with torch.no_grad():
         outputs = model(**inputs)
     assert outputs.logits.shape == (2, 22) and outputs.view_weights.shape == (2, 4)
