@@ -33,7 +33,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import scipy.fft
@@ -271,6 +271,53 @@ def _row_reference(
     return duration_fraction * interior_mean + (1 - duration_fraction) * noise_mean
 
 
+def peak_tile_snr(
+    whitened_signal: np.ndarray,
+    sample_rate_hz: float,
+    search_s: tuple[float, float],
+    *,
+    qrange: tuple[float, float] = QRANGE,
+    frange_hz: tuple[float, float] = FRANGE_HZ,
+    mismatch: float = MISMATCH,
+) -> float:
+    """SNR of the loudest Q tile of a noise-free whitened signal, as Omicron would rank it.
+
+    Each tile's energy is compared with the mean energy unit-variance white noise gives it:
+    ``snr = sqrt(2 E / E_noise)``, so a tile matching a signal of matched-filter SNR rho gives rho.
+
+    Parameters
+    ----------
+    whitened_signal : np.ndarray
+        The signal in whitened units (unit-variance noise), noise-free; time 0 at its first sample.
+    sample_rate_hz : float
+        Its sample rate.
+    search_s : tuple of float
+        Start and end (seconds from the first sample) of the window searched for the peak.
+    """
+    data = np.asarray(whitened_signal, dtype=np.float64)
+    duration_s = data.size / float(sample_rate_hz)
+    plans = _scan_plan(
+        duration_s,
+        float(sample_rate_hz),
+        tuple(map(float, qrange)),
+        tuple(map(float, frange_hz)),
+        float(mismatch),
+    )
+    fseries = _one_sided_fft(data)
+    peak = 0.0
+    for plan in plans:
+        for group in plan.groups:
+            energy = _group_energy(fseries, group)
+            dt = duration_s / group.ntiles
+            lo = max(0, math.floor(search_s[0] / dt))
+            hi = min(group.ntiles, math.floor(search_s[1] / dt))
+            if hi <= lo:
+                continue
+            noise_mean = 4.0 / data.size * group.window_power / group.ntiles**2
+            peak = max(peak, float(np.max(energy[:, lo:hi].max(axis=1) / noise_mean)))
+    return math.sqrt(2.0 * peak)
+
+
 def noise_row_energies(
     whitened_noise: Sequence[np.ndarray],
     sample_rate_hz: float,
@@ -418,11 +465,6 @@ def q_scan(
 # Sampling the plane on the pixel grid
 
 
-def _cubic_rows(times_s: np.ndarray, values: np.ndarray, at_s: np.ndarray) -> np.ndarray:
-    """Not-a-knot cubic spline through each row of ``values`` (as gwpy's interpolating splines)."""
-    return CubicSpline(times_s, values, axis=-1, bc_type="not-a-knot", extrapolate=True)(at_s)
-
-
 def sample_scan(
     scan: QScan, times_s: np.ndarray, frequencies_hz: np.ndarray, *, grid_start_s: float
 ) -> np.ndarray:
@@ -457,19 +499,59 @@ def sample_scan(
         by_size.setdefault(energy.size, []).append(row)
     for size, members in by_size.items():
         dt = scan.duration_s / size
-        # A local spline (16 samples beyond the needed span) equals the full-row spline to ~1e-6.
+        # The interpolating cubic spline through a local stretch (16 samples beyond the needed
+        # span) equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
         lo = max(0, math.floor((grid_times.min() - scan.epoch_s) / dt) - 16)
         hi = min(size, math.ceil((grid_times.max() - scan.epoch_s) / dt) + 17)
-        times = scan.epoch_s + dt * np.arange(lo, hi)
         block = np.stack([scan.energies[row][lo:hi] for row in members]).astype(np.float64)
-        rows[members] = _cubic_rows(times, block, grid_times)
+        rows[members] = _cubic_rows(block, (grid_times - scan.epoch_s) / dt - lo)
     fmin = scan.frange_hz[0]
     grid_frequencies = fmin + np.floor((np.asarray(frequencies_hz) - fmin) / FREQUENCY_RESOLUTION_HZ) * (
         FREQUENCY_RESOLUTION_HZ
     )
     grid_frequencies = np.clip(grid_frequencies, scan.frequencies_hz[0], scan.frequencies_hz[-1])
-    plane = CubicSpline(scan.frequencies_hz, rows, axis=0, bc_type="not-a-knot")(grid_frequencies)
-    return plane[:, column_of].astype(np.float32)
+    operator = _frequency_operator(
+        np.ascontiguousarray(scan.frequencies_hz, dtype=np.float64).tobytes(),
+        np.ascontiguousarray(grid_frequencies, dtype=np.float64).tobytes(),
+    )
+    return (operator @ rows)[:, column_of].astype(np.float32)
+
+
+def _cubic_rows(block: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Cubic convolution (Keys, a = -0.5) through each row of ``block`` at fractional ``positions``.
+
+    It passes through the samples like gwpy's interpolating spline and differs from it between
+    samples by a small fraction of the local variation; it needs no global solve, which makes it
+    several times cheaper on rows of tens of thousands of tiles.
+    """
+    last = block.shape[1] - 1
+    base = np.floor(positions).astype(np.int64)
+    t = positions - base
+    weights = (
+        ((-0.5 * t + 1.0) * t - 0.5) * t,
+        (1.5 * t - 2.5) * t * t + 1.0,
+        ((-1.5 * t + 2.0) * t + 0.5) * t,
+        (0.5 * t - 0.5) * t * t,
+    )
+    out = np.zeros((block.shape[0], positions.size))
+    for offset, weight in zip(range(-1, 3), weights):
+        out += block[:, np.clip(base + offset, 0, last)] * weight
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _frequency_operator(row_frequencies: bytes, grid_frequencies: bytes) -> Any:
+    """Sparse linear map from row values to the not-a-knot cubic spline across rows at the grid.
+
+    The spline's dependence on a row decays by ~3.7x per row, so weights below 1e-5 are dropped.
+    """
+    from scipy import sparse
+
+    rows = np.frombuffer(row_frequencies, dtype=np.float64)
+    grid = np.frombuffer(grid_frequencies, dtype=np.float64)
+    dense = CubicSpline(rows, np.eye(rows.size), axis=0, bc_type="not-a-knot")(grid)
+    dense[np.abs(dense) < 1e-5] = 0.0
+    return sparse.csr_matrix(dense)
 
 
 def _axes_pixel_grid(

@@ -25,14 +25,9 @@ normalisation as little as it does in Gravity Spy's 64 s.
 
 from __future__ import annotations
 
-import concurrent.futures
-import multiprocessing
-import os
 import string
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -255,7 +250,7 @@ class Waveform:
         span = self._span(time_s - duration_s / 2, time_s + duration_s / 2)
         if span is None:
             return
-        i0, i1, t = span
+        i0, i1, _ = span
         spectrum = scipy.fft.rfft(self.rng.standard_normal(i1 - i0))
         frequencies = np.fft.rfftfreq(i1 - i0, 1.0 / self.sample_rate_hz)
         edge = 0.15 * (high_hz - low_hz) + 1.0
@@ -319,9 +314,12 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
             w.rng.uniform(0.6, 1.3),
             snr * w.rng.uniform(0.1, 0.7),
         )
-    duration = w.rng.uniform(0.05, 0.6)
     w.add_noise_burst(
-        t0 + w.rng.uniform(-0.1, 0.1), duration, 10, w.rng.uniform(500, 2000), snr * w.rng.uniform(0.05, 0.4)
+        t0 + w.rng.uniform(-0.1, 0.1),
+        _loguniform(w.rng, 0.1, 1.5),
+        10,
+        w.rng.uniform(500, 2000),
+        snr * w.rng.uniform(0.3, 1.0),
     )
     return snr
 
@@ -366,7 +364,7 @@ def _whistle(w: Waveform, t0: float) -> float:
 
 def _helix(w: Waveform, t0: float) -> float:
     # A column of loops: a fast-rising track whose frequency oscillates around it (spiral-like).
-    snr = trigger_snr(w.rng, cap=50.0)
+    snr = trigger_snr(w.rng, low=10.0, cap=60.0)
     duration = w.rng.uniform(0.15, 0.5)
     f_low, f_high = w.rng.uniform(25, 60), _loguniform(w.rng, 300, 1200)
     loop_hz, depth = w.rng.uniform(8, 30), w.rng.uniform(0.2, 0.45)
@@ -436,9 +434,9 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
 
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches f_n(t) = n f_1 |sin(pi (t - t_a) / T)| below ~100 Hz, seconds long.
-    snr = trigger_snr(w.rng, cap=40.0)
-    period = w.rng.uniform(1.0, 5.0)
-    f_top = w.rng.uniform(18, 45)
+    snr = trigger_snr(w.rng, low=9.0, cap=50.0)
+    period = w.rng.uniform(0.8, 3.5)
+    f_top = w.rng.uniform(18, 50)
     n_harmonics = int(w.rng.integers(1, 6))
     offset = t0 - period / 2  # an arch top at the trigger
 
@@ -457,23 +455,27 @@ def _scattered_light(w: Waveform, t0: float) -> float:
 
 
 def _low_frequency_burst(w: Waveform, t0: float) -> float:
-    # A hump of power below ~50 Hz lasting 0.3-2 s.
+    # A smooth hump of power below ~50 Hz lasting 0.3-2 s: overlapping low-Q bursts.
     snr = trigger_snr(w.rng, cap=60.0)
     duration = _loguniform(w.rng, 0.3, 2.0)
-    w.add_noise_burst(t0, duration, 10.0, w.rng.uniform(25, 60), snr)
-    if w.rng.random() < 0.5:
-        w.add_pulse(t0, w.rng.uniform(15, 30), 0.3, snr * w.rng.uniform(0.3, 0.8))
+    top = w.rng.uniform(20, 45)
+    w.add_sine_gaussian(t0, w.rng.uniform(12, top), w.rng.uniform(2.5, 5), snr)
+    for _ in range(int(w.rng.integers(2, 7))):
+        offset = w.rng.uniform(-duration / 3, duration / 3)
+        # Lower frequencies towards the ends of the hump.
+        frequency_hz = 11 + (top - 11) * (1 - (2 * offset / duration) ** 2) * w.rng.uniform(0.5, 1.0)
+        w.add_sine_gaussian(t0 + offset, frequency_hz, w.rng.uniform(2.5, 6), snr * w.rng.uniform(0.5, 0.9))
     return snr
 
 
 def _low_frequency_lines(w: Waveform, t0: float) -> float:
     # Horizontal lines below ~60 Hz across the window, bursting on and off within the data.
-    snr = trigger_snr(w.rng, index=2.0, cap=30.0)
+    snr = trigger_snr(w.rng, low=10.0, index=1.5, cap=60.0)
     for _ in range(int(w.rng.integers(1, 4))):
         frequency_hz = w.rng.uniform(12, 60)
         length = w.rng.uniform(4.0, 7.5)
         start = w.rng.uniform(-3.8, 3.8 - length) if length < 7.5 else -3.75
-        wobble = w.rng.uniform(0, 0.01)
+        wobble = w.rng.uniform(0, 0.003)
         w.add_track(
             start,
             start + length,
@@ -650,10 +652,11 @@ def _none_of_the_above(w: Waveform, t0: float) -> float:
             w.add_sine_gaussian(time_s, _loguniform(w.rng, 70, 1800), w.rng.uniform(40, 120), level)
         else:  # a wideband step: a pulse followed by a slow low-frequency ring-down
             w.add_pulse(time_s, _loguniform(w.rng, 300, 1200), 0.9, level)
+            ring_hz = w.rng.uniform(12, 35)
             w.add_track(
                 time_s,
                 time_s + w.rng.uniform(0.3, 1.5),
-                lambda t, f=w.rng.uniform(12, 35): np.full_like(t, f),
+                lambda t, f=ring_hz: np.full_like(t, f),
                 level * w.rng.uniform(0.4, 0.9),
                 envelope=lambda t, s=time_s: np.exp(-np.maximum(t - s, 0) / 0.3),
             )
@@ -689,6 +692,22 @@ assert tuple(GENERATORS) == gravity_spy.CLASS_NAMES
 
 # ----------------------------------------------------------------------------------------------
 # One sample
+
+
+GLITCH_SCAN_S = 2.0  # stretch around the centre scanned to measure a glitch's loudest tile
+
+
+def _glitch_tile_snr(waveform: np.ndarray) -> float:
+    from gravityvit.data.omega_scan import SEARCH_WINDOW_S, peak_tile_snr
+
+    half = int(GLITCH_SCAN_S / 2 * SAMPLE_RATE_HZ)
+    centre = waveform.size // 2
+    segment = waveform[centre - half : centre + half]
+    search = (GLITCH_SCAN_S / 2 - SEARCH_WINDOW_S / 2, GLITCH_SCAN_S / 2 + SEARCH_WINDOW_S / 2)
+    snr = peak_tile_snr(segment, SAMPLE_RATE_HZ, search)
+    if snr <= 0:  # nothing of the glitch within the search window: fall back to the whole waveform
+        snr = float(np.sqrt(np.sum(waveform**2)))
+    return max(snr, 1e-12)
 
 
 def _describe(waveform: np.ndarray, sample_rate_hz: float) -> dict[str, float]:
@@ -749,6 +768,10 @@ def simulate_strain(
     waveform = Waveform(rng)
     trigger = float(np.clip(rng.normal(0.0, TRIGGER_JITTER_S), -0.04, 0.04))
     injected_snr = GENERATORS[label](waveform, trigger)
+    if injected_snr > 0:
+        # Rescale so that the loudest Q tile within the search window has the drawn SNR, as an
+        # Omicron trigger's SNR is that of its loudest tile.
+        waveform.data *= injected_snr / _glitch_tile_snr(waveform.data)
     white = rng.standard_normal(N_SAMPLES) + waveform.data
     strain = TimeSeries(
         colour(white, ifo),
@@ -805,9 +828,9 @@ def simulate_sample(
     metadata.update(
         {
             "peak_time": peak_seconds,
-            "peak_time_ns": int(round((scan.peak_time_s - peak_seconds) * 1e9)),
+            "peak_time_ns": round((scan.peak_time_s - peak_seconds) * 1e9),
             "start_time": int(np.floor(start)),
-            "start_time_ns": int(round((start - np.floor(start)) * 1e9)),
+            "start_time_ns": round((start - np.floor(start)) * 1e9),
             "peak_frequency": float(scan.peak_frequency_hz),
             "snr": float(scan.peak_snr),
             "q_value": float(scan.q),
