@@ -198,3 +198,16 @@ def test_convert_command_and_script(tmp_path, small_hdf5, capsys):
     with pytest.raises(SystemExit) as info:
         module.main(["--help"])
     assert info.value.code == 0 and "--on-bad-sample" in capsys.readouterr().out
+
+
+def test_push_to_hub_failure_is_clear_and_keeps_the_dataset(tmp_path, small_hdf5, monkeypatch):
+    import datasets
+
+    def unreachable(self, repo_id, **kwargs):
+        raise ConnectionError("Cannot reach https://huggingface.co: offline")
+
+    monkeypatch.setattr(datasets.DatasetDict, "push_to_hub", unreachable)
+    h5_path, _, _ = small_hdf5
+    with pytest.raises(RuntimeError, match="could not push the dataset to the Hub repo 'me/gravityspy'"):
+        convert_to_arrow(h5_path, tmp_path / "arrow", push_to_hub="me/gravityspy")
+    assert load_from_disk(str(tmp_path / "arrow"))["train"].num_rows == 4
