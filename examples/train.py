@@ -46,7 +46,6 @@ from transformers import (
     TrainingArguments,
     set_seed,
 )
-from transformers.trainer_utils import get_last_checkpoint
 
 import gravityvit  # noqa: F401  (registers the Auto classes)
 from gravityvit.gravity_spy import VIEW_DURATIONS_S
@@ -63,6 +62,11 @@ from gravityvit.training.data import (
 from gravityvit.training.metrics import make_compute_metrics
 
 logger = logging.getLogger("gravityvit.train")
+
+# examples/evaluate.py has the name of the `evaluate` library that the metrics import: keep this
+# folder off sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
+_EXAMPLES_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
 
 DEFAULT_MODEL = "gravityvit/multiview-demo"
 STATS_FILENAME = "gravityspy_stats.json"
@@ -165,8 +169,11 @@ class GlitchTrainingArguments(TrainingArguments):
     # With load_best_model_at_end the Trainer never deletes the best checkpoint: 2 = best + last.
     save_total_limit: int | None = dataclasses.field(default=2)
     remove_unused_columns: bool = dataclasses.field(default=False)
-    report_to: str | list[str] | None = dataclasses.field(
-        default="auto", metadata={"help": "'auto' = mlflow and tensorboard when installed; or as usual."}
+    report_to: str | None = dataclasses.field(
+        default="auto",
+        metadata={
+            "help": "'auto' = mlflow and tensorboard when installed; 'none'; 'all'; or names joined by commas."
+        },
     )
     warmup_epochs: float = dataclasses.field(
         default=5.0, metadata={"help": "Linear warm-up length in epochs (used when --warmup_steps is 0)."}
@@ -196,6 +203,8 @@ class GlitchTrainingArguments(TrainingArguments):
                 )
                 if available
             ] or "none"
+        elif isinstance(self.report_to, str) and "," in self.report_to:
+            self.report_to = [name.strip() for name in self.report_to.split(",") if name.strip()]
         if self.mixed_precision == "auto" and not (self.bf16 or self.fp16) and not self.use_cpu:
             if torch.cuda.is_available():
                 if torch.cuda.is_bf16_supported():
@@ -204,6 +213,8 @@ class GlitchTrainingArguments(TrainingArguments):
                     self.fp16 = True
         elif self.mixed_precision not in ("auto", "no"):
             raise ValueError(f"mixed_precision must be 'auto' or 'no'; got {self.mixed_precision!r}")
+        if self.dataloader_pin_memory and not torch.cuda.is_available():
+            self.dataloader_pin_memory = False  # pinned memory only helps host-to-GPU copies
         if self.remove_unused_columns:
             raise ValueError(
                 "remove_unused_columns must stay False: the data transform needs the Image columns"
@@ -383,8 +394,8 @@ def write_model_card(
     simulated: bool,
     per_class: dict[str, Any] | None,
     base_model: str | None,
-) -> None:
-    """Fill MODEL_CARD.md with the run's metrics and write it as OUTPUT_DIR/README.md."""
+) -> str:
+    """Fill MODEL_CARD.md with the run's metrics, write it as OUTPUT_DIR/README.md and return the text."""
     from gravityvit.modelcard import render_model_card
     from gravityvit.modelcard import write_model_card as write_card
 
@@ -401,20 +412,7 @@ def write_model_card(
         base_model=base_model,
     )
     write_card(output_dir, card)
-
-
-def push_model_directory(output_dir: str, repo_id: str, token: str | None, private: bool | None) -> None:
-    """Upload the model directory (weights, config, processor, remote code, card, report) to the Hub."""
-    from huggingface_hub import HfApi
-
-    api = HfApi(token=token)
-    api.create_repo(repo_id, exist_ok=True, private=private)
-    api.upload_folder(
-        repo_id=repo_id,
-        folder_path=output_dir,
-        ignore_patterns=["checkpoint-*", "checkpoint-*/**", "data/**", "runs/**", ".*"],
-        commit_message="Upload GravityViT model trained with examples/train.py",
-    )
+    return card
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -435,24 +433,43 @@ def _setup_logging(training_args: TrainingArguments) -> None:
 
 
 def resolve_resume(training_args: GlitchTrainingArguments) -> str | None:
-    """The checkpoint to resume from: a path, or the last one in output_dir for 'last' / 'true'."""
+    """The checkpoint to resume from: a path, or for 'last' / 'true' the newest complete one in output_dir.
+
+    Incomplete checkpoints (a run killed while saving or rotating) are removed, never resumed from.
+    """
+    from gravityvit.training.checkpoints import checkpoint_problem, last_complete_checkpoint
+
     resume = training_args.resume_from_checkpoint
     if resume is None or str(resume).lower() in ("", "false", "none"):
         return None
+    model_only = training_args.save_only_model
     if str(resume).lower() in ("last", "true", "auto"):
-        last = (
-            get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
-        )
+        with training_args.main_process_first(desc="find the last complete checkpoint"):
+            last = last_complete_checkpoint(
+                training_args.output_dir,
+                remove_incomplete=training_args.process_index == 0,
+                model_only=model_only,
+            )
         if last is None:
-            logger.warning("no checkpoint in %s to resume from; starting afresh", training_args.output_dir)
+            logger.warning(
+                "no complete checkpoint in %s to resume from; starting afresh", training_args.output_dir
+            )
+        else:
+            logger.info("resuming from %s", last)
         return last
     if not os.path.isdir(resume):
         raise FileNotFoundError(f"--resume_from_checkpoint {resume}: no such checkpoint directory")
+    problem = checkpoint_problem(resume, model_only=model_only)
+    if problem:
+        raise ValueError(f"--resume_from_checkpoint {resume}: incomplete checkpoint ({problem})")
     return resume
 
 
-def main(argv: list[str] | None = None) -> dict[str, Any]:
-    """Train, evaluate, save; return the final metrics ``{"validation": {...}, "test": {...}}``."""
+def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict[str, Any]:
+    """Train, evaluate, save; return the final metrics ``{"validation": {...}, "test": {...}}``.
+
+    ``callbacks`` are extra ``TrainerCallback`` objects (e.g. for tests or custom logging).
+    """
     model_args, data_args, training_args = parse_arguments(argv)
     _setup_logging(training_args)
     set_seed(training_args.seed)
@@ -503,7 +520,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         training_args.warmup_steps,
     )
 
-    callbacks = []
+    # The Trainer would push every checkpoint; the finished model (with its card) is pushed once at the end.
+    push_to_hub = training_args.push_to_hub
+    if push_to_hub and not training_args.hub_model_id:
+        raise ValueError("--push_to_hub needs --hub_model_id USER/NAME")
+    training_args.push_to_hub = False
+    callbacks = list(callbacks or [])
     if training_args.early_stopping_patience > 0 and training_args.eval_strategy != "no":
         callbacks.append(EarlyStoppingCallback(early_stopping_patience=training_args.early_stopping_patience))
     trainer = Trainer(
@@ -569,7 +591,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             )
         else:
             description = f"The dataset `{dataset_source}` (splits {', '.join(splits)})."
-        write_model_card(
+        card = write_model_card(
             training_args.output_dir,
             unwrapped,
             card_metrics,
@@ -580,14 +602,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             base_model=model_args.backbone_weights and Path(model_args.backbone_weights).name,
         )
         (Path(training_args.output_dir) / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-        if training_args.push_to_hub:
-            if not training_args.hub_model_id:
-                raise ValueError("--push_to_hub needs --hub_model_id USER/NAME")
-            push_model_directory(
-                training_args.output_dir,
+        if push_to_hub:
+            from gravityvit.hub import push_model_to_hub
+
+            logger.info("pushing the model to the Hub as %s", training_args.hub_model_id)
+            push_model_to_hub(
+                unwrapped,
                 training_args.hub_model_id,
-                training_args.hub_token,
-                training_args.hub_private_repo,
+                image_processor=image_processor,
+                model_card=card,
+                private=training_args.hub_private_repo,
+                token=training_args.hub_token,
             )
     trainer.accelerator.wait_for_everyone()
     return results

@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Compare multi-view GravityViT, single-view ViT and the Gravity Spy CNN on the same data over seeds.
+
+Usage::
+
+    python examples/compare_models.py --dataset DIR --output_dir outputs/compare --seeds 0 1 2 \
+        [--preset cpu|paper] [--num_train_epochs 30] [any further examples/train.py arguments]
+
+Each model is trained with ``examples/train.py`` (same data, same augmentation and schedule) once
+per seed, evaluated on the test split, and the results go into one markdown table
+(``OUTPUT_DIR/comparison.md``, also printed) with the mean ± standard deviation over seeds of accuracy,
+macro-F1 and the per-class F1 of the rare classes that decide macro-F1 on Gravity Spy (Paired_Doves,
+Wandering_Line, Chirp, Air_Compressor). ``OUTPUT_DIR/comparison.json`` holds every run's numbers.
+
+Presets: ``paper`` compares the named configurations as published sizes (``gravityvit/multiview-b16``,
+``gravityvit/singleview-b16``, ``gravityspy/cnn-baseline``; a GPU job), ``cpu`` the same three
+designs at CPU size (the demo's ViT, with one view for the single-view model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+# examples/evaluate.py has the name of the `evaluate` library that the metrics import: keep this
+# folder off sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
+_EXAMPLES_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
+
+logger = logging.getLogger("gravityvit.compare")
+
+RARE_CLASSES: tuple[str, ...] = ("Paired_Doves", "Wandering_Line", "Chirp", "Air_Compressor")
+
+_CPU_VIT = {
+    "image_size": [56, 72],
+    "backbone_kwargs": {"depth": 2, "embed_dim": 64, "num_heads": 2, "patch_size": 8},
+    "drop_path_rate": 0.0,
+    "fusion_num_heads": 2,
+    "fusion_num_queries": 1,
+    "head_hidden_size": 64,
+}
+# name -> (named configuration, config overrides)
+PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
+    "paper": {
+        "GravityViT multi-view (ViT-B/16)": ("gravityvit/multiview-b16", {}),
+        "single-view ViT-B/16 (1 s)": ("gravityvit/singleview-b16", {}),
+        "Gravity Spy CNN (merged view)": ("gravityspy/cnn-baseline", {}),
+    },
+    "cpu": {
+        "GravityViT multi-view": ("gravityvit/multiview-demo", _CPU_VIT),
+        "single-view ViT (1 s)": (
+            "gravityvit/multiview-demo",
+            {**_CPU_VIT, "num_views": 1, "view_durations_s": [1.0], "fusion": "mean", "head_hidden_size": 0},
+        ),
+        "Gravity Spy CNN (merged view)": ("gravityspy/cnn-baseline", {}),
+    },
+}
+
+
+def _load_example(name: str):
+    """Import examples/NAME.py by path (this folder stays off sys.path, see above)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"gravityvit_examples_{name}", _EXAMPLES_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface; unknown arguments go to examples/train.py."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", required=True, help="Converted dataset directory or Hub id.")
+    parser.add_argument("--output_dir", default="outputs/compare")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="Subset of the preset's model names to run (default: all).",
+    )
+    return parser
+
+
+def _mean_std(values: list[float]) -> str:
+    array = np.asarray(values, dtype=float)
+    spread = array.std(ddof=1) if len(array) > 1 else 0.0
+    return f"{array.mean():.3f} ± {spread:.3f}"
+
+
+def markdown_table(runs: dict[str, list[dict[str, Any]]], dataset: str, seeds: list[int]) -> str:
+    """One markdown table: mean ± std over seeds of accuracy, macro-F1 and the rare classes' F1."""
+    header = ["model", "accuracy", "macro-F1", *(f"F1 {name}" for name in RARE_CLASSES)]
+    lines = [
+        f"Test split of `{dataset}`, mean ± standard deviation over seeds {seeds}.",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for name, results in runs.items():
+        cells = [
+            name,
+            _mean_std([r["accuracy"] for r in results]),
+            _mean_std([r["macro_f1"] for r in results]),
+        ]
+        cells += [_mean_std([r["per_class"][c]["f1"] for r in results]) for c in RARE_CLASSES]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> str:
+    """Train and evaluate every model for every seed; write and return the markdown table."""
+    train = _load_example("train")
+
+    args, train_args = build_parser().parse_known_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    models = PRESETS[args.preset]
+    if args.models:
+        unknown = sorted(set(args.models) - set(models))
+        if unknown:
+            raise SystemExit(f"unknown model(s) {unknown}; the {args.preset} preset has {sorted(models)}")
+        models = {name: models[name] for name in args.models}
+    output_dir = Path(args.output_dir)
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for name, (named_config, overrides) in models.items():
+        for seed in args.seeds:
+            run_dir = (
+                output_dir / "runs" / name.split(" (")[0].replace(" ", "_").replace("/", "-") / f"seed{seed}"
+            )
+            logger.info("training %s, seed %d -> %s", name, seed, run_dir)
+            command = ["--dataset", args.dataset, "--model", named_config, "--output_dir", str(run_dir)]
+            if overrides:
+                command += ["--config_overrides", json.dumps(overrides)]
+            command += ["--seed", str(seed), *train_args]
+            train.main(command)
+            report = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+            runs.setdefault(name, []).append(
+                {
+                    "seed": seed,
+                    "accuracy": report["accuracy"],
+                    "macro_f1": report["macro_f1"],
+                    "per_class": {c: report["per_class"][c] for c in RARE_CLASSES},
+                }
+            )
+    table = markdown_table(runs, args.dataset, args.seeds)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "comparison.md").write_text(table)
+    (output_dir / "comparison.json").write_text(json.dumps(runs, indent=2) + "\n")
+    print(table)
+    return table
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+#!/usr/bin/env python
+"""The GravityViT demo (``make demo``): simulate, convert, train, evaluate and classify, on a CPU.
+
+Usage::
+
+    python examples/demo.py --output_dir outputs/demo
+
+1. simulate glitches of the 22 Gravity Spy classes into a Gravity Spy HDF5 file (``gravityvit simulate``),
+2. convert it to an Arrow dataset (``gravityvit convert``),
+3. train a CPU-sized GravityViT with the HF Trainer (``examples/train.py``),
+4. evaluate it on the test split (report: metrics, confusion matrix, view importance, mistakes),
+5. classify a few test samples with ``pipeline("glitch-classification")``, with all four views and
+   with one view only.
+
+The data steps are cached: a second run with the same ``--samples_per_class`` and ``--seed`` reuses
+the simulated file and the dataset, and only trains again. Progress is logged throughout, and the
+wall time of each stage is printed at the end and written to ``OUTPUT_DIR/demo_summary.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+# examples/evaluate.py has the name of the `evaluate` library that the metrics import: keep this
+# folder off sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
+_EXAMPLES_DIR = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
+
+logger = logging.getLogger("gravityvit.demo")
+
+# The CPU demo model: the "gravityvit/multiview-demo" named configuration made smaller still, so that
+# 2 CPU cores train it in minutes. One timm ViT (2 blocks, width 64, 8x8 patches) shared by the four
+# views at 56x72 pixels, cross-attention fusion over all 4 x 63 view tokens, MLP head.
+DEMO_MODEL = "gravityvit/multiview-demo"
+DEMO_CONFIG_OVERRIDES: dict[str, Any] = {
+    "image_size": [56, 72],
+    "backbone_kwargs": {"depth": 2, "embed_dim": 64, "num_heads": 2, "patch_size": 8},
+    "drop_path_rate": 0.0,
+    "fusion_num_heads": 2,
+    "fusion_num_queries": 1,
+    "head_hidden_size": 64,
+}
+
+
+def _load_example(name: str):
+    """Import examples/NAME.py by path (this folder stays off sys.path, see above)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"gravityvit_examples_{name}", _EXAMPLES_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--output_dir", default="outputs/demo", help="Everything the demo writes.")
+    parser.add_argument("--samples_per_class", type=int, default=40, help="Simulated samples per class.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
+    parser.add_argument(
+        "--num_train_epochs", type=float, default=25, help="Training epochs (early stopping)."
+    )
+    parser.add_argument("--learning_rate", type=float, default=1e-3)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--num_proc", type=int, default=2, help="Processes for simulation and conversion.")
+    parser.add_argument(
+        "--config_overrides", default=json.dumps(DEMO_CONFIG_OVERRIDES), help="JSON config of the demo model."
+    )
+    return parser
+
+
+def _stamp_matches(stamp: Path, expected: dict[str, Any]) -> bool:
+    return stamp.is_file() and json.loads(stamp.read_text()) == expected
+
+
+def simulate_stage(data_dir: Path, samples_per_class: int, seed: int, num_proc: int) -> Path:
+    """Simulate the HDF5 file, or reuse the one made with the same settings."""
+    from gravityvit.data.simulator import simulate_dataset
+    from gravityvit.file_utils import atomic_path
+
+    h5_path = data_dir / "simulated.h5"
+    stamp = data_dir / "simulated.json"
+    settings = {"samples_per_class": samples_per_class, "seed": seed}
+    if h5_path.exists() and _stamp_matches(stamp, settings):
+        logger.info(
+            "[1/5] simulate: reusing %s (%d samples per class, seed %d)", h5_path, samples_per_class, seed
+        )
+        return h5_path
+    logger.info(
+        "[1/5] simulate: %d samples per class x 22 classes, seed %d -> %s", samples_per_class, seed, h5_path
+    )
+    stamp.unlink(missing_ok=True)
+    simulate_dataset(h5_path, samples_per_class=samples_per_class, seed=seed, num_proc=num_proc)
+    with atomic_path(stamp) as temporary:
+        temporary.write_text(json.dumps(settings))
+    return h5_path
+
+
+def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> Path:
+    """Convert the HDF5 file to an Arrow dataset, or reuse the conversion of this very file."""
+    from gravityvit.data.arrow import convert_to_arrow
+    from gravityvit.file_utils import atomic_path
+
+    stamp = arrow_dir.with_name(arrow_dir.name + ".json")
+    source = {"hdf5": str(h5_path), "mtime_ns": h5_path.stat().st_mtime_ns, "size": h5_path.stat().st_size}
+    if (arrow_dir / "dataset_dict.json").exists() and _stamp_matches(stamp, source):
+        logger.info("[2/5] convert: reusing %s", arrow_dir)
+        return arrow_dir
+    logger.info("[2/5] convert: %s -> %s", h5_path, arrow_dir)
+    stamp.unlink(missing_ok=True)
+    metadata_csv = next(
+        (
+            c
+            for c in (h5_path.with_name(h5_path.stem + "_metadata.csv"), h5_path.with_suffix(".csv"))
+            if c.exists()
+        ),
+        None,
+    )
+    convert_to_arrow(h5_path, arrow_dir, metadata_csv=metadata_csv, num_proc=num_proc)
+    with atomic_path(stamp) as temporary:
+        temporary.write_text(json.dumps(source))
+    return arrow_dir
+
+
+def train_stage(args: argparse.Namespace, arrow_dir: Path, model_dir: Path) -> dict[str, Any]:
+    """Train the demo model from scratch with examples/train.py (which also writes the test report)."""
+    train = _load_example("train")
+
+    if model_dir.exists():
+        shutil.rmtree(model_dir)  # a fresh run: old checkpoints would be resumed or rotated
+    logger.info("[3/5] train: %s %s -> %s", DEMO_MODEL, args.config_overrides, model_dir)
+    return train.main(
+        [
+            "--dataset",
+            str(arrow_dir),
+            "--model",
+            DEMO_MODEL,
+            "--config_overrides",
+            args.config_overrides,
+            "--output_dir",
+            str(model_dir),
+            "--num_train_epochs",
+            str(args.num_train_epochs),
+            "--learning_rate",
+            str(args.learning_rate),
+            "--warmup_epochs",
+            "2",
+            "--per_device_train_batch_size",
+            str(args.batch_size),
+            "--per_device_eval_batch_size",
+            "64",
+            "--seed",
+            str(args.seed),
+            "--early_stopping_patience",
+            "10",
+            "--save_total_limit",
+            "2",
+            "--dataloader_num_workers",
+            "0",
+        ]
+    )
+
+
+def classify_stage(model_dir: Path, arrow_dir: Path, count: int = 6) -> list[dict[str, Any]]:
+    """Classify a few test samples with the glitch-classification pipeline: all views, then the 1 s view only."""
+    import datasets
+    from transformers import pipeline
+
+    import gravityvit.pipelines  # noqa: F401  (registers "glitch-classification")
+    from gravityvit.gravity_spy import CLASS_NAMES, IMAGE_COLUMNS
+
+    test = datasets.load_from_disk(str(arrow_dir))["test"]
+    labels = test["label"]
+    # One sample of each of several classes, rare ones first.
+    chosen, seen = [], set()
+    for name in (
+        "Paired_Doves",
+        "Chirp",
+        "Wandering_Line",
+        "Air_Compressor",
+        "Blip",
+        "Scattered_Light",
+        "Whistle",
+    ):
+        index = next((i for i, label in enumerate(labels) if CLASS_NAMES[label] == name), None)
+        if index is not None and name not in seen:
+            chosen.append(index)
+            seen.add(name)
+    chosen = chosen[:count]
+    classifier = pipeline("glitch-classification", model=str(model_dir), device="cpu")
+    inputs = [
+        {"sample_id": test[i]["gravityspy_id"], **{c: test[i][c] for c in IMAGE_COLUMNS}} for i in chosen
+    ]
+    one_view = [
+        {"sample_id": x["sample_id"] + " (1 s only)", "image_1000ms": x["image_1000ms"]} for x in inputs
+    ]
+    results = classifier(inputs + one_view, top_k=3)
+    logger.info("[5/5] classify: %d test samples with pipeline('glitch-classification')", len(inputs))
+    rows = []
+    for result, index in zip(results, chosen + chosen):
+        true = CLASS_NAMES[labels[index]]
+        weights = " ".join(f"{d}s:{w:.2f}" for d, w in result["view_weights"].items())
+        mark = "ok " if result["label"] == true else "MISS"
+        print(
+            f"  {mark} {result['sample_id']:<24} true {true:<17} predicted {result['label']:<17} "
+            f"({result['score']:.2f})  view weights {weights}"
+        )
+        rows.append({"true": true, **result})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the five stages; return the summary written to OUTPUT_DIR/demo_summary.json."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO
+    )
+    import torch
+
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    output_dir = Path(args.output_dir)
+    data_dir = output_dir / "data" / f"simulated_n{args.samples_per_class}_seed{args.seed}"
+    model_dir = output_dir / "model"
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+
+    t = time.perf_counter()
+    h5_path = simulate_stage(data_dir, args.samples_per_class, args.seed, args.num_proc)
+    timings["simulate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    arrow_dir = convert_stage(h5_path, data_dir / "arrow", args.num_proc)
+    timings["convert_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    results = train_stage(args, arrow_dir, model_dir)
+    timings["train_and_evaluate_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    predictions = classify_stage(model_dir, arrow_dir)
+    timings["classify_s"] = time.perf_counter() - t
+    timings["total_s"] = time.perf_counter() - started
+
+    test = results.get("test", {})
+    summary = {
+        "timings": timings,
+        "test_accuracy": test.get("accuracy"),
+        "test_macro_f1": test.get("macro_f1"),
+        "test_single_duration": test.get("single_duration"),
+        "validation_accuracy": results["validation"].get("accuracy"),
+        "validation_macro_f1": results["validation"].get("macro_f1"),
+        "model_dir": str(model_dir),
+        "report_dir": results.get("report_dir"),
+        "dataset": str(arrow_dir),
+        "settings": vars(args),
+        "examples": predictions,
+    }
+    (output_dir / "demo_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+    print()
+    print("GravityViT demo finished")
+    for stage, seconds in timings.items():
+        print(f"  {stage:<22} {seconds:8.1f} s")
+    print(f"  test accuracy          {test.get('accuracy', float('nan')):.4f}")
+    print(f"  test macro-F1          {test.get('macro_f1', float('nan')):.4f}")
+    print(f"  model                  {model_dir}")
+    print(f"  evaluation report      {results.get('report_dir')}  (metrics.json, confusion_matrix.png, ...)")
+    print(f"  summary                {output_dir / 'demo_summary.json'}")
+    return summary
+
+
+if __name__ == "__main__":
+    main()
