@@ -175,10 +175,24 @@ def load_model_and_processor(
         model = AutoModelForImageClassification.from_pretrained(
             str(name_or_path), trust_remote_code=trust_remote_code, **kwargs
         )
-        processor = AutoImageProcessor.from_pretrained(
-            str(name_or_path), trust_remote_code=trust_remote_code, **kwargs
-        )
+        try:
+            processor = AutoImageProcessor.from_pretrained(
+                str(name_or_path), trust_remote_code=trust_remote_code, **kwargs
+            )
+        except OSError:
+            # A checkpoint saved without its processor (Trainer without processing_class): the
+            # processor follows from the config (input size, view durations, normalisation).
+            if not hasattr(model.config, "view_durations_s"):
+                raise
+            processing = _gravityvit_processor_class()
+            processor = processing.from_config(model.config)
     return model.eval(), processor
+
+
+def _gravityvit_processor_class() -> Any:
+    from gravityvit.image_processing_gravityvit import GravityViTImageProcessor
+
+    return GravityViTImageProcessor
 
 
 def _write_model_directory(

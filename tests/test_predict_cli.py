@@ -123,3 +123,20 @@ def test_usage_and_model_errors_exit_two(model_dir, inputs, tmp_path, capsys):
     assert "get_named_config('gravityvit/multiview-b16')" in message
     assert run_predict("--model", str(tmp_path / "missing"), str(inputs["good"][0])) == predict.EXIT_USAGE
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_checkpoint_without_processor_file(model_dir, inputs, tmp_path):
+    """A Trainer checkpoint saved without its processor: the processor is rebuilt from the config."""
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(model_dir, bare)
+    (bare / "preprocessor_config.json").unlink()
+    output = tmp_path / "bare.json"
+    assert run_predict("--model", str(bare), *map(str, inputs["good"][:4]), "--output", str(output)) == 0
+    reference = tmp_path / "ref.json"
+    assert (
+        run_predict("--model", str(model_dir), *map(str, inputs["good"][:4]), "--output", str(reference)) == 0
+    )
+    got, expected = (json.loads(p.read_text())["predictions"] for p in (output, reference))
+    assert [p["top_k"] for p in got] == [p["top_k"] for p in expected]
