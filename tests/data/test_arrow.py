@@ -211,3 +211,19 @@ def test_push_to_hub_failure_is_clear_and_keeps_the_dataset(tmp_path, small_hdf5
     with pytest.raises(RuntimeError, match="could not push the dataset to the Hub repo 'me/gravityspy'"):
         convert_to_arrow(h5_path, tmp_path / "arrow", push_to_hub="me/gravityspy")
     assert load_from_disk(str(tmp_path / "arrow"))["train"].num_rows == 4
+
+
+def test_arrow_rows_through_the_image_processor_equal_the_source(tmp_path, small_hdf5):
+    from gravityvit.image_processing_gravityvit import GravityViTImageProcessor
+
+    h5_path, _, samples = small_hdf5
+    dataset = convert_to_arrow(h5_path, tmp_path / "arrow")["test"]
+    # Identity processing (no resize, no normalisation) exposes the decoded views themselves.
+    processor = GravityViTImageProcessor(image_size=(140, 170), image_mean=(0, 0, 0), image_std=(1, 1, 1))
+    rows = [dataset[i] for i in range(len(dataset))]
+    batch = processor([{c: row[c] for c in IMAGE_COLUMNS} for row in rows], return_tensors="np")
+    assert batch["view_mask"].all()
+    by_id = {s.gravityspy_id: s for s in samples}
+    source = np.stack([by_id[row["gravityspy_id"]].views for row in rows])
+    error = np.abs(batch["pixel_values"][:, :, 0] - source).max()
+    assert error <= MAX_PIXEL_ERROR + FLOAT_EPS
