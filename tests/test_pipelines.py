@@ -267,3 +267,22 @@ def test_saved_directory_is_complete(model_dir):
     )
     assert torch.load is not None  # weights are safetensors only
     assert not any(name.endswith((".bin", ".pt")) for name in files)
+
+
+def test_real_gravity_spy_pngs(glitch_pipe, real_samples_dir):
+    """The real Blip folder: every sample grouped from its four PNGs, its class taken from the folder."""
+    folder = real_samples_dir / "Blip"
+    samples = list(expand_inputs(str(folder)))
+    assert len(samples) == len(list(folder.glob("*_spectrogram_1.0.png")))
+    assert {s.label for s in samples} == {"Blip"} and all(s.metadata["ifo"] == "H1" for s in samples)
+    results = glitch_pipe(str(folder), batch_size=4, top_k=2)
+    assert [r["sample_id"] for r in results] == [s.sample_id for s in samples]
+    first = samples[0].load()
+    assert sorted(first) == list(VIEW_DURATIONS_S)
+    _assert_matches(results[0], glitch_pipe.model, glitch_pipe.image_processor, first)
+    stock = pipeline(
+        "image-classification", model=glitch_pipe.model, image_processor=glitch_pipe.image_processor
+    )
+    _assert_matches(
+        stock(str(first[1.0]), top_k=2), stock.model, stock.image_processor, {1.0: str(first[1.0])}
+    )
