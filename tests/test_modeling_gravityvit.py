@@ -268,7 +268,13 @@ def run_remote_code_check(directories: list[Path], tmp_path: Path) -> None:
     script.write_text(REMOTE_SCRIPT)
     repo = str(Path(__file__).resolve().parents[1])
     env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
-    env.update(HF_HUB_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"), PYTHONNOUSERSITE="1")
+    # One thread: the check is about imports, and pytest-xdist already runs a worker per core.
+    env.update(
+        HF_HUB_OFFLINE="1",
+        HF_MODULES_CACHE=str(tmp_path / "modules"),
+        PYTHONNOUSERSITE="1",
+        OMP_NUM_THREADS="1",
+    )
     result = subprocess.run(
         [sys.executable, str(script), *map(str, directories)],
         cwd=tmp_path,
