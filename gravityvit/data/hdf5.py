@@ -42,6 +42,8 @@ KEY_COLUMNS: tuple[str, ...] = ("gravityspy_id", "label", "sample_type", "ifo")
 # Gravity Spy ids are 10 alphanumeric characters; simulated ids may be longer or use _ and -.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NUM_VIEWS = len(HDF5_VIEW_KEYS)
+# Interpolation and float rounding may overshoot [0, 1] by a hair: such values are clipped, not refused.
+VALUE_TOLERANCE = 1e-5
 
 
 class GravitySpyDataError(ValueError):
@@ -119,7 +121,8 @@ def validate_view(
 
     Accepts shape (140, 170) or the HDF5 dataset shape (1, 140, 170). Raises ``GravitySpyDataError``
     naming ``source``, ``sample`` and ``field`` for a wrong shape, a non-numeric dtype, NaN or
-    infinite values, or values outside [0, 1].
+    infinite values, or values outside [0, 1]; an overshoot within ``VALUE_TOLERANCE`` (1e-5, float
+    rounding of an interpolation) is clipped instead.
     """
     array = np.asarray(view)
     if array.shape == (1, *VIEW_SHAPE):
@@ -142,13 +145,15 @@ def validate_view(
             f"{int((~finite).sum())} NaN or infinite pixel values", source=source, sample=sample, field=field
         )
     low, high = float(array.min()), float(array.max())
-    if low < 0.0 or high > 1.0:
+    if low < -VALUE_TOLERANCE or high > 1.0 + VALUE_TOLERANCE:
         raise GravitySpyDataError(
             f"pixel values must lie in [0, 1]; got [{low:.6g}, {high:.6g}]",
             source=source,
             sample=sample,
             field=field,
         )
+    if low < 0.0 or high > 1.0:
+        array = np.clip(array, 0.0, 1.0)
     return array
 
 

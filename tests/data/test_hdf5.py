@@ -260,3 +260,15 @@ def test_v1d1_metadata_csv_with_index_column(tmp_path, small_hdf5):
     sample = reader[0]
     assert sample.ifo in ("H1", "L1") and sample.metadata["amplitude"] == 1.5e-21
     assert sample.metadata["url4"] is None and "gravityspy_id" not in sample.metadata
+
+
+def test_tiny_overshoot_is_clipped_not_refused():
+    from gravityvit.data.hdf5 import validate_view
+
+    view = np.full((140, 170), 0.5, np.float32)
+    view[0, 0], view[0, 1] = 1.0 + 5e-6, -5e-6
+    checked = validate_view(view)
+    assert checked.max() == 1.0 and checked.min() == 0.0
+    view[0, 0] = 1.001
+    with pytest.raises(GravitySpyDataError, match=r"\[0, 1\]"):
+        validate_view(view, sample="s", field="1.0.png")
