@@ -222,10 +222,13 @@ def test_bad_inputs_are_named(glitch_pipe, pngs, tmp_path):
     assert [type(o).__name__ for o in outcome] == ["InputError", "GlitchSample", "GlitchSample"]
 
 
-def test_remote_code_without_gravityvit(model_dir, cnn_dir, pngs):
+def test_remote_code_without_gravityvit(model_dir, cnn_dir, pngs, tmp_path):
     """Both pipelines load the saved directories where gravityvit cannot be imported."""
     png = str(pngs["aaaaaaaaaa"][1])
     four = [str(p) for p in pngs["aaaaaaaaaa"]]
+    folder = str(pngs["aaaaaaaaaa"][0].parent)
+    h5 = tmp_path / "any.h5"
+    h5.write_bytes(b"not read: the import fails first")
     code = f"""
 import sys, json
 sys.modules["gravityvit"] = None  # gravityvit is not installed here
@@ -235,10 +238,16 @@ for name, directory in (("vit", {str(model_dir)!r}), ("cnn", {str(cnn_dir)!r})):
     classify = pipeline("image-classification", model=directory, trust_remote_code=True)
     glitch = pipeline("glitch-classification", model=directory, trust_remote_code=True)
     assert type(classify.model).__module__.startswith("transformers_modules"), type(classify.model)
-    out[name] = {{"stock": classify({png!r}, top_k=2), "glitch": glitch(tuple({four!r}), top_k=2)}}
+    out[name] = {{"stock": classify({png!r}, top_k=2), "glitch": glitch(tuple({four!r}), top_k=2),
+                 "folder": [r["sample_id"] for r in glitch({folder!r})]}}
+try:
+    glitch({str(h5)!r})
+except ImportError as error:
+    out["hdf5_error"] = str(error)
 print(json.dumps(out))
 """
     remote = json.loads(run_python(code).stdout.strip().splitlines()[-1])
+    assert "HDF5 input needs the gravityvit package" in remote["hdf5_error"]
     for name, directory in (("vit", model_dir), ("cnn", cnn_dir)):
         classify = pipeline("image-classification", model=str(directory))
         local = classify(png, top_k=2)
@@ -247,6 +256,7 @@ print(json.dumps(out))
         expected = glitch(tuple(four), top_k=2)
         _assert_same_ranking(remote[name]["glitch"]["top_k"], expected["top_k"])
         assert remote[name]["glitch"]["view_weights"] == pytest.approx(expected["view_weights"])
+        assert remote[name]["folder"] == ["aaaaaaaaaa", "bbbbbbbbbb"]
 
 
 def test_saved_directory_is_complete(model_dir):
