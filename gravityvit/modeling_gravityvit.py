@@ -126,7 +126,10 @@ def prepare_multiview_inputs(
         raise ValueError(
             f"pixel_values must be a torch.Tensor of shape {expected}; got {type(pixel_values).__name__}"
         )
+    given_shape = tuple(pixel_values.shape)
     if pixel_values.ndim == 4:
+        if given_shape[1:] != (3, height, width):
+            raise ValueError(f"pixel_values must have shape {expected}; got {given_shape}")
         batch = pixel_values.shape[0]
         if view_index is None:
             view_index = default_view_index(view_durations_s)
@@ -142,7 +145,7 @@ def prepare_multiview_inputs(
         view_mask = torch.zeros(batch, num_views, dtype=torch.bool, device=pixel_values.device)
         view_mask[:, view_index] = True
     if pixel_values.ndim != 5 or tuple(pixel_values.shape[1:]) != (num_views, 3, height, width):
-        raise ValueError(f"pixel_values must have shape {expected}; got {tuple(pixel_values.shape)}")
+        raise ValueError(f"pixel_values must have shape {expected}; got {given_shape}")
     batch = pixel_values.shape[0]
     if view_mask is None:
         view_mask = torch.ones(batch, num_views, dtype=torch.bool, device=pixel_values.device)

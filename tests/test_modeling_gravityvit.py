@@ -190,6 +190,7 @@ def test_loss_follows_the_config():
         (torch.zeros(2, 4, 1, 32, 32), {}, "pixel_values must have shape"),
         (torch.zeros(2, 4, 3, 64, 64), {}, "pixel_values must have shape"),
         (torch.zeros(2, 3, 32), {}, "pixel_values must have shape"),
+        (torch.zeros(2, 1, 32, 32), {}, r"pixel_values must have shape .*; got \(2, 1, 32, 32\)"),
         (
             torch.zeros(2, 4, 3, 32, 32),
             {"view_mask": torch.ones(2, 3, dtype=torch.bool)},
