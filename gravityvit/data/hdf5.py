@@ -612,6 +612,17 @@ class GravitySpyHDF5Reader(Sequence):
                 e.gravityspy_id,
             )
         )
+        paths_by_id: dict[str, list[str]] = {}
+        for entry in entries:
+            paths_by_id.setdefault(entry.gravityspy_id, []).append(entry.hdf5_path)
+        duplicates = {key: paths for key, paths in paths_by_id.items() if len(paths) > 1}
+        if duplicates:
+            # Kept as filed (the reader reproduces the file), but a user should know.
+            listing = "; ".join(", ".join(paths) for paths in list(duplicates.values())[:5])
+            warnings.warn(
+                f"{source}: {len(duplicates)} gravityspy_id(s) appear in more than one group, e.g. {listing}",
+                stacklevel=3,
+            )
         return entries
 
     @property

@@ -70,6 +70,7 @@ class PNGEntry:
     ifo: str
     folder: Path
     files: tuple[tuple[str, Path], ...]  # (duration label "0.5", path), sorted by duration
+    problem: str | None = None  # why the sample cannot be read although its files exist (duplicate id)
 
     @property
     def name(self) -> str:
@@ -144,14 +145,10 @@ class GravitySpyPNGReader(Sequence):
         entries: list[PNGEntry] = []
         seen: dict[str, Path] = {}
         for (folder, ifo, gravityspy_id), files in groups.items():
-            if gravityspy_id in seen:
-                raise GravitySpyDataError(
-                    f"the id appears in two folders: {seen[gravityspy_id]} and {folder}",
-                    source=str(self.root),
-                    sample=gravityspy_id,
-                    field="gravityspy_id",
-                )
-            seen[gravityspy_id] = folder
+            # A second copy of an id (another class folder or detector) is kept in the index but fails
+            # on reading, so that the converter's skip policy can leave it out.
+            problem = f"the id also appears in {seen[gravityspy_id]}" if gravityspy_id in seen else None
+            seen.setdefault(gravityspy_id, folder)
             entries.append(
                 PNGEntry(
                     label=folder.name,
@@ -160,6 +157,7 @@ class GravitySpyPNGReader(Sequence):
                     ifo=ifo,
                     folder=folder,
                     files=tuple(sorted(files.items(), key=lambda item: float(item[0]))),
+                    problem=problem,
                 )
             )
         class_order = {name: i for i, name in enumerate(CLASS_NAMES)}
@@ -216,6 +214,8 @@ class GravitySpyPNGReader(Sequence):
                 entry.name,
                 "sample_type",
             )
+        if entry.problem is not None:
+            raise GravitySpyDataError(entry.problem, source, entry.name, "gravityspy_id")
         files = dict(entry.files)
         views = []
         for duration in DURATION_LABELS:

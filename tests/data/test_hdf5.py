@@ -272,3 +272,11 @@ def test_tiny_overshoot_is_clipped_not_refused():
     view[0, 0] = 1.001
     with pytest.raises(GravitySpyDataError, match=r"\[0, 1\]"):
         validate_view(view, sample="s", field="1.0.png")
+
+
+def test_duplicate_ids_across_groups_are_kept_with_a_warning(tmp_path):
+    path = tmp_path / "dup.h5"
+    write_raw(path, {**valid_views_raw("Blip/train/aaaaaaaaaa"), **valid_views_raw("Tomte/test/aaaaaaaaaa")})
+    with pytest.warns(UserWarning, match="Blip/train/aaaaaaaaaa, Tomte/test/aaaaaaaaaa"):
+        reader = GravitySpyHDF5Reader(path)
+    assert [s.label for s in reader] == ["Blip", "Tomte"]

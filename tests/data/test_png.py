@@ -104,3 +104,15 @@ def test_corrupt_png_and_empty_folder(tmp_path):
     shutil.rmtree(tmp_path / "Blip")
     with pytest.raises(GravitySpyDataError, match="no Gravity Spy PNGs"):
         GravitySpyPNGReader(tmp_path)
+
+
+def test_duplicate_id_fails_on_reading_only(tmp_path):
+    make_fake_sample(tmp_path / "Blip", "aaaaaaaaaa")
+    make_fake_sample(tmp_path / "Tomte", "aaaaaaaaaa")
+    make_fake_sample(tmp_path / "Tomte", "bbbbbbbbbb")
+    reader = GravitySpyPNGReader(tmp_path)
+    assert reader[0].label == "Blip"  # the first copy reads
+    with pytest.raises(GravitySpyDataError, match="also appears in") as info:
+        reader[1]
+    assert info.value.field == "gravityspy_id" and "Tomte" in str(info.value)
+    assert reader[2].gravityspy_id == "bbbbbbbbbb"
