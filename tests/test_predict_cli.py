@@ -15,7 +15,7 @@ from transformers import pipeline
 
 import gravityvit.pipelines  # noqa: F401  (registers glitch-classification)
 from gravityvit.commands import predict
-from gravityvit.gravity_spy import VIEW_DURATIONS_S
+from gravityvit.gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
 
 
 def run_predict(*argv: str) -> int:
@@ -157,3 +157,26 @@ def test_gravityvit_console_command(model_dir, inputs, tmp_path):
     )
     with output.open() as handle:
         assert [row["sample_id"] for row in csv.DictReader(handle)] == ["aaaaaaaaaa", "bbbbbbbbbb"]
+
+
+def test_strain_and_gps(model_dir, tmp_path, capsys):
+    """--strain FILE --gps: one good time is classified, one without enough data around it is reported."""
+    gwpy = pytest.importorskip("gwpy.timeseries")
+    rate, gps = 4096, 1_126_259_462.0
+    noise = np.random.default_rng(1).normal(0, 1e-21, 9 * rate)
+    strain = gwpy.TimeSeries(noise, t0=gps - 4.5, sample_rate=rate, name="H1:TEST")
+    path = tmp_path / "H1_strain.txt"
+    strain.write(str(path))
+    output = tmp_path / "strain.json"
+    code = run_predict(
+        "--model", str(model_dir), "--strain", str(path), "--gps", str(gps), str(gps + 4),
+        "--ifo", "H1", "--output", str(output),
+    )  # fmt: skip
+    assert code == predict.EXIT_INPUT_FAILED
+    document = json.loads(output.read_text())
+    assert [p["sample_id"] for p in document["predictions"]] == [f"H1_{gps:.3f}"]
+    assert len(document["failures"]) == 1 and f"at GPS {gps + 4}" in document["failures"][0]["source"]
+    assert "H1_strain.txt" in capsys.readouterr().err
+    # (pipeline == direct model call on the Omega-scan views is checked in test_pipelines.py)
+    assert document["predictions"][0]["label"] in CLASS_NAMES
+    assert sum(document["predictions"][0]["view_weights"].values()) == pytest.approx(1.0, abs=1e-5)
