@@ -177,8 +177,9 @@ def open_source(source: Any, metadata_csv: str | os.PathLike | None = None):
     """Open ``source`` as a Gravity Spy reader: an HDF5 file path, a PNG folder path, or a reader.
 
     A reader is any object with ``entries`` (items with ``label``, ``sample_type``,
-    ``gravityspy_id`` and ``name``, how errors name the sample), ``metadata_column_types``, ``__len__`` and ``__getitem__`` returning
-    ``GravitySpySample``; ``GravitySpyHDF5Reader`` and ``GravitySpyPNGReader`` are two.
+    ``gravityspy_id`` and ``name``, how errors name the sample), ``metadata_column_types``,
+    ``__len__`` and ``__getitem__`` returning ``GravitySpySample``; ``GravitySpyHDF5Reader`` and
+    ``GravitySpyPNGReader`` are two.
     """
     if hasattr(source, "entries") and hasattr(source, "__getitem__"):
         return source
@@ -359,7 +360,13 @@ def convert_to_arrow(
         # Their reading raises the error naming them; under "skip" they are listed as skipped.
         split_indices["train"].extend(unknown_split)
         split_indices["train"].sort()
-    logger.info("converting %d samples from %s with num_proc=%d", len(reader.entries), source, num_proc)
+    logger.info(
+        "converting %d samples from %s (%s) with num_proc=%d",
+        len(reader.entries),
+        getattr(reader, "path", source),
+        ", ".join(f"{split} {len(split_indices[split])}" for split in SPLITS),
+        num_proc,
+    )
 
     work_dir = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.work-", dir=_parent(output_dir)))
     try:
