@@ -12,6 +12,7 @@ from datasets import load_from_disk
 from gravityvit.data.arrow import (
     MAX_PIXEL_ERROR,
     STATS_FILENAME,
+    batch_to_views,
     class_weights_from_counts,
     convert_to_arrow,
     example_to_views,
@@ -159,6 +160,9 @@ def test_example_to_views_masks_missing_columns(small_hdf5, tmp_path):
     undecoded = dataset.cast_column("image_500ms", dataset.features["image_500ms"].__class__(decode=False))[0]
     views_undecoded, _ = example_to_views(undecoded)
     np.testing.assert_array_equal(views_undecoded[0], views[0])
+    batch_views, batch_mask = batch_to_views(dataset[:3])
+    assert batch_views.shape == (3, 4, 140, 170) and batch_mask.all()
+    np.testing.assert_array_equal(batch_views[0, :2], views[:2])
 
 
 def _run_convert(argv: list[str]) -> int:
