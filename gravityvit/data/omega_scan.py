@@ -931,9 +931,6 @@ def load_strain(
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"strain file not found: {path}")
-    span = {}
-    if gps is not None and pad_s is not None:
-        span = {"start": float(gps) - pad_s, "end": float(gps) + pad_s}
     suffix = path.suffix.lower()
     attempts: list[tuple[str | None, dict]] = []
     if suffix in (".h5", ".hdf5", ".hdf"):
@@ -949,7 +946,7 @@ def load_strain(
     errors = []
     for format_name, extra in attempts:
         args = (path,) if channel is None or format_name in ("hdf5.gwosc", "txt", "hdf5") else (path, channel)
-        kwargs = dict(span, **extra)
+        kwargs = dict(extra)
         if format_name is not None:
             kwargs["format"] = format_name
         try:
@@ -957,7 +954,16 @@ def load_strain(
         except Exception as error:  # gwpy raises many types; report them all together
             errors.append(f"{format_name or 'auto'}: {type(error).__name__}: {error}")
             continue
-        if span and format_name == "txt":
-            strain = strain.crop(max(span["start"], strain.span[0]), min(span["end"], strain.span[1]))
+        if gps is not None and pad_s is not None:
+            # Keep what the file has of the requested stretch; the scan says if it is too little.
+            start = max(float(gps) - pad_s, float(strain.span[0]))
+            end = min(float(gps) + pad_s, float(strain.span[1]))
+            if end <= start:
+                raise ValueError(
+                    f"{path}: data cover GPS [{float(strain.span[0]):.3f}, {float(strain.span[1]):.3f}), "
+                    f"nothing within {pad_s:g} s of {float(gps):.3f}"
+                )
+            if (start, end) != (float(strain.span[0]), float(strain.span[1])):
+                strain = strain.crop(start, end)
         return strain
     raise ValueError(f"cannot read strain from {path}: " + "; ".join(errors))
