@@ -203,9 +203,21 @@ def _write_model_directory(
         # pipeline code, so pipeline("glitch-classification", trust_remote_code=True) works anywhere.
         from gravityvit.pipelines import GlitchClassificationPipeline
 
-        GlitchClassificationPipeline(
-            model=model, image_processor=image_processor, device="cpu"
-        ).save_pretrained(directory, safe_serialization=True)
+        missing = object()
+        previous = model.config.__dict__.get("custom_pipelines", missing)
+        try:
+            # device=model.device: building the pipeline must not move (or otherwise change) the model.
+            pipe = GlitchClassificationPipeline(
+                model=model, image_processor=image_processor, device=model.device
+            )
+            pipe.save_pretrained(directory, safe_serialization=True)
+        finally:
+            # Pipeline.save_pretrained writes the entry into the model's config; leave the config as it
+            # was, so a later plain save_pretrained does not point at pipeline code it does not copy.
+            if previous is missing:
+                model.config.__dict__.pop("custom_pipelines", None)
+            else:
+                model.config.custom_pipelines = previous
     else:
         model.save_pretrained(directory, safe_serialization=True)
         if image_processor is not None:

@@ -19,7 +19,7 @@ import pytest
 from inference_helpers import run_python, save_tiny, tiny_gravityvit
 from safetensors.numpy import load as load_safetensors
 
-from gravityvit.hub import HubUnavailableError, check_hub_access, push_model_to_hub
+from gravityvit.hub import HubUnavailableError, check_hub_access, push_model_to_hub, save_shareable_model
 
 MODEL_ID = "gravityvit/multiview-b16"
 DATASET_ID = "gravityvit/gravityspy"
@@ -265,3 +265,15 @@ def test_push_to_hub_commit_contents(monkeypatch):
     for name, value in state.items():
         np.testing.assert_array_equal(weights[name], value)
     assert not any(name.endswith((".bin", ".pt", ".pth")) for name in files)
+
+
+def test_save_shareable_model_leaves_the_model_as_it_was(tmp_path):
+    model, processor = tiny_gravityvit()
+    model.train()
+    directory = save_shareable_model(model, tmp_path / "out", image_processor=processor, model_card="# c\n")
+    # still in training mode, on its device, and no custom_pipelines entry left in its config
+    assert model.training and "custom_pipelines" not in model.config.to_dict()
+    assert "custom_pipelines" in json.loads((directory / "config.json").read_text())
+    with pytest.raises(FileExistsError):
+        save_shareable_model(model, directory, image_processor=processor)
+    assert (directory / "README.md").read_text() == "# c\n"
