@@ -25,6 +25,13 @@ def _temporary_sibling(target: Path, *, directory: bool) -> Path:
     return Path(name)
 
 
+def _apply_umask(path: Path, *, directory: bool) -> None:
+    # mkstemp/mkdtemp create owner-only entries; give the result the permissions a plain open() would.
+    umask = os.umask(0)
+    os.umask(umask)
+    path.chmod((0o777 if directory else 0o666) & ~umask)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path, ignore_errors=True)
@@ -33,7 +40,9 @@ def _remove(path: Path) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike, *, directory: bool = False, overwrite: bool = True) -> Iterator[Path]:
+def atomic_path(
+    target: str | os.PathLike, *, directory: bool = False, overwrite: bool = True
+) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; on success move it to ``target``, on error delete it.
 
     Parameters
@@ -60,6 +69,7 @@ def atomic_path(target: str | os.PathLike, *, directory: bool = False, overwrite
     except BaseException:
         _remove(temporary)
         raise
+    _apply_umask(temporary, directory=directory)
     if directory:
         # Directories cannot be replaced in one rename: move the old one aside, then swap.
         backup = target.with_name(f".{target.name}.old-{os.getpid()}")

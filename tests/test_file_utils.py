@@ -37,5 +37,23 @@ def test_atomic_directory_keeps_existing_on_failure(tmp_path: Path):
 def test_atomic_path_refuses_existing_without_overwrite(tmp_path: Path):
     target = tmp_path / "model"
     target.mkdir()
-    with pytest.raises(FileExistsError, match="already exists"), atomic_path(target, directory=True, overwrite=False):
+    with (
+        pytest.raises(FileExistsError, match="already exists"),
+        atomic_path(target, directory=True, overwrite=False),
+    ):
         pass
+
+
+def test_atomic_outputs_get_umask_permissions(tmp_path: Path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "file.txt") as temporary:
+            temporary.write_text("x")
+        with atomic_path(tmp_path / "folder", directory=True):
+            pass
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "file.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o755
