@@ -96,8 +96,8 @@ def test_data_path_and_memory_child(tiny_arrow):
     assert len(loader_rows) == len(TINY.loader_workers)
     assert all(row.value > 0 and row.ratio > 0 for row in loader_rows)
     assert set(context["data_stage_ms"]) == {
-        "Arrow read (+ PIL open)",
-        "PNG decode -> views",
+        "Arrow read + PNG decode (datasets Image)",
+        "PIL image -> float view",
         "augmentation",
         "collate (resize + normalise)",
     }
