@@ -165,7 +165,7 @@ def test_strain_and_gps(model_dir, tmp_path, capsys):
     rate, gps = 4096, 1_126_259_462.0
     noise = np.random.default_rng(1).normal(0, 1e-21, 9 * rate)
     strain = gwpy.TimeSeries(noise, t0=gps - 4.5, sample_rate=rate, name="H1:TEST")
-    path = tmp_path / "H1_strain.txt"
+    path = tmp_path / "H1_strain.hdf5"
     strain.write(str(path))
     output = tmp_path / "strain.json"
     code = run_predict(
@@ -176,7 +176,7 @@ def test_strain_and_gps(model_dir, tmp_path, capsys):
     document = json.loads(output.read_text())
     assert [p["sample_id"] for p in document["predictions"]] == [f"H1_{gps:.3f}"]
     assert len(document["failures"]) == 1 and f"at GPS {gps + 4}" in document["failures"][0]["source"]
-    assert "H1_strain.txt" in capsys.readouterr().err
+    assert "H1_strain.hdf5" in capsys.readouterr().err
     # (pipeline == direct model call on the Omega-scan views is checked in test_pipelines.py)
     assert document["predictions"][0]["label"] in CLASS_NAMES
     assert sum(document["predictions"][0]["view_weights"].values()) == pytest.approx(1.0, abs=1e-5)
