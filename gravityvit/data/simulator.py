@@ -581,17 +581,17 @@ def _air_compressor(w: Waveform, t0: float) -> float:
 
 def _scratchy(w: Waveform, t0: float) -> float:
     # Trains of short arcs and blobs in a band around 100-300 Hz across the whole window.
-    snr = trigger_snr(w.rng, index=2.0, cap=25.0)
+    snr = trigger_snr(w.rng, index=3.0, cap=14.0)
     band = _loguniform(w.rng, 100, 280)
-    rate = w.rng.uniform(8, 35)  # blobs per second
+    rate = w.rng.uniform(10, 40)  # blobs per second
     span = w.rng.uniform(3.0, 7.5)
     start = t0 - span * w.rng.uniform(0.3, 0.7)
     times = start + np.cumsum(w.rng.exponential(1 / rate, size=int(span * rate * 1.5) + 2))
     times = times[times < start + span]
     w.add_sine_gaussian(t0, band * np.exp(w.rng.normal(0, 0.1)), w.rng.uniform(5, 12), snr)
     for time_s in times:
-        level = snr * float(np.clip(np.exp(w.rng.normal(-0.5, 0.35)), 0.25, 1.0))
-        frequency_hz = band * np.exp(w.rng.normal(0, 0.22))
+        level = snr * float(np.clip(np.exp(w.rng.normal(-1.0, 0.3)), 0.2, 0.8))
+        frequency_hz = band * np.exp(w.rng.normal(0, 0.18))
         if w.rng.random() < 0.25:  # a short arc
             arc, sweep = w.rng.uniform(0.02, 0.06), w.rng.uniform(-0.4, 0.4)
             w.add_track(
@@ -858,13 +858,25 @@ class SampleJob:
 
 
 def class_counts(
-    samples_per_class: int | None = None, *, like_v1d1: bool = False, scale: float = 1.0
+    samples_per_class: int | None = None,
+    *,
+    like_v1d1: bool = False,
+    scale: float = 1.0,
+    classes: Sequence[str] | None = None,
 ) -> dict[str, int]:
     """Samples per class: ``samples_per_class`` each, or the v1d1 counts times ``scale``.
 
     With ``like_v1d1`` each count is ``round(count * scale)`` (half to even), at least 1, so every
-    class is present at any scale.
+    class is present at any scale. ``classes`` keeps only those classes (default: all 22).
     """
+    if classes is not None:
+        unknown = sorted(set(classes) - set(gravity_spy.CLASS_NAMES))
+        if unknown:
+            raise ValueError(
+                f"unknown Gravity Spy classes {unknown}; expected names from {gravity_spy.CLASS_NAMES}"
+            )
+        counts = class_counts(samples_per_class, like_v1d1=like_v1d1, scale=scale)
+        return {name: count for name, count in counts.items() if name in set(classes)}
     if like_v1d1 == (samples_per_class is not None):
         raise ValueError("give either samples_per_class or like_v1d1=True (with an optional scale)")
     if like_v1d1:
@@ -944,6 +956,7 @@ def simulate_dataset(
     num_proc: int = 1,
     metadata_csv: str | os.PathLike | None = None,
     progress: bool = True,
+    classes: Sequence[str] | None = None,
 ) -> Path:
     """Simulate a Gravity Spy training set and write it in the Zenodo HDF5 layout with a metadata CSV.
 
@@ -965,6 +978,8 @@ def simulate_dataset(
         The CSV to write; default ``<output stem>_metadata.csv`` beside the HDF5 file.
     progress : bool
         Show a progress bar.
+    classes : sequence of str, optional
+        Simulate only these classes (default: all 22).
 
     Returns
     -------
@@ -975,7 +990,7 @@ def simulate_dataset(
 
     from gravityvit.data.hdf5 import GravitySpyHDF5Writer
 
-    counts = class_counts(samples_per_class, like_v1d1=like_v1d1, scale=scale)
+    counts = class_counts(samples_per_class, like_v1d1=like_v1d1, scale=scale, classes=classes)
     jobs = plan_dataset(counts, int(seed))
     metadata_csv = Path(metadata_csv) if metadata_csv is not None else default_metadata_csv(output_h5)
     seen: set[str] = set()
