@@ -137,29 +137,40 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+def _strip_split_prefix(name: str, split: str) -> str:
+    for prefix in (f"{split}_", *_SPLIT_PREFIXES):
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def _add_metric(result: dict[str, dict[str, float]], split: str, name: str, value: Any) -> None:
+    if name not in _NON_METRICS and _is_number(value):
+        result.setdefault(split, {})[name] = float(value)
+
+
 def normalize_metrics(
     metrics: Mapping[str, Any] | None, default_split: str = "test"
 ) -> dict[str, dict[str, float]]:
     """Bring metrics into the form ``{split: {metric_name: value}}``.
 
-    Accepts either that form or a flat dict as the Trainer returns it: a key prefixed ``eval_`` goes to
-    the validation split, ``test_`` to test, an unprefixed one to ``default_split``. Non-numeric
-    values and bookkeeping numbers (runtime, samples_per_second, epoch, ...) are dropped.
+    Accepts that form (inner names may keep a split prefix, ``{"test": {"test_accuracy": ...}}``) or a
+    flat dict as the Trainer returns it: a key prefixed ``eval_`` / ``validation_`` goes to the
+    validation split, ``test_`` to test, an unprefixed one to ``default_split``. Non-numeric values
+    (nested reports) and bookkeeping numbers (runtime, samples_per_second, epoch, ...) are dropped.
     """
     result: dict[str, dict[str, float]] = {}
     for key, value in (metrics or {}).items():
         if isinstance(value, Mapping):
-            for name, item in normalize_metrics(value, default_split=str(key)).items():
-                result.setdefault(name, {}).update(item)
+            for name, item in value.items():
+                _add_metric(result, str(key), _strip_split_prefix(str(name), str(key)), item)
             continue
         split, name = default_split, str(key)
         for prefix, prefix_split in _SPLIT_PREFIXES.items():
             if name.startswith(prefix):
                 split, name = prefix_split, name[len(prefix) :]
                 break
-        if name in _NON_METRICS or not _is_number(value):
-            continue
-        result.setdefault(split, {})[name] = float(value)
+        _add_metric(result, split, name, value)
     return result
 
 

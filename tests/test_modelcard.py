@@ -25,6 +25,8 @@ def test_normalize_metrics_splits_trainer_prefixes():
         "train": {"accuracy": 0.7},
     }
     assert normalize_metrics({"test": {"accuracy": 0.5, "epoch": 3}}) == {"test": {"accuracy": 0.5}}
+    nested = {"test": {"test_macro_f1": 0.7, "report": {"x": 1}}, "validation": {"eval_accuracy": 0.6}}
+    assert normalize_metrics(nested) == {"test": {"macro_f1": 0.7}, "validation": {"accuracy": 0.6}}
 
 
 def test_card_front_matter_parses_on_the_hub_side(tmp_path):
