@@ -475,7 +475,7 @@ def _low_frequency_burst(w: Waveform, t0: float) -> float:
 
 def _low_frequency_lines(w: Waveform, t0: float) -> float:
     # Horizontal lines below ~60 Hz across the window, bursting on and off within the data.
-    snr = trigger_snr(w.rng, low=10.0, index=1.5, cap=60.0)
+    snr = trigger_snr(w.rng, low=15.0, index=1.5, cap=60.0)
     for _ in range(int(w.rng.integers(1, 4))):
         frequency_hz = w.rng.uniform(12, 60)
         length = w.rng.uniform(4.0, 7.5)
@@ -513,14 +513,15 @@ def _lines_1080(w: Waveform, t0: float) -> float:
 
 def _ripples_1400(w: Waveform, t0: float) -> float:
     # A cluster of short ripples near 1400 Hz.
-    snr = trigger_snr(w.rng, cap=40.0)
-    span = _loguniform(w.rng, 0.05, 0.5)
-    for k in range(int(w.rng.integers(2, 9))):
+    snr = trigger_snr(w.rng, low=9.0, cap=40.0)
+    span = _loguniform(w.rng, 0.05, 0.6)
+    centre = w.rng.uniform(1320, 1480)
+    for k in range(int(w.rng.integers(4, 16))):
         time_s = t0 if k == 0 else t0 + w.rng.uniform(-span / 2, span / 2)
         w.add_sine_gaussian(
             time_s,
-            w.rng.uniform(1300, 1500),
-            w.rng.uniform(8, 40),
+            centre + w.rng.uniform(-60, 60),
+            w.rng.uniform(10, 60),
             snr if k == 0 else snr * w.rng.uniform(0.4, 1.0),
         )
     return snr
@@ -565,7 +566,7 @@ def _violin_mode(w: Waveform, t0: float) -> float:
 
 def _air_compressor(w: Waveform, t0: float) -> float:
     # A ~40-60 Hz line lasting seconds.
-    snr = trigger_snr(w.rng, cap=40.0)
+    snr = trigger_snr(w.rng, low=10.0, cap=40.0)
     frequency_hz, length = w.rng.uniform(38, 62), w.rng.uniform(1.0, 6.0)
     start = t0 - length * w.rng.uniform(0.2, 0.8)
     w.add_track(start, start + length, lambda t: frequency_hz + 0.3 * np.sin(2 * np.pi * 0.5 * t), snr)
