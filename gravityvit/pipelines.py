@@ -99,11 +99,6 @@ class GlitchSample:
     label: str | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def loaded(self) -> GlitchSample:
-        """Return a copy whose ``load`` returns the data read now (errors raise ``InputError`` here)."""
-        data = load_sample(self)
-        return dataclasses.replace(self, load=lambda: data)
-
 
 # ---------------------------------------------------------------------------------------------------
 # Reading files (every error names the file)
