@@ -68,6 +68,9 @@ def _register_auto_classes() -> None:
 
 _register_auto_classes()
 
+# Registers the "glitch-classification" pipeline task (after the Auto classes it loads through).
+from .pipelines import GlitchClassificationPipeline  # noqa: E402
+
 __all__ = [
     "CLASS_NAMES",
     "FUSION_KINDS",
@@ -75,6 +78,7 @@ __all__ = [
     "IMAGE_COLUMNS",
     "VIEW_DURATIONS_S",
     "VIEW_SHAPE",
+    "GlitchClassificationPipeline",
     "GlitchClassifierOutput",
     "GravitySpyCNNConfig",
     "GravitySpyCNNForGlitchClassification",
