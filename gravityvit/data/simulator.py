@@ -934,6 +934,12 @@ def _simulated(jobs: Sequence[SampleJob], num_proc: int) -> Iterator[Any]:
         yield from map(simulate_job, jobs)
         return
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    if method == "fork":
+        # Import the front end and calibrate the noise once here; forked workers inherit both.
+        import gravityvit.data.omega_scan  # noqa: F401
+
+        for ifo in IFO_PROBABILITIES:
+            noise_reference(ifo)
     with concurrent.futures.ProcessPoolExecutor(
         num_proc, mp_context=multiprocessing.get_context(method)
     ) as pool:
