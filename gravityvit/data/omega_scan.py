@@ -867,6 +867,7 @@ def render_gravityspy_png(
         "right", size=f"{COLORBAR_SIZE:.0%}", pad=f"{COLORBAR_PAD:.0%}"
     )
     colorbar = figure.colorbar(mesh, cax=colorbar_axes, label="Normalized energy")
+    colorbar.ax.grid(False)  # gwpy's style turns grids on
     colorbar.ax.tick_params(labelsize=12, direction="in")
     colorbar.ax.yaxis.label.set_size(15)
     path = Path(path)
