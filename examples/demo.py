@@ -51,6 +51,10 @@ DEMO_CONFIG_OVERRIDES: dict[str, Any] = {
     "fusion_num_heads": 2,
     "fusion_num_queries": 1,
     "head_hidden_size": 64,
+    # Standardise the dark Omega-scan views (mean ~0.16, std ~0.1) instead of ImageNet's 0.5 / 0.5: a
+    # backbone trained from scratch learns several times faster on inputs of unit scale.
+    "image_mean": [0.16, 0.16, 0.16],
+    "image_std": [0.1, 0.1, 0.1],
 }
 
 
@@ -160,7 +164,7 @@ def train_stage(args: argparse.Namespace, arrow_dir: Path, model_dir: Path) -> d
             "--learning_rate",
             str(args.learning_rate),
             "--warmup_epochs",
-            "2",
+            "1",
             "--per_device_train_batch_size",
             str(args.batch_size),
             "--per_device_eval_batch_size",

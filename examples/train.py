@@ -547,7 +547,9 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict[s
     trainer.save_metrics("train", train_result.metrics)
     trainer.save_state()
 
-    trainer.remove_callback(EarlyStoppingCallback)  # it looks for eval_* keys, the final pass logs validation_*
+    trainer.remove_callback(
+        EarlyStoppingCallback
+    )  # it looks for eval_* keys, the final pass logs validation_*
     validation_metrics = trainer.evaluate(metric_key_prefix="validation")
     trainer.log_metrics("validation", validation_metrics)
     trainer.save_metrics("validation", validation_metrics)
