@@ -521,7 +521,7 @@ def _ripples_1400(w: Waveform, t0: float) -> float:
         w.add_sine_gaussian(
             time_s,
             centre + w.rng.uniform(-60, 60),
-            w.rng.uniform(10, 60),
+            w.rng.uniform(20, 120),
             snr if k == 0 else snr * w.rng.uniform(0.4, 1.0),
         )
     return snr
