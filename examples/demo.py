@@ -78,10 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples_per_class", type=int, default=40, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
-        "--num_train_epochs", type=float, default=25, help="Training epochs (early stopping)."
+        "--num_train_epochs", type=float, default=20, help="Training epochs (early stopping)."
     )
-    parser.add_argument("--learning_rate", type=float, default=1e-3)
-    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--learning_rate", type=float, default=3e-3)
+    parser.add_argument("--batch_size", type=int, default=16)
     parser.add_argument("--num_proc", type=int, default=2, help="Processes for simulation and conversion.")
     parser.add_argument(
         "--config_overrides", default=json.dumps(DEMO_CONFIG_OVERRIDES), help="JSON config of the demo model."
