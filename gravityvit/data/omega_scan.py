@@ -363,6 +363,56 @@ def noise_row_energies(
     return tuple(total / len(whitened_noise) for total in sums)
 
 
+def tile_weighted_mean(
+    values: np.ndarray,
+    duration_s: float,
+    sample_rate_hz: float,
+    *,
+    qrange: tuple[float, float] = QRANGE,
+    frange_hz: tuple[float, float] = FRANGE_HZ,
+    mismatch: float = MISMATCH,
+) -> tuple[np.ndarray, ...]:
+    """Average of a per-frequency quantity over each tile's squared window, per row and plane.
+
+    With ``values`` the factor by which whitening scales the noise power in each frequency bin,
+    this is the factor by which it scales the noise's mean tile energy in each row (what
+    :func:`q_scan`'s ``noise_energy`` must be multiplied by when the whitening ASD is not the
+    noise's own, e.g. a mean-averaged ASD raised by a loud glitch).
+
+    Parameters
+    ----------
+    values : np.ndarray
+        One value per bin of the one-sided FFT of ``duration_s`` of data at ``sample_rate_hz``
+        (bin spacing ``1 / duration_s``).
+    duration_s, sample_rate_hz : float
+        The data the scan will transform.
+
+    Returns
+    -------
+    tuple of np.ndarray
+        One array per Q plane (tiling order), one value per row.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    plans = _scan_plan(
+        float(duration_s),
+        float(sample_rate_hz),
+        tuple(map(float, qrange)),
+        tuple(map(float, frange_hz)),
+        float(mismatch),
+    )
+    out = []
+    for plan in plans:
+        row_values = np.empty(len(plan.frequencies_hz))
+        for group in plan.groups:
+            slot = group.target // group.ntiles
+            sums = np.bincount(
+                slot, weights=group.weights**2 * values[group.source], minlength=len(group.rows)
+            )
+            row_values[group.rows] = sums / group.window_power
+        out.append(row_values)
+    return tuple(out)
+
+
 def q_scan(
     whitened: np.ndarray,
     sample_rate_hz: float,

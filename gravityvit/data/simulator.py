@@ -97,6 +97,68 @@ def colour(whitened: np.ndarray, ifo: str) -> np.ndarray:
     return scipy.fft.irfft(spectrum, n=whitened.size)
 
 
+# Gravity Spy's whitening ASD: gwpy's ``asd(2, 1)`` over its 64 s, which before gwpy 2.1 (2021,
+# gwpy issue #1228 / PR #1282) averaged the 63 periodograms with the *mean* (Welch), not the median.
+ASD_SEGMENT_S = 2.0
+ASD_STEP_S = 1.0
+ASD_SEGMENTS_64S = int((REFERENCE_SPAN_S - ASD_SEGMENT_S) / ASD_STEP_S) + 1
+
+
+def welch_excess(glitch_white: np.ndarray) -> np.ndarray:
+    """The glitch's share of a 64 s mean-averaged PSD estimate, relative to the noise, per rfft bin.
+
+    Mean of the 2 s Hann periodograms at 1 s steps (each normalised so that unit-variance white
+    noise gives 1) over the 63 of Gravity Spy's 64 s, the glitch being in the simulated 8 s only;
+    interpolated onto the rfft grid of the simulated data.
+    """
+    segment = int(ASD_SEGMENT_S * SAMPLE_RATE_HZ)
+    step = int(ASD_STEP_S * SAMPLE_RATE_HZ)
+    window = np.hanning(segment + 1)[:-1]  # periodic Hann, as scipy.signal.get_window("hann")
+    starts = np.arange(0, glitch_white.size - segment + 1, step)
+    stacked = np.stack([glitch_white[start : start + segment] for start in starts]) * window
+    periodograms = np.abs(scipy.fft.rfft(stacked, axis=1)) ** 2 / np.sum(window**2)
+    excess = periodograms.sum(axis=0) / ASD_SEGMENTS_64S
+    frequencies = np.fft.rfftfreq(N_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
+    return np.interp(frequencies, np.fft.rfftfreq(segment, 1.0 / SAMPLE_RATE_HZ), excess)
+
+
+def welch_asd(glitch_white: np.ndarray, ifo: str, excess: np.ndarray | None = None) -> Any:
+    """The ASD Gravity Spy's whitening would estimate around a glitch: noise plus the glitch's share.
+
+    gwpy's ``q_transform(whiten=True)`` of the Gravity Spy era estimated the ASD from 2 s Hann
+    periodograms at 1 s steps over the 64 s of data and took their *mean*. A glitch is in only a
+    few of the 63 periodograms, so a quiet one barely moves the estimate, but a very loud one
+    (Extremely_Loud, the loudest Koi_Fish) raises it over its whole band and so whitens itself
+    down: its whitened energy cannot exceed that of tens of seconds of noise, which is why real
+    Extremely_Loud views show a saturated region over noise-like background, not a black one.
+
+    Parameters
+    ----------
+    glitch_white : np.ndarray
+        The glitch over the simulated 8 s, in whitened units (unit-variance white noise).
+    ifo : str
+        Detector whose noise PSD the estimate adds to.
+    excess : np.ndarray, optional
+        :func:`welch_excess` of the glitch, when already computed.
+
+    Returns
+    -------
+    gwpy.frequencyseries.FrequencySeries
+        The ASD on the rfft grid of the simulated data; the expected Welch estimate: the noise
+        ASD times ``sqrt(1 + sum of the glitch's normalised periodograms / 63)``.
+    """
+    from gwpy.frequencyseries import FrequencySeries
+
+    excess = welch_excess(glitch_white) if excess is None else excess
+    frequencies = np.fft.rfftfreq(N_SAMPLES, 1.0 / SAMPLE_RATE_HZ)
+    return FrequencySeries(
+        np.asarray(noise_asd(ifo).value) * np.sqrt(1.0 + excess),
+        f0=0.0,
+        df=frequencies[1],
+        unit="1/Hz^(1/2)",
+    )
+
+
 NOISE_CALIBRATION_REALISATIONS = 6
 
 
@@ -308,25 +370,41 @@ def _tomte(w: Waveform, t0: float) -> float:
     return snr
 
 
+EXTREMELY_LOUD_ROW_SHARE = (0.5, 3.0)  # glitch energy per Hz over that of 64 s of noise
+
+
 def _extremely_loud(w: Waveform, t0: float) -> float:
-    # Hundreds to thousands of SNR, broadband and longer than a blip: saturates most of every view.
-    snr = _loguniform(w.rng, 400, 8000)
-    w.add_pulse(t0, _loguniform(w.rng, 30, 200), w.rng.uniform(0.8, 1.3), snr)
-    for _ in range(w.rng.integers(0, 5)):
-        w.add_pulse(
-            t0 + w.rng.uniform(-0.3, 0.3),
-            _loguniform(w.rng, 20, 400),
-            w.rng.uniform(0.6, 1.3),
-            snr * w.rng.uniform(0.1, 0.7),
-        )
+    # A broadband, long, saturating burst: bands of noise from 10 Hz to 0.9-2 kHz lasting 0.2-1.2 s
+    # (the low frequencies lasting longer, a tent in the long views) and loud pulses at the trigger.
+    # With mean-normalised rows a glitch that dominates its rows reaches about 64 s / its duration
+    # in normalized energy, whatever its SNR, and darkens the rest of the row by 1 / (1 + share);
+    # so the glitch is scaled by its energy per Hz relative to 64 s of noise (the share), which
+    # decides the look (saturated column, noise-like surroundings), and its loudest-tile SNR, in
+    # the hundreds to thousands, follows from it.
+    duration = _loguniform(w.rng, 0.2, 1.2)
+    top = _loguniform(w.rng, 900, 2048)
+    w.add_noise_burst(t0 + w.rng.uniform(-0.15, 0.15) * duration, duration, 10, top, 1.0)
     w.add_noise_burst(
-        t0 + w.rng.uniform(-0.1, 0.1),
-        _loguniform(w.rng, 0.1, 1.5),
+        t0 + w.rng.uniform(-0.2, 0.2) * duration,
+        duration * w.rng.uniform(1.3, 2.5),
         10,
-        w.rng.uniform(500, 2000),
-        snr * w.rng.uniform(0.3, 1.0),
+        _loguniform(w.rng, 60, 250),
+        w.rng.uniform(0.5, 1.2),
     )
-    return snr
+    for k in range(int(w.rng.integers(1, 5))):
+        w.add_pulse(
+            t0 if k == 0 else t0 + w.rng.uniform(-0.5, 0.5) * duration,
+            _loguniform(w.rng, 30, 300),
+            w.rng.uniform(0.8, 1.4),
+            2.0 if k == 0 else w.rng.uniform(0.5, 1.5),
+        )
+    spectrum = np.abs(scipy.fft.rfft(w.data)) ** 2
+    frequencies = np.fft.rfftfreq(w.n_samples, 1.0 / w.sample_rate_hz)
+    band = (frequencies >= 20) & (frequencies <= 1500)
+    # Energy per Hz (Parseval, one-sided) over that of 64 s of unit-variance white noise (2 per Hz s).
+    per_hz = 2.0 * spectrum[band].sum() / w.n_samples / (frequencies[band][-1] - frequencies[band][0])
+    w.data *= np.sqrt(_loguniform(w.rng, *EXTREMELY_LOUD_ROW_SHARE) * 2.0 * REFERENCE_SPAN_S / per_hz)
+    return _glitch_tile_snr(w.data)
 
 
 def _chirp(w: Waveform, t0: float) -> float:
@@ -368,22 +446,24 @@ def _whistle(w: Waveform, t0: float) -> float:
 
 
 def _helix(w: Waveform, t0: float) -> float:
-    # A column of loops: a fast-rising track whose frequency oscillates around it (spiral-like).
+    # A column of loops: two tracks climbing from tens to hundreds of Hz whose frequencies
+    # oscillate in opposition, so they cross again and again (a helix seen from the side).
     snr = trigger_snr(w.rng, low=10.0, cap=60.0)
-    duration = w.rng.uniform(0.15, 0.5)
-    f_low, f_high = w.rng.uniform(25, 60), _loguniform(w.rng, 300, 1200)
-    loop_hz, depth = w.rng.uniform(8, 30), w.rng.uniform(0.2, 0.45)
+    duration = w.rng.uniform(0.12, 0.45)
+    f_low, f_high = _loguniform(w.rng, 20, 60), _loguniform(w.rng, 150, 700)
+    loop_hz, depth = w.rng.uniform(10, 35), w.rng.uniform(0.15, 0.35)
     start = t0 - duration * w.rng.uniform(0.3, 0.7)
+    phase = w.rng.uniform(0, 2 * np.pi)
+    for sign in (1.0, -1.0):
 
-    def frequency(t: np.ndarray) -> np.ndarray:
-        u = np.clip((t - start) / duration, 0, 1)
-        return f_low * (f_high / f_low) ** u * (1 + depth * np.sin(2 * np.pi * loop_hz * (t - start)))
+        def frequency(t: np.ndarray, sign: float = sign) -> np.ndarray:
+            u = np.clip((t - start) / duration, 0, 1)
+            loops = 1 + sign * depth * np.sin(2 * np.pi * loop_hz * (t - start) + phase)
+            return f_low * (f_high / f_low) ** u * loops
 
-    w.add_track(start, start + duration, frequency, snr)
-    for _ in range(w.rng.integers(1, 4)):
-        w.add_pulse(
-            t0 + w.rng.uniform(-0.1, 0.1), _loguniform(w.rng, 40, 300), 0.5, snr * w.rng.uniform(0.3, 0.8)
-        )
+        w.add_track(start, start + duration, frequency, snr * (1.0 if sign > 0 else w.rng.uniform(0.6, 1.0)))
+    if w.rng.random() < 0.5:  # often a blip-like core
+        w.add_pulse(t0, _loguniform(w.rng, 40, 200), 0.5, snr * w.rng.uniform(0.2, 0.5))
     return snr
 
 
@@ -474,126 +554,167 @@ def _low_frequency_burst(w: Waveform, t0: float) -> float:
 
 
 def _low_frequency_lines(w: Waveform, t0: float) -> float:
-    # Horizontal lines below ~60 Hz across the window, bursting on and off within the data.
-    snr = trigger_snr(w.rng, low=15.0, index=1.5, cap=60.0)
-    for _ in range(int(w.rng.integers(1, 4))):
-        frequency_hz = w.rng.uniform(12, 60)
-        length = w.rng.uniform(4.0, 7.5)
+    # Several horizontal lines below ~60 Hz across the window, bursting on and off within the data.
+    snr = trigger_snr(w.rng, low=20.0, index=1.5, cap=80.0)
+    count = int(w.rng.integers(2, 6))
+    fundamental = w.rng.uniform(10, 30)
+    for k in range(count):
+        # Often harmonics of one line, otherwise unrelated lines.
+        frequency_hz = fundamental * (k + 1) if w.rng.random() < 0.5 else w.rng.uniform(10, 60)
+        if frequency_hz > 62:
+            continue
+        length = w.rng.uniform(4.5, 7.5)
         start = w.rng.uniform(-3.8, 3.8 - length) if length < 7.5 else -3.75
-        wobble = w.rng.uniform(0, 0.003)
+        # A slow wander of a few per cent (about a pixel row): real low-frequency lines drift, which
+        # spreads their power over several bins of the 64 s ASD estimate and keeps them from being
+        # whitened away (a perfectly steady line would be).
+        terms = [
+            (w.rng.uniform(0.15, 1.0), w.rng.uniform(0.01, 0.04), w.rng.uniform(0, 2 * np.pi))
+            for _ in range(2)
+        ]
         w.add_track(
             start,
             start + length,
-            lambda t, f=frequency_hz, d=wobble: f * (1 + d * np.sin(2 * np.pi * 0.3 * t)),
-            snr * w.rng.uniform(0.6, 1.0),
+            lambda t, f=frequency_hz, terms=terms: (
+                f * (1 + sum(d * np.sin(2 * np.pi * r * t + p) for r, d, p in terms))
+            ),
+            snr * (1.0 if k == 0 else w.rng.uniform(0.6, 1.0)),
         )
     return snr
 
 
 def _line_bursts(w: Waveform, t0: float, centre_hz: float, spread_hz: float, snr: float) -> None:
-    count = int(w.rng.integers(2, 9))
-    for k in range(count):
-        time_s = t0 if k == 0 else w.rng.uniform(-2.2, 2.2)
-        duration = _loguniform(w.rng, 0.05, 0.6)
+    # Dashes anywhere in +-2.2 s, often repeating at a near-regular spacing.
+    count = int(w.rng.integers(2, 10))
+    if w.rng.random() < 0.5:  # a regular train, the trigger one of its dashes
+        spacing, first = w.rng.uniform(0.2, 1.0), -int(w.rng.integers(0, count))
+        times = [t0 + (first + k) * spacing + w.rng.normal(0, 0.02) for k in range(count)]
+        times[-first] = t0
+    else:
+        times = [t0] + [w.rng.uniform(-2.2, 2.2) for _ in range(count - 1)]
+    for time_s in times:
+        loudest = time_s == t0
+        duration = _loguniform(w.rng, 0.04, 0.4)
         frequency_hz = centre_hz + w.rng.uniform(-spread_hz, spread_hz)
         w.add_track(
             time_s - duration / 2,
             time_s + duration / 2,
             lambda t, f=frequency_hz: np.full_like(t, f),
-            snr if k == 0 else snr * w.rng.uniform(0.4, 1.0),
+            snr if loudest else snr * w.rng.uniform(0.5, 1.0),
         )
 
 
 def _lines_1080(w: Waveform, t0: float) -> float:
-    # Short narrow-band lines near 1080 Hz.
-    snr = trigger_snr(w.rng, cap=40.0)
+    # Short narrow-band dashes near 1080 Hz.
+    snr = trigger_snr(w.rng, low=9.0, cap=40.0)
     _line_bursts(w, t0, w.rng.uniform(1065, 1095), 15.0, snr)
     return snr
 
 
 def _ripples_1400(w: Waveform, t0: float) -> float:
-    # A cluster of short ripples near 1400 Hz.
-    snr = trigger_snr(w.rng, low=9.0, cap=40.0)
-    span = _loguniform(w.rng, 0.05, 0.6)
-    centre = w.rng.uniform(1320, 1480)
-    for k in range(int(w.rng.integers(4, 16))):
+    # Several short ripples near 1400 Hz: tone bursts of 20-150 ms that wiggle in frequency,
+    # within a cluster of 0.1-1 s.
+    snr = trigger_snr(w.rng, low=10.0, cap=50.0)
+    span = _loguniform(w.rng, 0.1, 1.0)
+    centre = w.rng.uniform(1300, 1500)
+    for k in range(int(w.rng.integers(2, 9))):
         time_s = t0 if k == 0 else t0 + w.rng.uniform(-span / 2, span / 2)
-        w.add_sine_gaussian(
-            time_s,
-            centre + w.rng.uniform(-60, 60),
-            w.rng.uniform(20, 120),
-            snr if k == 0 else snr * w.rng.uniform(0.4, 1.0),
+        duration = _loguniform(w.rng, 0.02, 0.15)
+        frequency_hz = centre + w.rng.uniform(-60, 60)
+        depth, rate = w.rng.uniform(5, 40), w.rng.uniform(15, 60)
+        w.add_track(
+            time_s - duration / 2,
+            time_s + duration / 2,
+            lambda t, f=frequency_hz, d=depth, r=rate: f + d * np.sin(2 * np.pi * r * t),
+            snr if k == 0 else snr * w.rng.uniform(0.5, 1.0),
+            envelope=lambda t, c=time_s, d=duration: np.exp(-0.5 * ((t - c) / (d / 4)) ** 2),
         )
     return snr
 
 
 def _power_line(w: Waveform, t0: float) -> float:
-    # 60 Hz bursts with weaker 120 and 180 Hz harmonics.
-    snr = trigger_snr(w.rng, cap=50.0)
-    duration = _loguniform(w.rng, 0.1, 1.5)
+    # 60 Hz bursts of 0.1-1.5 s, sometimes repeating, with weaker 120 and 180 Hz harmonics.
+    snr = trigger_snr(w.rng, low=9.0, cap=50.0)
     mains = w.rng.uniform(59.6, 60.4)
-    for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 0.9)), (3, w.rng.uniform(0.0, 0.6))):
-        if weight > 0.1:
-            w.add_track(
-                t0 - duration / 2,
-                t0 + duration / 2,
-                lambda t, f=harmonic * mains: np.full_like(t, f),
-                snr * weight,
-            )
+    weights = (1.0, w.rng.uniform(0.0, 0.9), w.rng.uniform(0.0, 0.6))
+    count = 1 if w.rng.random() < 0.6 else int(w.rng.integers(2, 5))
+    spacing = w.rng.uniform(0.3, 1.2)
+    first = -int(w.rng.integers(0, count))
+    for k in range(first, first + count):
+        duration = _loguniform(w.rng, 0.1, 1.5)
+        centre = t0 + k * spacing * (1 + w.rng.normal(0, 0.05))
+        level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
+        for harmonic, weight in enumerate(weights, start=1):
+            if weight > 0.1:
+                w.add_track(
+                    centre - duration / 2,
+                    centre + duration / 2,
+                    lambda t, f=harmonic * mains: np.full_like(t, f),
+                    level * weight,
+                )
     return snr
 
 
 def _violin_mode(w: Waveform, t0: float) -> float:
-    # Lines near 500 Hz (and 1000, 1500 Hz), amplitude-modulated over seconds.
-    snr = trigger_snr(w.rng, cap=40.0)
-    base = w.rng.uniform(480, 520)
-    length = w.rng.uniform(1.5, 7.0)
+    # Short-lived lines near 500 Hz (and 1000, 1500 Hz): a few fibre modes within ~+-12 Hz of each
+    # other ringing up and beating. A single steady tone would be whitened away by the 64 s ASD.
+    snr = trigger_snr(w.rng, low=9.0, cap=40.0)
+    base = w.rng.uniform(485, 515)
+    length = _loguniform(w.rng, 0.3, 4.0)
     start = t0 - length * w.rng.uniform(0.3, 0.7)
-    beat = w.rng.uniform(0.1, 1.5)
+    modes = base + w.rng.uniform(-12, 12, size=int(w.rng.integers(3, 9)))
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 0.8)), (3, w.rng.uniform(0.0, 0.5))):
-        if weight > 0.15:
+        if weight <= 0.15:
+            continue
+        for mode in modes:
+            beat, phase = w.rng.uniform(0.2, 2.0), w.rng.uniform(0, 2 * np.pi)
             w.add_track(
                 start,
                 start + length,
-                lambda t, f=harmonic * base: f + 0.5 * np.sin(2 * np.pi * 0.2 * t),
-                snr * weight,
-                envelope=lambda t: (
-                    (0.6 + 0.4 * np.cos(2 * np.pi * beat * (t - t0))) * _tukey((t - start) / length, 0.3)
+                lambda t, f=harmonic * mode: np.full_like(t, f),
+                snr * weight * w.rng.uniform(0.5, 1.0),
+                envelope=lambda t, b=beat, p=phase: (
+                    (0.6 + 0.4 * np.cos(2 * np.pi * b * (t - t0) + p)) * _tukey((t - start) / length, 0.3)
                 ),
             )
     return snr
 
 
 def _air_compressor(w: Waveform, t0: float) -> float:
-    # A ~40-60 Hz line lasting seconds.
-    snr = trigger_snr(w.rng, low=10.0, cap=40.0)
-    frequency_hz, length = w.rng.uniform(38, 62), w.rng.uniform(1.0, 6.0)
+    # A ~40-60 Hz line lasting seconds, sometimes with its second harmonic.
+    snr = trigger_snr(w.rng, low=15.0, cap=60.0)
+    frequency_hz, length = w.rng.uniform(38, 62), w.rng.uniform(1.5, 6.5)
     start = t0 - length * w.rng.uniform(0.2, 0.8)
-    w.add_track(start, start + length, lambda t: frequency_hz + 0.3 * np.sin(2 * np.pi * 0.5 * t), snr)
+    wobble = w.rng.uniform(0.1, 0.6)
+    w.add_track(start, start + length, lambda t: frequency_hz + wobble * np.sin(2 * np.pi * 0.5 * t), snr)
     if w.rng.random() < 0.4:
         w.add_track(
             start,
             start + length,
-            lambda t: 2 * frequency_hz + 0.6 * np.sin(2 * np.pi * 0.5 * t),
+            lambda t: 2 * (frequency_hz + wobble * np.sin(2 * np.pi * 0.5 * t)),
             snr * w.rng.uniform(0.3, 0.7),
         )
     return snr
 
 
 def _scratchy(w: Waveform, t0: float) -> float:
-    # Trains of short arcs and blobs in a band around 100-300 Hz across the whole window.
-    snr = trigger_snr(w.rng, index=3.0, cap=14.0)
-    band = _loguniform(w.rng, 100, 280)
-    rate = w.rng.uniform(10, 40)  # blobs per second
-    span = w.rng.uniform(3.0, 7.5)
-    start = t0 - span * w.rng.uniform(0.3, 0.7)
-    times = start + np.cumsum(w.rng.exponential(1 / rate, size=int(span * rate * 1.5) + 2))
-    times = times[times < start + span]
-    w.add_sine_gaussian(t0, band * np.exp(w.rng.normal(0, 0.1)), w.rng.uniform(5, 12), snr)
+    # A band of short blobs and arcs at ~70-300 Hz repeating every 40-120 ms (with jitter and
+    # dropouts) across the whole window, all of similar brightness: many tiles of moderate SNR.
+    snr = trigger_snr(w.rng, index=3.0, cap=16.0)
+    band = _loguniform(w.rng, 90, 250)
+    period = 1.0 / w.rng.uniform(8, 25)
+    span = w.rng.uniform(5.0, 7.5)
+    start = t0 - span * w.rng.uniform(0.35, 0.65)
+    times = start + period * (
+        np.arange(int(span / period) + 1) + w.rng.normal(0, 0.2, int(span / period) + 1)
+    )
+    times = times[(times < start + span) & (w.rng.random(times.size) > w.rng.uniform(0.0, 0.3))]
+    w.add_sine_gaussian(t0, band * np.exp(w.rng.normal(0, 0.08)), w.rng.uniform(5, 12), snr)
+    q_range = (w.rng.uniform(3, 6), w.rng.uniform(8, 14))
     for time_s in times:
-        level = snr * float(np.clip(np.exp(w.rng.normal(-1.0, 0.3)), 0.2, 0.8))
-        frequency_hz = band * np.exp(w.rng.normal(0, 0.18))
-        if w.rng.random() < 0.25:  # a short arc
+        level = snr * w.rng.uniform(0.45, 0.85)
+        frequency_hz = band * np.exp(w.rng.normal(0, 0.12))
+        if w.rng.random() < 0.3:  # a short arc
             arc, sweep = w.rng.uniform(0.02, 0.06), w.rng.uniform(-0.4, 0.4)
             w.add_track(
                 time_s,
@@ -602,7 +723,7 @@ def _scratchy(w: Waveform, t0: float) -> float:
                 level,
             )
         else:
-            w.add_sine_gaussian(time_s, frequency_hz, w.rng.uniform(4, 12), level)
+            w.add_sine_gaussian(time_s, frequency_hz, w.rng.uniform(*q_range), level)
     return snr
 
 
@@ -627,16 +748,21 @@ def _no_glitch(w: Waveform, t0: float) -> float:
     return 0.0
 
 
+NONE_OF_THE_ABOVE_ODDITIES = ("box", "falling", "cloud", "step", "high_blob", "cross")
+
+
 def _none_of_the_above(w: Waveform, t0: float) -> float:
-    # One or two oddities that no other class describes.
-    snr = trigger_snr(w.rng, cap=60.0)
-    oddities = ["box", "falling", "cloud", "high_q", "step"]
-    for k, oddity in enumerate(w.rng.choice(oddities, size=int(w.rng.integers(1, 3)), replace=False)):
-        level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
+    # One or two clearly visible oddities that no other class describes.
+    snr = trigger_snr(w.rng, low=10.0, cap=80.0)
+    chosen = w.rng.choice(NONE_OF_THE_ABOVE_ODDITIES, size=int(w.rng.integers(1, 3)), replace=False)
+    for k, oddity in enumerate(chosen):
+        level = snr if k == 0 else snr * w.rng.uniform(0.6, 1.0)
         time_s = t0 if k == 0 else w.rng.uniform(-1.5, 1.5)
-        if oddity == "box":  # a block of broadband noise at an arbitrary band
-            low = _loguniform(w.rng, 15, 800)
-            w.add_noise_burst(time_s, _loguniform(w.rng, 0.1, 2.0), low, low * w.rng.uniform(1.5, 4.0), level)
+        if oddity == "box":  # a compact block of noise at an arbitrary band
+            low = _loguniform(w.rng, 15, 600)
+            w.add_noise_burst(
+                time_s, _loguniform(w.rng, 0.05, 0.5), low, low * w.rng.uniform(1.5, 3.0), level
+            )
         elif oddity == "falling":  # a downward sweep, unlike any chirp
             f_high, duration = _loguniform(w.rng, 150, 1500), _loguniform(w.rng, 0.1, 1.0)
             ratio = w.rng.uniform(0.1, 0.5)
@@ -646,26 +772,36 @@ def _none_of_the_above(w: Waveform, t0: float) -> float:
                 lambda t, s=time_s, d=duration, fh=f_high, r=ratio: fh * r ** ((t - s) / d),
                 level,
             )
-        elif oddity == "cloud":  # scattered low-Q bursts over a wide band
-            for _ in range(int(w.rng.integers(4, 15))):
+        elif oddity == "cloud":  # a cluster of scattered low-Q bursts over a wide band
+            for j in range(int(w.rng.integers(4, 12))):
                 w.add_sine_gaussian(
-                    time_s + w.rng.uniform(-0.8, 0.8),
+                    time_s + (0.0 if j == 0 else w.rng.uniform(-0.5, 0.5)),
                     _loguniform(w.rng, 20, 1500),
                     w.rng.uniform(3, 10),
-                    level * w.rng.uniform(0.4, 1.0),
+                    level * (1.0 if j == 0 else w.rng.uniform(0.5, 1.0)),
                 )
-        elif oddity == "high_q":  # a long ring at an unusual frequency
-            w.add_sine_gaussian(time_s, _loguniform(w.rng, 70, 1800), w.rng.uniform(40, 120), level)
-        else:  # a wideband step: a pulse followed by a slow low-frequency ring-down
+        elif oddity == "step":  # a wideband pulse followed by a slow low-frequency ring-down
             w.add_pulse(time_s, _loguniform(w.rng, 300, 1200), 0.9, level)
             ring_hz = w.rng.uniform(12, 35)
             w.add_track(
                 time_s,
                 time_s + w.rng.uniform(0.3, 1.5),
                 lambda t, f=ring_hz: np.full_like(t, f),
-                level * w.rng.uniform(0.4, 0.9),
+                level * w.rng.uniform(0.6, 1.0),
                 envelope=lambda t, s=time_s: np.exp(-np.maximum(t - s, 0) / 0.3),
             )
+        elif oddity == "high_blob":  # a rounded blob high above where blips live
+            w.add_pulse(time_s, _loguniform(w.rng, 400, 1300), w.rng.uniform(0.15, 0.35), level)
+        else:  # a cross: a rising and a falling sweep through the same point
+            centre, duration = _loguniform(w.rng, 80, 600), _loguniform(w.rng, 0.1, 0.5)
+            spread = w.rng.uniform(0.4, 0.8)
+            for sign in (1.0, -1.0):
+                w.add_track(
+                    time_s - duration / 2,
+                    time_s + duration / 2,
+                    lambda t, c=centre, s=sign * spread * 2 / duration, m=time_s: c * np.exp(s * (t - m)),
+                    level * w.rng.uniform(0.7, 1.0),
+                )
     return snr
 
 
@@ -760,6 +896,14 @@ def simulate_strain(
     metadata : dict
         ``ifo``, ``event_time``, ``injected_snr``, ``central_freq``, ``bandwidth``, ``duration``.
     """
+    strain, event_time, metadata, _ = _simulate_strain(label, seed, ifo)
+    return strain, event_time, metadata
+
+
+def _simulate_strain(
+    label: str, seed: int | np.random.SeedSequence | np.random.Generator, ifo: str | None = None
+) -> tuple[Any, float, dict[str, Any], np.ndarray]:
+    """:func:`simulate_strain`, also returning the glitch alone in whitened units."""
     from gwpy.timeseries import TimeSeries
 
     if label not in GENERATORS:
@@ -787,7 +931,7 @@ def simulate_strain(
     )
     metadata = {"ifo": ifo, "event_time": event_time, "injected_snr": float(injected_snr)}
     metadata.update(_describe(waveform.data, SAMPLE_RATE_HZ))
-    return strain, event_time, metadata
+    return strain, event_time, metadata, waveform.data
 
 
 def simulate_sample(
@@ -815,18 +959,25 @@ def simulate_sample(
         loudest tile's sqrt(2 E), as gwpy reports it), ``q_value`` (Q of the plane shown) and
         ``injected_snr`` (the trigger SNR drawn for the glitch).
     """
-    from gravityvit.data.omega_scan import scan_to_views, whiten_and_scan
+    from gravityvit.data.omega_scan import scan_to_views, tile_weighted_mean, whiten_and_scan
 
     rng = _as_generator(seed)
-    strain, event_time, metadata = simulate_strain(label, rng, ifo)
+    strain, event_time, metadata, glitch = _simulate_strain(label, rng, ifo)
+    noise_energy = noise_reference(metadata["ifo"])
+    excess = welch_excess(glitch)
+    if excess.any():
+        # The raised ASD whitens the noise of all 64 s down too (by 1 / (1 + excess) in power),
+        # so the noise that pads each row's mean is scaled the same way.
+        scale = tile_weighted_mean(1.0 / (1.0 + excess), DATA_DURATION_S, SAMPLE_RATE_HZ)
+        noise_energy = tuple(energy * factor for energy, factor in zip(noise_energy, scale))
     scan = whiten_and_scan(
         strain,
         event_time,
-        whiten=noise_asd(metadata["ifo"]),
+        whiten=welch_asd(glitch, metadata["ifo"], excess=excess),
         data_span_s=DATA_DURATION_S,
         normalization="mean",
         reference_span_s=REFERENCE_SPAN_S,
-        noise_energy=noise_reference(metadata["ifo"]),
+        noise_energy=noise_energy,
     )
     views = scan_to_views(scan, event_time)
     peak_seconds = int(np.floor(scan.peak_time_s))
