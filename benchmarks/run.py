@@ -1200,6 +1200,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workdir", type=Path, help="Keep the generated data here (default: a temp dir).")
     parser.add_argument("--dataset", type=Path, help="Reuse this converted Arrow dataset (skips making one).")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice).")
+    parser.add_argument("--repeats", type=int, help="Timed repeats per case (default: the profile's).")
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--budget-mib", type=float, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -1212,6 +1213,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     profile = PROFILES[args.profile or ("quick" if args.quick else "full")]
+    if args.repeats:
+        profile = dataclasses.replace(profile, repeats=args.repeats)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, profile.name, args.budget_mib)))
         return 0
