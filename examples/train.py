@@ -421,15 +421,18 @@ def write_model_card(
 
 
 def _setup_logging(training_args: TrainingArguments) -> None:
+    """Our progress at INFO on the main process (unless --log_level says otherwise); transformers as configured."""
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
         handlers=[logging.StreamHandler(sys.stdout)],
     )
     level = training_args.get_process_log_level()
+    transformers.utils.logging.set_verbosity(level)
+    if training_args.log_level == "passive" and training_args.should_log:
+        level = logging.INFO
     logger.setLevel(level)
     logging.getLogger("gravityvit").setLevel(level)
-    transformers.utils.logging.set_verbosity(level)
 
 
 def resolve_resume(training_args: GlitchTrainingArguments) -> str | None:
