@@ -157,6 +157,37 @@ class GravityViTImageProcessor(BaseImageProcessor):
             if view_duration_s is not None:
                 raise ValueError("view_duration_s applies to lone views, not to a (batch, views, ...) array")
             return self.preprocess_views(images, return_tensors=return_tensors)
+        views, mask = self.to_views(images, view_duration_s=view_duration_s)
+        # to_views checked every present view (finite, in [0, 1]): no second pass over the batch.
+        return self.preprocess_views(views, mask, return_tensors=return_tensors, validate=False)
+
+    def to_views(
+        self, images: Any, view_duration_s: float | Sequence[float | None] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Decode samples into the model's view slots, without resizing or normalising.
+
+        The cheap per-sample half of ``preprocess``: the pipeline calls it per sample and runs
+        ``preprocess_views`` once per batch. Every present view is checked (shape, finite, in [0, 1]).
+
+        Parameters
+        ----------
+        images : sample or list of samples
+            See the class docstring for what a sample may be.
+        view_duration_s : float or list of float, optional
+            Duration in seconds of lone-view samples, as in ``preprocess``.
+
+        Returns
+        -------
+        views : np.ndarray
+            float32 (B, V, 140, 170) views in the model's slot order, zeros where absent.
+        view_mask : np.ndarray
+            bool (B, V), True where a view is present.
+
+        Raises
+        ------
+        ValueError
+            Naming the sample, the file (when known) and the view duration, as ``preprocess``.
+        """
         samples = images if isinstance(images, list) else [images]
         if not samples:
             raise ValueError("images is an empty list; expected at least one sample")
@@ -174,7 +205,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
             for slot, view in self._sample_to_slots(sample, index, duration).items():
                 views[index, slot] = view
                 mask[index, slot] = True
-        return self.preprocess_views(views, mask, return_tensors=return_tensors)
+        return views, mask
 
     @torch.no_grad()
     def preprocess_views(
@@ -182,6 +213,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
         views: np.ndarray | torch.Tensor,
         view_mask: np.ndarray | torch.Tensor | None = None,
         return_tensors: str | None = "pt",
+        validate: bool = True,
     ) -> BatchFeature:
         """Vectorised path (used by training): a batch of views -> ``pixel_values`` and ``view_mask``.
 
@@ -196,6 +228,9 @@ class GravityViTImageProcessor(BaseImageProcessor):
             checked and become zeros.
         return_tensors : {"pt", "np", None}
             "pt" (default, also for None) gives torch tensors, "np" numpy arrays.
+        validate : bool
+            Check that present views are finite and in [0, 1] (default). ``False`` skips that pass
+            for trusted inputs (views decoded from PNGs, or from ``to_views``, which checks them).
 
         Returns
         -------
@@ -233,31 +268,48 @@ class GravityViTImageProcessor(BaseImageProcessor):
             slots = [_gravity_spy_slot(d) for d in self.view_durations_s]
             views, view_mask = views[:, slots], view_mask[:, slots]
         views = views.float()
-        self._check_values(views, view_mask)
-        # Absent views may hold anything (NaN placeholders): blank them before they are resized.
-        views = views.masked_fill(~view_mask[:, :, None, None], 0.0)
+        all_present = bool(view_mask.all())
+        # Only present views are checked, resized and normalised: absent ones may hold anything (NaN
+        # placeholders) and become zero pixels. With every view present nothing is gathered.
+        present = views.reshape(-1, *VIEW_SHAPE) if all_present else views[view_mask]
+        if validate:
+            self._check_values(present, view_mask)
+        pixels = self._resize_and_normalise(present)
+        if all_present:
+            pixels = pixels.view(batch, self.num_views, *pixels.shape[1:])
+        else:
+            scattered = pixels.new_zeros(batch, self.num_views, *pixels.shape[1:])
+            scattered[view_mask] = pixels
+            pixels = scattered
+        data = {"pixel_values": pixels.contiguous(), "view_mask": view_mask}
+        if return_tensors == "np":
+            data = {key: value.cpu().numpy() for key, value in data.items()}
+        return BatchFeature(data=data)
+
+    def _resize_and_normalise(self, views: torch.Tensor) -> torch.Tensor:
+        """(N, 140, 170) views -> (N, 3, H, W) pixels: resized, gray repeated into RGB, normalised."""
         height, width = self.image_size_hw
-        flat = views.reshape(batch * self.num_views, 1, *VIEW_SHAPE)
+        flat = views.reshape(views.shape[0], 1, *VIEW_SHAPE)
         if (height, width) != VIEW_SHAPE:
             flat = F.interpolate(
                 flat, size=(height, width), mode="bilinear", align_corners=False, antialias=True
             )
         mean = torch.tensor(self.image_mean, device=flat.device).view(1, 3, 1, 1)
         std = torch.tensor(self.image_std, device=flat.device).view(1, 3, 1, 1)
-        pixels = ((flat.expand(-1, 3, -1, -1) - mean) / std).view(batch, self.num_views, 3, height, width)
-        pixels = pixels.masked_fill(~view_mask[:, :, None, None, None], 0.0)
-        data = {"pixel_values": pixels.contiguous(), "view_mask": view_mask}
-        if return_tensors == "np":
-            data = {key: value.cpu().numpy() for key, value in data.items()}
-        return BatchFeature(data=data)
+        return (flat.expand(-1, 3, -1, -1) - mean) / std
 
-    def _check_values(self, views: torch.Tensor, view_mask: torch.Tensor) -> None:
-        """Raise for NaN or values outside [0, 1] in a present view, naming the first bad sample."""
-        bad = torch.isnan(views) | (views < -_VALUE_TOLERANCE) | (views > 1 + _VALUE_TOLERANCE)
-        bad_views = bad.flatten(2).any(-1) & view_mask
-        if bool(bad_views.any()):
-            sample, slot = (int(i) for i in torch.nonzero(bad_views)[0])
-            view = views[sample, slot]
+    def _check_values(self, present: torch.Tensor, view_mask: torch.Tensor) -> None:
+        """Raise for NaN or values outside [0, 1] in a present view, naming the first bad sample.
+
+        ``present`` holds the present views (N, 140, 170) in ``view_mask``'s row-major order. One
+        min/max reduction per view (NaN propagates through it) replaces elementwise comparisons.
+        """
+        low, high = torch.aminmax(present.reshape(present.shape[0], -1), dim=-1)
+        bad = torch.isnan(low) | torch.isnan(high) | (low < -_VALUE_TOLERANCE) | (high > 1 + _VALUE_TOLERANCE)
+        if bool(bad.any()):
+            first = int(torch.nonzero(bad)[0])
+            sample, slot = (int(i) for i in torch.nonzero(view_mask)[first])
+            view = present[first]
             raise ValueError(
                 f"sample {sample}, view {self.view_durations_s[slot]} s: values must be finite and lie in "
                 f"[0, 1]; got min {float(view.nan_to_num(0.0).min()):.4g}, max {float(view.nan_to_num(0.0).max()):.4g}, "

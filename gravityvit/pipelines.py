@@ -496,27 +496,44 @@ class GlitchClassificationPipeline(Pipeline):
         return outputs[0] if _is_single_sample(inputs) and len(outputs) == 1 else outputs
 
     def preprocess(self, sample: GlitchSample) -> dict[str, Any]:
+        """Read one sample into its views (1, V, 140, 170) float32 and view mask (1, V).
+
+        Resizing and normalisation run once per batch in ``_forward``, not here per sample.
+        """
         data = load_sample(sample)
         try:
-            model_inputs = self.image_processor(data, return_tensors="pt")
+            views, view_mask = self.image_processor.to_views(data)
         except (ValueError, OSError) as error:
             raise InputError(sample.source, str(error)) from error
-        dtype = self.dtype
-        pixel_values = model_inputs["pixel_values"]
-        if dtype is not None and pixel_values.is_floating_point():
-            pixel_values = pixel_values.to(dtype)
         return {
-            "pixel_values": pixel_values,
-            "view_mask": model_inputs["view_mask"],
+            "views": torch.from_numpy(views),
+            "view_mask": torch.from_numpy(view_mask),
             "sample_id": sample.sample_id,
+        }
+
+    @staticmethod
+    def collate(prepared: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Stack the outputs of ``preprocess`` into one batch for ``forward`` (what ``batch_size`` does)."""
+        return {
+            "views": torch.cat([p["views"] for p in prepared]),
+            "view_mask": torch.cat([p["view_mask"] for p in prepared]),
+            "sample_id": [p["sample_id"] for p in prepared],
         }
 
     def _forward(self, model_inputs: dict[str, Any]) -> dict[str, Any]:
         sample_id = model_inputs.pop("sample_id")
-        outputs = self.model(**model_inputs)
+        # One vectorised resize + normalisation for the whole batch, on the model's device; the
+        # views were checked by ``to_views`` in ``preprocess``.
+        features = self.image_processor.preprocess_views(
+            model_inputs["views"], model_inputs["view_mask"], validate=False
+        )
+        pixel_values, view_mask = features["pixel_values"], features["view_mask"]
+        if self.dtype is not None and pixel_values.dtype != self.dtype:
+            pixel_values = pixel_values.to(self.dtype)
+        outputs = self.model(pixel_values=pixel_values, view_mask=view_mask)
         view_weights = getattr(outputs, "view_weights", None)
         if view_weights is None:  # a model without fusion weights: spread over the present views
-            mask = model_inputs["view_mask"].float()
+            mask = view_mask.float()
             view_weights = mask / mask.sum(-1, keepdim=True).clamp(min=1.0)
         return {"logits": outputs.logits, "view_weights": view_weights, "sample_id": sample_id}
 

@@ -98,7 +98,6 @@ def classify_samples(
         The pipeline's result per sample plus ``source`` and ``true_label``.
     failures : list of (source, message)
     """
-    import torch
     from tqdm.auto import tqdm
 
     from gravityvit.pipelines import InputError
@@ -117,12 +116,7 @@ def classify_samples(
             except ImportError as error:
                 failures.append((sample.source, str(error)))
         if prepared:
-            batch = {
-                "pixel_values": torch.cat([p["pixel_values"] for p in prepared]),
-                "view_mask": torch.cat([p["view_mask"] for p in prepared]),
-                "sample_id": [p["sample_id"] for p in prepared],
-            }
-            outputs = pipe.forward(batch)
+            outputs = pipe.forward(pipe.collate(prepared))
             for index, sample in enumerate(kept):
                 item = {
                     "logits": outputs["logits"][index : index + 1],
