@@ -167,8 +167,14 @@ class GravityViTCrossAttention(nn.Module):
     """Multi-head attention of a few query tokens over many key tokens, with a key padding mask.
 
     The probabilities are computed explicitly (softmax of the scores), not with a fused kernel,
-    because the per-view attention mass is an output; with a handful of queries the (queries x keys)
-    score matrix costs far less than the key/value projections.
+    because the per-view attention mass is an output.
+
+    With few queries the key/value projection of every key token (``kv_proj``, 2 D x D per token)
+    is the cost, so it is re-associated onto the queries when that is cheaper (``num_heads x
+    num_queries < hidden_size``): ``q . (W_k x + b_k) = (W_k^T q) . x + q . b_k``, where the last term
+    is the same for every key and cancels in the softmax, and ``sum_l p_l (W_v x_l + b_v) = W_v (sum_l
+    p_l x_l) + b_v sum_l p_l``. Same function and weights (``kv_proj`` keeps its name and layout), but
+    the keys are touched only by two (heads x queries)-row products; results differ by rounding.
     """
 
     def __init__(self, hidden_size: int, num_heads: int, dropout: float) -> None:
@@ -182,25 +188,59 @@ class GravityViTCrossAttention(nn.Module):
         self.attn_dropout = nn.Dropout(dropout)
 
     def forward(
-        self, queries: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor
+        self, queries: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Attend ``queries`` (B, Q, D) over ``keys`` (B, L, D) where ``key_mask`` (B, L) is True.
 
-        Returns the attended queries (B, Q, D) and the probabilities (B, heads, Q, L).
+        ``key_mask`` None means every key is present (no masking pass). Returns the attended queries
+        (B, Q, D) and the probabilities (B, heads, Q, L).
         """
         batch, num_queries, hidden = queries.shape
         q = self.q_proj(queries).view(batch, num_queries, self.num_heads, self.head_dim).transpose(1, 2)
-        k, v = (
-            self.kv_proj(keys)
-            .view(batch, keys.shape[1], 2, self.num_heads, self.head_dim)
-            .permute(2, 0, 3, 1, 4)
-        )
-        scores = (q * self.scale) @ k.transpose(-2, -1)
-        scores = scores.masked_fill(~key_mask[:, None, None, :], torch.finfo(scores.dtype).min)
-        probs = scores.softmax(dim=-1)
-        attended = self.attn_dropout(probs) @ v
+        if self.num_heads * num_queries < hidden:
+            probs, attended = self._attend_projected_queries(q, keys, key_mask)
+        else:
+            probs, attended = self._attend_projected_keys(q, keys, key_mask)
         attended = attended.transpose(1, 2).reshape(batch, num_queries, hidden)
         return self.out_proj(attended), probs
+
+    def _softmax(self, scores: torch.Tensor, key_mask: torch.Tensor | None) -> torch.Tensor:
+        if key_mask is not None:
+            scores = scores.masked_fill(~key_mask[:, None, None, :], torch.finfo(scores.dtype).min)
+        return scores.softmax(dim=-1)
+
+    def _attend_projected_keys(
+        self, q: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Textbook order: project every key token, then attend. Returns probs and (B, H, Q, hd)."""
+        k, v = (
+            self.kv_proj(keys)
+            .view(keys.shape[0], keys.shape[1], 2, self.num_heads, self.head_dim)
+            .permute(2, 0, 3, 1, 4)
+        )
+        probs = self._softmax((q * self.scale) @ k.transpose(-2, -1), key_mask)
+        return probs, self.attn_dropout(probs) @ v
+
+    def _attend_projected_queries(
+        self, q: torch.Tensor, keys: torch.Tensor, key_mask: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Re-associated order (see the class docstring). Returns probs and (B, H, Q, hd)."""
+        batch, heads, num_queries, head_dim = q.shape
+        hidden = keys.shape[-1]
+        weight = self.kv_proj.weight.view(2, heads, head_dim, hidden)
+        value_bias = self.kv_proj.bias.view(2, heads, 1, head_dim)[1]
+        # (B, H, Q, hd) x (H, hd, D) -> (B, H*Q, D): queries in the keys' input space.
+        q_in = torch.einsum("bhqe,hed->bhqd", q * self.scale, weight[0]).reshape(
+            batch, heads * num_queries, hidden
+        )
+        scores = (q_in @ keys.transpose(1, 2)).view(batch, heads, num_queries, keys.shape[1])
+        probs = self._softmax(scores, key_mask)
+        dropped = self.attn_dropout(probs)
+        mixed = (dropped.reshape(batch, heads * num_queries, -1) @ keys).view(
+            batch, heads, num_queries, hidden
+        )
+        attended = torch.einsum("bhqd,hed->bhqe", mixed, weight[1])
+        return probs, attended + dropped.sum(-1, keepdim=True) * value_bias
 
 
 class GravityViTFusionLayer(nn.Module):
@@ -223,9 +263,12 @@ class GravityViTFusionLayer(nn.Module):
         self.dropout = nn.Dropout(config.fusion_dropout)
 
     def forward(
-        self, queries: torch.Tensor, tokens: torch.Tensor, token_mask: torch.Tensor
+        self, queries: torch.Tensor, tokens: torch.Tensor, token_mask: torch.Tensor | None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Update ``queries`` (B, Q, D) from ``tokens`` (B, L, D); return them and the attention (B, H, Q, L)."""
+        """Update ``queries`` (B, Q, D) from ``tokens`` (B, L, D); return them and the attention (B, H, Q, L).
+
+        ``token_mask`` (B, L) is True for tokens of present views; None when all are present.
+        """
         attended, probs = self.attention(self.query_norm(queries), self.key_norm(tokens), token_mask)
         queries = queries + self.dropout(attended)
         queries = queries + self.dropout(self.mlp(self.mlp_norm(queries)))
@@ -252,6 +295,8 @@ class GravityViTCrossAttentionFusion(nn.Module):
         batch, num_views, num_tokens, hidden = view_tokens.shape
         tokens = view_tokens.reshape(batch, num_views * num_tokens, hidden)
         token_mask = view_mask[:, :, None].expand(batch, num_views, num_tokens).reshape(batch, -1)
+        if bool(view_mask.all()):
+            token_mask = None  # every key present: no masking pass over the scores
         queries = self.queries.expand(batch, -1, -1)
         states, attentions = [], []
         view_weights = view_tokens.new_zeros(batch, num_views)

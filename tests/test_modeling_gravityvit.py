@@ -376,3 +376,28 @@ def test_backbone_weights_errors(tmp_path):
     )
     with pytest.raises(ValueError, match="could not load"):
         model.load_backbone_weights(tmp_path / "deeper.safetensors")
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_cross_attention_orders_agree(masked):
+    """The re-associated order (queries projected into the keys' space) is the textbook attention."""
+    from gravityvit.modeling_gravityvit import GravityViTCrossAttention
+
+    torch.manual_seed(0)
+    attention = GravityViTCrossAttention(32, 4, 0.0)
+    torch.nn.init.normal_(attention.kv_proj.bias, std=0.5)  # the bias terms must cancel / carry over
+    queries = torch.randn(2, 2, 32)
+    keys = torch.randn(2, 3 * NUM_TOKENS, 32, requires_grad=True)
+    mask = torch.ones(2, 3 * NUM_TOKENS, dtype=torch.bool)
+    mask[1, NUM_TOKENS:] = False
+    key_mask = mask if masked else None
+    q = attention.q_proj(queries).view(2, 2, 4, 8).transpose(1, 2)
+    probs, attended = attention._attend_projected_keys(q, keys, key_mask)
+    probs_fast, attended_fast = attention._attend_projected_queries(q, keys, key_mask)
+    torch.testing.assert_close(probs_fast, probs, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(attended_fast, attended, atol=1e-5, rtol=1e-5)
+    if masked:
+        assert float(probs_fast[1, :, :, NUM_TOKENS:].abs().max()) == 0.0
+    grad = torch.autograd.grad(attended.square().sum(), keys)[0]
+    grad_fast = torch.autograd.grad(attended_fast.square().sum(), keys)[0]
+    torch.testing.assert_close(grad_fast, grad, atol=1e-5, rtol=1e-4)
