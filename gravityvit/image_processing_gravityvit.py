@@ -1,9 +1,10 @@
 """Image processor for GravityViT (and the Gravity Spy CNN baseline): views -> pixel_values + view_mask.
 
 What users hold becomes the views of the Gravity Spy contract (``gravity_spy.py``: float32 (140, 170)
-in [0, 1], decoded and cropped only by that module's functions), then one vectorised torch step
-(``preprocess_views``) resizes all views of the batch to the model's input size, repeats gray into
-three channels and normalises with the backbone's mean and std.
+in [0, 1], decoded and cropped only by that module's functions; ``to_views``), then one vectorised
+torch step (``preprocess_views``) resizes all present views of the batch to the model's input size,
+repeats gray into three channels and normalises with the backbone's mean and std. The pipeline calls
+the two halves apart: ``to_views`` per sample, ``preprocess_views`` once per batch.
 """
 
 from __future__ import annotations
