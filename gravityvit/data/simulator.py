@@ -6,21 +6,24 @@ Each sample is made the way a real Gravity Spy sample is, except for the glitch 
    slightly), with one glitch added, centred so that its loudest point (the "trigger", where
    Gravity Spy centres its views on the Omicron peak time) lies within tens of ms of the centre;
 2. the views come from :mod:`gravityvit.data.omega_scan`, the same front end as real strain:
-   whitening with the noise ASD, the gwpy Q scan (search window 0.5 s), Gravity Spy's pixels.
+   whitening, the gwpy Q scan (search window 0.5 s), Gravity Spy's pixels.
 
 Glitches are designed in whitened units (unit-variance white noise), where the matched-filter SNR
 of a waveform ``g`` is ``sqrt(sum(g**2))``, and coloured with the noise before whitening. A
 component's *trigger SNR* is its matched-filter SNR within its loudest 0.25 s, a stand-in for the
 Omicron SNR of its loudest tile; it is drawn like Omicron triggers (above 7.5 with a power-law
-tail) for every class but Extremely_Loud (hundreds to thousands). Every class is a randomised model
-of the Gravity Spy field-guide morphology; ``docs/simulator.md`` describes each one.
+tail) for every class but Extremely_Loud (scaled by its energy instead; its loudest tile is in the
+hundreds to thousands). Every class is a randomised model of the Gravity Spy field-guide
+morphology; ``docs/simulator.md`` describes each one.
 
 Deviations from Gravity Spy: 8 s of data instead of 64 s, 8192 Hz instead of 16384 Hz (the Q tiles
 up to 2048 Hz use only frequencies below 3.3 kHz, so the views are the same), whitening with the
-known noise ASD (what a 64 s median ASD converges to when the glitch is short against it), and the
-tile energies normalised by the mean of a 64 s row made of the 8 s scanned and 56 s of Gaussian
-noise (``omega_scan.q_scan(reference_span_s=64)``), so a seconds-long glitch weighs on the
-normalisation as little as it does in Gravity Spy's 64 s.
+ASD that gwpy's mean-averaged (Welch) estimate over 64 s would give, computed as the noise PSD plus
+the glitch's own periodograms over 63 (:func:`welch_asd`; the gwpy of the Gravity Spy images
+averaged with the mean, so loud or steady glitches partly whiten themselves), and the tile
+energies normalised by the mean of a 64 s row made of the 8 s scanned and 56 s of equally
+whitened Gaussian noise (``omega_scan.q_scan(reference_span_s=64)``), so a seconds-long glitch
+weighs on the normalisation as much as it does in Gravity Spy's 64 s.
 """
 
 from __future__ import annotations
@@ -370,7 +373,7 @@ def _tomte(w: Waveform, t0: float) -> float:
     return snr
 
 
-EXTREMELY_LOUD_ROW_SHARE = (0.5, 3.0)  # glitch energy per Hz over that of 64 s of noise
+EXTREMELY_LOUD_ROW_SHARE = (0.25, 1.5)  # glitch energy per Hz over that of 64 s of noise
 
 
 def _extremely_loud(w: Waveform, t0: float) -> float:
@@ -381,7 +384,7 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
     # so the glitch is scaled by its energy per Hz relative to 64 s of noise (the share), which
     # decides the look (saturated column, noise-like surroundings), and its loudest-tile SNR, in
     # the hundreds to thousands, follows from it.
-    duration = _loguniform(w.rng, 0.2, 1.2)
+    duration = _loguniform(w.rng, 0.08, 0.8)
     top = _loguniform(w.rng, 900, 2048)
     w.add_noise_burst(t0 + w.rng.uniform(-0.15, 0.15) * duration, duration, 10, top, 1.0)
     w.add_noise_burst(
@@ -612,23 +615,25 @@ def _lines_1080(w: Waveform, t0: float) -> float:
 
 
 def _ripples_1400(w: Waveform, t0: float) -> float:
-    # Several short ripples near 1400 Hz: tone bursts of 20-150 ms that wiggle in frequency,
-    # within a cluster of 0.1-1 s.
-    snr = trigger_snr(w.rng, low=10.0, cap=50.0)
+    # Several short ripples near 1400 Hz within 0.1-1 s: each a quick train of 5-15 short bursts
+    # (Q 10-25, a few ms) whose frequency wiggles by +-50-150 Hz, a bright rippled blob in the views.
+    snr = trigger_snr(w.rng, low=12.0, cap=60.0)
     span = _loguniform(w.rng, 0.1, 1.0)
     centre = w.rng.uniform(1300, 1500)
-    for k in range(int(w.rng.integers(2, 9))):
+    for k in range(int(w.rng.integers(2, 7))):
         time_s = t0 if k == 0 else t0 + w.rng.uniform(-span / 2, span / 2)
-        duration = _loguniform(w.rng, 0.02, 0.15)
+        level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
         frequency_hz = centre + w.rng.uniform(-60, 60)
-        depth, rate = w.rng.uniform(5, 40), w.rng.uniform(15, 60)
-        w.add_track(
-            time_s - duration / 2,
-            time_s + duration / 2,
-            lambda t, f=frequency_hz, d=depth, r=rate: f + d * np.sin(2 * np.pi * r * t),
-            snr if k == 0 else snr * w.rng.uniform(0.5, 1.0),
-            envelope=lambda t, c=time_s, d=duration: np.exp(-0.5 * ((t - c) / (d / 4)) ** 2),
-        )
+        bursts, gap = int(w.rng.integers(5, 16)), w.rng.uniform(0.004, 0.012)
+        wiggle, rate = w.rng.uniform(50, 150), w.rng.uniform(20, 60)
+        for j in range(bursts):
+            offset = (j - bursts / 2) * gap
+            w.add_sine_gaussian(
+                time_s + offset,
+                frequency_hz + wiggle * np.sin(2 * np.pi * rate * offset),
+                w.rng.uniform(10, 25),
+                level * np.exp(-2.0 * (2 * offset / (bursts * gap)) ** 2),  # loudest mid-train
+            )
     return snr
 
 
@@ -710,9 +715,9 @@ def _scratchy(w: Waveform, t0: float) -> float:
     )
     times = times[(times < start + span) & (w.rng.random(times.size) > w.rng.uniform(0.0, 0.3))]
     w.add_sine_gaussian(t0, band * np.exp(w.rng.normal(0, 0.08)), w.rng.uniform(5, 12), snr)
-    q_range = (w.rng.uniform(3, 6), w.rng.uniform(8, 14))
+    q_range = (w.rng.uniform(3, 5), w.rng.uniform(6, 10))
     for time_s in times:
-        level = snr * w.rng.uniform(0.45, 0.85)
+        level = snr * w.rng.uniform(0.4, 0.8)
         frequency_hz = band * np.exp(w.rng.normal(0, 0.12))
         if w.rng.random() < 0.3:  # a short arc
             arc, sweep = w.rng.uniform(0.02, 0.06), w.rng.uniform(-0.4, 0.4)

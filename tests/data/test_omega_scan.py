@@ -184,3 +184,20 @@ def test_scan_command_and_load_strain(tmp_path):
         == 1
     )
     assert not (tmp_path / "bad").exists()
+
+
+def test_tile_weighted_mean():
+    # A constant comes back unchanged in every row of every plane; a step in frequency is seen by
+    # the rows whose tiles lie above it.
+    duration_s, rate = 8.0, 8192.0
+    frequencies = np.fft.rfftfreq(int(duration_s * rate), 1 / rate)
+    ones = omega_scan.tile_weighted_mean(np.full(frequencies.size, 2.0), duration_s, rate)
+    assert all(np.allclose(plane, 2.0) for plane in ones)
+    step = omega_scan.tile_weighted_mean((frequencies > 500).astype(float), duration_s, rate)
+    plan = omega_scan._scan_plan(
+        duration_s, rate, omega_scan.QRANGE, omega_scan.FRANGE_HZ, omega_scan.MISMATCH
+    )
+    for values, plane in zip(step, plan):
+        assert np.all(values[plane.frequencies_hz < 300] < 0.05) and np.all(
+            values[plane.frequencies_hz > 900] > 0.95
+        )

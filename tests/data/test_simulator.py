@@ -59,6 +59,16 @@ def test_every_class_gives_valid_views(one_per_class):
     assert one_per_class["Koi_Fish"][0][0].max() > 0.8
 
 
+def test_extremely_loud_saturates_over_noise_like_background():
+    # Real Extremely_Loud views: a large saturated (yellow, gray ~0.87) region at the centre, the
+    # rest still noise (the mean-averaged 64 s ASD and row means must not turn it black).
+    views, metadata = simulator.simulate_sample("Extremely_Loud", np.random.default_rng([11, 5]))
+    assert metadata["snr"] > 50
+    assert (views[0] > 0.8).mean() > 0.08
+    sides = np.concatenate([views[3][:, :40], views[3][:, -40:]], axis=1)
+    assert 0.09 < np.median(sides) < 0.14 and sides.std() > 0.01
+
+
 def test_class_mix_matches_published_statistics(one_per_class):
     weights = np.array([gravity_spy.V1D1_CLASS_COUNTS[label] for label in gravity_spy.CLASS_NAMES], float)
     weights /= weights.sum()
