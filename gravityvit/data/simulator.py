@@ -663,11 +663,11 @@ def _power_line(w: Waveform, t0: float) -> float:
 def _violin_mode(w: Waveform, t0: float) -> float:
     # Short-lived lines near 500 Hz (and 1000, 1500 Hz): a few fibre modes within ~+-12 Hz of each
     # other ringing up and beating. A single steady tone would be whitened away by the 64 s ASD.
-    snr = trigger_snr(w.rng, low=9.0, cap=40.0)
+    snr = trigger_snr(w.rng, low=12.0, cap=50.0)
     base = w.rng.uniform(485, 515)
     length = _loguniform(w.rng, 0.3, 4.0)
     start = t0 - length * w.rng.uniform(0.3, 0.7)
-    modes = base + w.rng.uniform(-12, 12, size=int(w.rng.integers(3, 9)))
+    modes = base + w.rng.uniform(-12, 12, size=int(w.rng.integers(4, 11)))
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 0.8)), (3, w.rng.uniform(0.0, 0.5))):
         if weight <= 0.15:
             continue
@@ -679,7 +679,7 @@ def _violin_mode(w: Waveform, t0: float) -> float:
                 lambda t, f=harmonic * mode: np.full_like(t, f),
                 snr * weight * w.rng.uniform(0.5, 1.0),
                 envelope=lambda t, b=beat, p=phase: (
-                    (0.6 + 0.4 * np.cos(2 * np.pi * b * (t - t0) + p)) * _tukey((t - start) / length, 0.3)
+                    (0.7 + 0.3 * np.cos(2 * np.pi * b * (t - t0) + p)) * _tukey((t - start) / length, 0.3)
                 ),
             )
     return snr
