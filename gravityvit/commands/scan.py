@@ -46,6 +46,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--output", type=Path, required=True, metavar="DIR", help="directory to write")
     parser.add_argument("--png", action="store_true", help="also draw Gravity Spy's 800x600 PNGs")
+    parser.add_argument(
+        "--asd-average",
+        choices=("median", "mean"),
+        default="median",
+        help=(
+            "average of the whitening ASD's periodograms: median (gwpy today, robust) or mean (Welch, "
+            "as gwpy did for the Gravity Spy images; loud glitches then partly whiten themselves)"
+        ),
+    )
     parser.set_defaults(func=run)
 
 
@@ -98,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         with atomic_path(args.output, directory=True) as directory:
             for gps in args.gps:
                 try:
-                    scan = whiten_and_scan(strain, gps)
+                    scan = whiten_and_scan(strain, gps, asd_average=args.asd_average)
                 except StrainError as error:
                     raise StrainError(f"{args.strain} at GPS {gps}: {error}") from error
                 records.append((gps, scan_to_views(scan, gps), scan))

@@ -55,6 +55,9 @@ SEARCH_WINDOW_S = 0.5  # the loudest Q plane is chosen within +-0.25 s of the GP
 TIME_RESOLUTION_S = 0.002  # q_transform(tres=0.002)
 FREQUENCY_RESOLUTION_HZ = 0.5  # q_transform(fres=0.5)
 DATA_SPAN_S = 64.0  # Gravity Spy scans 64 s centred on the trigger
+# How the whitening ASD averages its periodograms: gwpy's default was the mean (Welch) when the
+# Gravity Spy images were made (until gwpy 2.1, 2021) and is the median today.
+ASD_AVERAGES = {"median": "median", "mean": "welch"}
 # Whitening as q_transform(whiten=True) does it: median-averaged ASD over 2 s Hann segments with
 # 50 % overlap, then a 2 s FIR filter whose first and last second are corrupted.
 ASD_FFT_LENGTH_S = 2.0
@@ -680,8 +683,11 @@ def _prepare_whitened(
     durations_s: Sequence[float],
     data_span_s: float,
     whiten: bool | FrequencySeries,
+    asd_average: str = "median",
 ) -> tuple[np.ndarray, float, float]:
     """Crop to the scan span, check values, whiten and bring to a rate that covers 2048 Hz."""
+    if asd_average not in ASD_AVERAGES:
+        raise ValueError(f"asd_average must be one of {tuple(ASD_AVERAGES)}; got {asd_average!r}")
     half_span = _check_strain(strain, gps, durations_s)
     start = max(float(strain.span[0]), gps - max(data_span_s / 2, half_span))
     end = min(float(strain.span[1]), gps + max(data_span_s / 2, half_span))
@@ -697,7 +703,7 @@ def _prepare_whitened(
         )
     if whiten is True:
         overlap = ASD_FFT_LENGTH_S / 2  # recommended_overlap('hann') * fftlength
-        asd = data.asd(ASD_FFT_LENGTH_S, overlap, window="hann", method="median")
+        asd = data.asd(ASD_FFT_LENGTH_S, overlap, window="hann", method=ASD_AVERAGES[asd_average])
     elif whiten is not False:
         asd = whiten  # a known ASD, as q_transform(whiten=FrequencySeries) accepts
     if whiten is not False:
@@ -734,15 +740,19 @@ def whiten_and_scan(
     normalization: str = "mean",
     reference_span_s: float | None = None,
     noise_energy: Sequence[np.ndarray] | None = None,
+    asd_average: str = "median",
 ) -> QScan:
     """Whiten ``strain`` around ``gps`` and return its loudest Q plane (search window 0.5 s).
+
+    Parameters are those of :func:`omega_scan_views`, plus ``reference_span_s`` and
+    ``noise_energy`` of :func:`q_scan`.
 
     Raises
     ------
     StrainError
         Too little data around ``gps``, sample rate below 4096 Hz, or non-finite samples.
     """
-    values, rate, epoch = _prepare_whitened(strain, float(gps), durations_s, data_span_s, whiten)
+    values, rate, epoch = _prepare_whitened(strain, float(gps), durations_s, data_span_s, whiten, asd_average)
     duration = values.size / rate
     search = (max(epoch, gps - SEARCH_WINDOW_S / 2), min(epoch + duration, gps + SEARCH_WINDOW_S / 2))
     return q_scan(
@@ -786,6 +796,7 @@ def omega_scan_views(
     whiten: bool | FrequencySeries = True,
     data_span_s: float = DATA_SPAN_S,
     normalization: str = "mean",
+    asd_average: str = "median",
 ) -> np.ndarray:
     """Make Gravity Spy's four views of ``strain`` around ``gps``.
 
@@ -810,6 +821,11 @@ def omega_scan_views(
     normalization : {"mean", "median"}
         Energy normalisation of each row (see :func:`q_scan`); the Gravity Spy images match
         ``"mean"``.
+    asd_average : {"median", "mean"}
+        How the estimated whitening ASD averages its 2 s periodograms: ``"median"`` (gwpy today,
+        robust to glitches) or ``"mean"`` (Welch, gwpy's default when the Gravity Spy images were
+        made: a loud or steady glitch raises the ASD and partly whitens itself). Only used with
+        ``whiten=True``.
 
     Returns
     -------
@@ -831,6 +847,7 @@ def omega_scan_views(
         whiten=whiten,
         data_span_s=data_span_s,
         normalization=normalization,
+        asd_average=asd_average,
     )
     return scan_to_views(scan, gps, durations_s=durations_s, frange_hz=frange_hz)
 

@@ -201,3 +201,17 @@ def test_tile_weighted_mean():
         assert np.all(values[plane.frequencies_hz < 300] < 0.05) and np.all(
             values[plane.frequencies_hz > 900] > 0.95
         )
+
+
+def test_mean_averaged_asd_lets_a_loud_glitch_whiten_itself():
+    # gwpy's Welch (mean) ASD of the Gravity Spy era is raised by a loud glitch, the median is not;
+    # the glitch stays where it is, its normalized energy changes (the row normalisation cancels
+    # most of a per-frequency scale, not the change of shape within each tile).
+    strain = sine_gaussian_strain(frequency_hz=180.0, q=6.0, amplitude=40.0)
+    median = omega_scan.whiten_and_scan(strain, GPS)
+    mean = omega_scan.whiten_and_scan(strain, GPS, asd_average="mean")
+    assert abs(mean.peak_time_s - median.peak_time_s) < 0.01
+    assert abs(math.log(mean.peak_frequency_hz / median.peak_frequency_hz)) < 0.15
+    assert abs(mean.peak_energy / median.peak_energy - 1) > 0.01
+    with pytest.raises(ValueError, match="asd_average"):
+        omega_scan.whiten_and_scan(strain, GPS, asd_average="mode")
