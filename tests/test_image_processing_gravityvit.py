@@ -202,3 +202,30 @@ def test_bad_view_duration_and_png_size_errors_name_the_file(processor, tmp_path
         processor([small])
     with pytest.raises(ValueError, match="view_duration_s has 1 entries for 2 samples"):
         processor([views[0, 0], views[0, 1]], view_duration_s=[0.5])
+
+
+def test_to_views_is_the_per_sample_half_of_preprocess(processor, views):
+    samples = [{0.5: views[0, 0], "2.0": views[0, 2]}, tuple(views[1]), views[2, 3]]
+    decoded, mask = processor.to_views(samples, view_duration_s=[None, None, 4.0])
+    assert decoded.dtype == np.float32 and decoded.shape == (3, 4, 140, 170)
+    assert mask.tolist() == [[True, False, True, False], [True] * 4, [False, False, False, True]]
+    np.testing.assert_array_equal(decoded[0, 2], views[0, 2])
+    assert not decoded[0, 1].any()  # absent views are zeros
+    whole = processor(samples, view_duration_s=[None, None, 4.0])
+    halves = processor.preprocess_views(decoded, mask, validate=False)
+    torch.testing.assert_close(halves["pixel_values"], whole["pixel_values"], atol=0, rtol=0)
+    assert halves["view_mask"].tolist() == whole["view_mask"].tolist()
+    with pytest.raises(ValueError, match="sample 1"):
+        processor.to_views([views[0, 0], views[1, :3]])
+
+
+def test_validate_false_skips_only_the_value_check(processor, views):
+    mask = np.array([[1, 0, 1, 1], [1, 1, 1, 1], [0, 0, 0, 1]], dtype=bool)
+    checked = processor.preprocess_views(views, mask)
+    trusted = processor.preprocess_views(views, mask, validate=False)
+    torch.testing.assert_close(trusted["pixel_values"], checked["pixel_values"], atol=0, rtol=0)
+    out_of_range = views.copy()
+    out_of_range[2, 3, 0, 0] = 1.5
+    with pytest.raises(ValueError, match=r"sample 2, view 4\.0 s"):
+        processor.preprocess_views(out_of_range, mask)
+    processor.preprocess_views(out_of_range, mask, validate=False)  # trusted: no pass over the values
