@@ -522,10 +522,10 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
 
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches f_n(t) = n f_1 |sin(pi (t - t_a) / T)| below ~100 Hz, seconds long.
-    snr = trigger_snr(w.rng, low=9.0, cap=50.0)
+    snr = trigger_snr(w.rng, low=14.0, cap=60.0)
     period = w.rng.uniform(0.8, 3.5)
     f_top = w.rng.uniform(18, 50)
-    n_harmonics = int(w.rng.integers(1, 6))
+    n_harmonics = int(w.rng.integers(2, 6))
     offset = t0 - period / 2  # an arch top at the trigger
 
     def arch(t: np.ndarray) -> np.ndarray:
