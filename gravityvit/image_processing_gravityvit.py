@@ -491,11 +491,12 @@ def _single_view(view: Any, field: str) -> np.ndarray:
         raise ValueError(
             f"{field}: a view must have shape (140, 170) or (1, 140, 170); got {view.shape}{channels}"
         )
-    if not np.isfinite(view).all():
+    # NaN and inf propagate into the min / max: two passes check finiteness and the range.
+    low, high = float(view.min()), float(view.max())
+    if not (np.isfinite(low) and np.isfinite(high)):
         raise ValueError(
             f"{field}: a view must be finite; got {int((~np.isfinite(view)).sum())} NaN/inf values"
         )
-    low, high = float(view.min()), float(view.max())
     if low < -_VALUE_TOLERANCE or high > 1 + _VALUE_TOLERANCE:
         raise ValueError(f"{field}: view values must lie in [0, 1]; got min {low:.4g}, max {high:.4g}")
     return view
