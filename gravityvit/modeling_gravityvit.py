@@ -6,7 +6,8 @@ Data flow of ``GravityViTForGlitchClassification``::
       -> the present views of the whole batch, gathered: (P, 3, H, W)       [one backbone call]
       -> timm forward_features: (P, T, D) tokens, scattered back to (B, V, T, D)
       -> + learned duration embedding of each view (V, D)
-      -> fusion: Q learned queries cross-attend over all tokens of all present views (masked keys)
+      -> fusion: Q queries (learned + mean of the present tokens) cross-attend over all tokens of all
+         present views (masked keys)
       -> pooled (B, D) = mean of the Q fused queries; view_weights (B, V) = attention mass per view
       -> MLP head -> logits (B, num_labels); loss from the config (gravityvit.losses)
 """
@@ -295,9 +296,15 @@ class GravityViTCrossAttentionFusion(nn.Module):
         batch, num_views, num_tokens, hidden = view_tokens.shape
         tokens = view_tokens.reshape(batch, num_views * num_tokens, hidden)
         token_mask = view_mask[:, :, None].expand(batch, num_views, num_tokens).reshape(batch, -1)
+        # Each query starts from the mean of the present tokens (as CLIP's attention pooling does): the
+        # fusion begins as mean pooling and the attention learns what to weigh more. From scratch this
+        # trains several times faster than learned queries alone, which start with diffuse attention.
+        token_weights = view_mask.to(tokens.dtype)[:, :, None].expand(batch, num_views, num_tokens)
+        token_weights = token_weights.reshape(batch, -1, 1)
+        token_mean = (tokens * token_weights).sum(1) / token_weights.sum(1)
+        queries = self.queries + token_mean[:, None, :]
         if bool(view_mask.all()):
             token_mask = None  # every key present: no masking pass over the scores
-        queries = self.queries.expand(batch, -1, -1)
         states, attentions = [], []
         view_weights = view_tokens.new_zeros(batch, num_views)
         for layer in self.layers:
