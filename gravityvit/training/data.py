@@ -270,7 +270,8 @@ class GlitchCollator:
         """Collate ``examples`` (outputs of GlitchViewsTransform) into model inputs."""
         views = np.stack([np.asarray(example["views"], dtype=np.float32) for example in examples])
         view_mask = np.stack([np.asarray(example["view_mask"], dtype=bool) for example in examples])
-        features = self.image_processor.preprocess_views(views, view_mask=view_mask)
+        # Views decoded from 16-bit PNGs and clipped by the augmentation are valid by construction.
+        features = self.image_processor.preprocess_views(views, view_mask=view_mask, validate=False)
         batch = {
             "pixel_values": torch.as_tensor(features["pixel_values"]),
             "view_mask": torch.as_tensor(np.asarray(features.get("view_mask", view_mask)), dtype=torch.bool),
