@@ -7,6 +7,7 @@ from typing import Any
 from transformers import PreTrainedConfig
 
 from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S, VIEW_SHAPE
+from .losses import check_loss_settings
 
 
 class GravitySpyCNNConfig(PreTrainedConfig):
@@ -101,20 +102,11 @@ class GravitySpyCNNConfig(PreTrainedConfig):
             raise ValueError(
                 f"image_size {self.image_size} is too small for {len(self.conv_channels)} poolings"
             )
-        for name in ("dropout", "label_smoothing"):
-            if not 0.0 <= float(getattr(self, name)) < 1.0:
-                raise ValueError(f"{name} must lie in [0, 1); got {getattr(self, name)}")
-        if not float(self.focal_gamma) >= 0:
-            raise ValueError(f"focal_gamma must be >= 0; got {self.focal_gamma}")
-        if self.class_weights is not None:
-            if len(self.class_weights) != self.num_labels:
-                raise ValueError(
-                    f"class_weights must have one weight per label (num_labels={self.num_labels}); "
-                    f"got {len(self.class_weights)}"
-                )
-            self.class_weights = [float(w) for w in self.class_weights]
-            if min(self.class_weights) < 0 or sum(self.class_weights) <= 0:
-                raise ValueError("class_weights must be non-negative with a positive sum")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"dropout must lie in [0, 1); got {self.dropout}")
+        self.class_weights = check_loss_settings(
+            self.label_smoothing, self.focal_gamma, self.class_weights, self.num_labels
+        )
         self.image_mean = [float(m) for m in self.image_mean]
         self.image_std = [float(s) for s in self.image_std]
         if len(self.image_mean) != 3 or len(self.image_std) != 3 or min(self.image_std) <= 0:

@@ -12,6 +12,7 @@ import torch
 from transformers import PreTrainedConfig
 
 from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
+from .losses import check_loss_settings
 
 FUSION_KINDS: tuple[str, ...] = ("cross_attention", "mean", "concat")
 # Arguments the model sets itself when it builds the backbone; backbone_kwargs may not override them.
@@ -269,22 +270,13 @@ class GravityViTConfig(PreTrainedConfig):
         _check_int("head_hidden_size", self.head_hidden_size, minimum=0)
         if not self.fusion_mlp_ratio > 0:
             raise ValueError(f"fusion_mlp_ratio must be positive; got {self.fusion_mlp_ratio}")
-        for name in ("fusion_dropout", "drop_path_rate", "head_dropout", "label_smoothing"):
+        for name in ("fusion_dropout", "drop_path_rate", "head_dropout"):
             value = getattr(self, name)
             if not 0.0 <= float(value) < 1.0:
                 raise ValueError(f"{name} must lie in [0, 1); got {value}")
-        if not float(self.focal_gamma) >= 0.0:
-            raise ValueError(f"focal_gamma must be >= 0 (0 = cross-entropy); got {self.focal_gamma}")
-        if self.class_weights is not None:
-            weights = [float(w) for w in self.class_weights]
-            if len(weights) != self.num_labels:
-                raise ValueError(
-                    f"class_weights must have one weight per label (num_labels={self.num_labels}); "
-                    f"got {len(weights)}"
-                )
-            if any(w < 0 for w in weights) or sum(weights) <= 0:
-                raise ValueError("class_weights must be non-negative with a positive sum")
-            self.class_weights = weights
+        self.class_weights = check_loss_settings(
+            self.label_smoothing, self.focal_gamma, self.class_weights, self.num_labels
+        )
 
         described = describe_backbone(self.backbone, self.image_size, self.backbone_kwargs)
         if self.hidden_size is not None and int(self.hidden_size) != described["hidden_size"]:

@@ -17,7 +17,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 
 from .configuration_gravityspy_cnn import GravitySpyCNNConfig
-from .losses import glitch_classification_loss
+from .losses import config_classification_loss
 from .modeling_gravityvit import GlitchClassifierOutput, prepare_multiview_inputs, uniform_view_weights
 
 
@@ -144,13 +144,7 @@ class GravitySpyCNNForGlitchClassification(GravitySpyCNNPreTrainedModel):
         logits = self.classifier(self.dropout(self.activation(self.dense(hidden.flatten(1)))))
         loss = None
         if labels is not None:
-            loss = glitch_classification_loss(
-                logits,
-                labels,
-                label_smoothing=config.label_smoothing,
-                focal_gamma=config.focal_gamma,
-                class_weights=config.class_weights,
-            )
+            loss = config_classification_loss(logits, labels, config)
         view_weights = uniform_view_weights(view_mask, logits.dtype)
         states = tuple(hidden_states) if output_hidden_states else None
         if not return_dict:

@@ -27,7 +27,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_gravityvit import GravityViTConfig, create_timm_backbone
-from .losses import glitch_classification_loss
+from .losses import config_classification_loss
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 
@@ -675,13 +675,7 @@ class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
         logits = self.head(outputs.pooler_output)
         loss = None
         if labels is not None:
-            loss = glitch_classification_loss(
-                logits,
-                labels,
-                label_smoothing=self.config.label_smoothing,
-                focal_gamma=self.config.focal_gamma,
-                class_weights=self.config.class_weights,
-            )
+            loss = config_classification_loss(logits, labels, self.config)
         if not return_dict:
             values = (loss, logits, outputs.view_weights, outputs.hidden_states, outputs.attentions)
             return tuple(v for v in values if v is not None)
