@@ -481,7 +481,46 @@ class IndexEntry:
         return self.hdf5_path
 
 
-class GravitySpyHDF5Reader(Sequence):
+class IndexedSampleReader(Sequence):
+    """Sequence protocol shared by the Gravity Spy readers (HDF5 and PNG).
+
+    A subclass sets ``_entries`` (one index entry per sample, each with ``label`` and
+    ``gravityspy_id``) and ``apply_label_corrections``, and implements ``_read(entry)``, which reads
+    one ``GravitySpySample``.
+    """
+
+    _entries: list[Any]
+    apply_label_corrections: bool
+
+    def _read(self, entry: Any) -> GravitySpySample:
+        raise NotImplementedError
+
+    @property
+    def ids(self) -> list[str]:
+        """The gravityspy_ids in index order."""
+        return [e.gravityspy_id for e in self._entries]
+
+    def label_of(self, index: int) -> str:
+        """The (corrected) label of sample ``index`` without reading its views."""
+        entry = self._entries[index]
+        if self.apply_label_corrections:
+            return LABEL_CORRECTIONS.get(entry.gravityspy_id, entry.label)
+        return entry.label
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self._read(self._entries[index])
+
+    def __iter__(self) -> Iterator[GravitySpySample]:
+        for entry in self._entries:
+            yield self._read(entry)
+
+
+class GravitySpyHDF5Reader(IndexedSampleReader):
     """Lazy reader of a Gravity Spy HDF5 file; item ``i`` is a ``GravitySpySample``.
 
     The index of samples (label, sample_type, gravityspy_id) is built once when the reader is
@@ -630,18 +669,6 @@ class GravitySpyHDF5Reader(Sequence):
         """The index: one ``IndexEntry`` (label as filed, sample_type, gravityspy_id) per sample."""
         return list(self._entries)
 
-    @property
-    def ids(self) -> list[str]:
-        """The gravityspy_ids in index order."""
-        return [e.gravityspy_id for e in self._entries]
-
-    def label_of(self, index: int) -> str:
-        """The (corrected) label of sample ``index`` without reading its views."""
-        entry = self._entries[index]
-        if self.apply_label_corrections:
-            return LABEL_CORRECTIONS.get(entry.gravityspy_id, entry.label)
-        return entry.label
-
     def class_counts(self) -> dict[str, dict[str, int]]:
         """``{sample_type: {label: count}}`` from the index (corrected labels), without reading views."""
         counts: dict[str, dict[str, int]] = {}
@@ -665,18 +692,6 @@ class GravitySpyHDF5Reader(Sequence):
         return self.select(i for i, e in enumerate(self._entries) if e.sample_type == sample_type)
 
     # -- samples -------------------------------------------------------------------------------------
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._read(self._entries[index])
-
-    def __iter__(self) -> Iterator[GravitySpySample]:
-        for entry in self._entries:
-            yield self._read(entry)
 
     def read_views(self, entry: IndexEntry) -> np.ndarray:
         """Read and validate the four views of ``entry`` as float32 (4, 140, 170)."""

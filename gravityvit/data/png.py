@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from gravityvit.data.hdf5 import (
     LABEL_CORRECTIONS,
     GravitySpyDataError,
     GravitySpySample,
+    IndexedSampleReader,
     read_metadata_csv,
     validate_view,
 )
@@ -78,7 +79,7 @@ class PNGEntry:
         return str(self.folder / f"{self.ifo}_{self.gravityspy_id}")
 
 
-class GravitySpyPNGReader(Sequence):
+class GravitySpyPNGReader(IndexedSampleReader):
     """Lazy reader of Gravity Spy PNG folders; item ``i`` is a ``GravitySpySample``.
 
     Parameters
@@ -179,23 +180,6 @@ class GravitySpyPNGReader(Sequence):
         """The index: one ``PNGEntry`` per sample (class folder, split, id, files)."""
         return list(self._entries)
 
-    @property
-    def ids(self) -> list[str]:
-        """The gravityspy_ids in index order."""
-        return [e.gravityspy_id for e in self._entries]
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        return self._read(self._entries[index])
-
-    def __iter__(self) -> Iterator[GravitySpySample]:
-        for entry in self._entries:
-            yield self._read(entry)
-
     # -- samples -------------------------------------------------------------------------------------
 
     def _read(self, entry: PNGEntry) -> GravitySpySample:
@@ -241,13 +225,6 @@ class GravitySpyPNGReader(Sequence):
             ifo=str(row.get("ifo") or entry.ifo),
             metadata={k: v for k, v in row.items() if k not in KEY_COLUMNS},
         )
-
-    def label_of(self, index: int) -> str:
-        """The (corrected) class of sample ``index`` without reading its PNGs."""
-        entry = self._entries[index]
-        if self.apply_label_corrections:
-            return LABEL_CORRECTIONS.get(entry.gravityspy_id, entry.label)
-        return entry.label
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r}, samples={len(self)}, metadata_csv={self.metadata_csv})"
