@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 DEMO_DIR ?= outputs/demo
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo test bench lint format clean
 
 $(STAMP): setup.py
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --durations=15 tests
+
+bench: $(STAMP)
+	HF_HUB_OFFLINE=1 nice -n 5 $(BIN)/python benchmarks/run.py --quick --output outputs/benchmarks.json
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
