@@ -230,6 +230,36 @@ def _one_sided_fft(data: np.ndarray) -> np.ndarray:
     return fseries
 
 
+def _coerced_plan(
+    duration_s: float,
+    sample_rate_hz: float,
+    qrange: Sequence[float],
+    frange_hz: Sequence[float],
+    mismatch: float,
+) -> tuple[_PlanePlan, ...]:
+    """``_scan_plan`` of user-given settings, coerced to the hashable floats its cache keys on."""
+    return _scan_plan(
+        float(duration_s),
+        float(sample_rate_hz),
+        tuple(map(float, qrange)),
+        tuple(map(float, frange_hz)),
+        float(mismatch),
+    )
+
+
+def _plan_and_fft(
+    data: np.ndarray,
+    sample_rate_hz: float,
+    qrange: Sequence[float],
+    frange_hz: Sequence[float],
+    mismatch: float,
+) -> tuple[float, tuple[_PlanePlan, ...], np.ndarray]:
+    """Duration (s), tile plan and one-sided FFT of float64 ``data`` sampled at ``sample_rate_hz``."""
+    duration_s = data.size / float(sample_rate_hz)
+    plans = _coerced_plan(duration_s, sample_rate_hz, qrange, frange_hz, mismatch)
+    return duration_s, plans, _one_sided_fft(data)
+
+
 def _plane_energies(
     fseries: np.ndarray,
     plan: _PlanePlan,
@@ -301,15 +331,7 @@ def peak_tile_snr(
         Start and end (seconds from the first sample) of the window searched for the peak.
     """
     data = np.asarray(whitened_signal, dtype=np.float64)
-    duration_s = data.size / float(sample_rate_hz)
-    plans = _scan_plan(
-        duration_s,
-        float(sample_rate_hz),
-        tuple(map(float, qrange)),
-        tuple(map(float, frange_hz)),
-        float(mismatch),
-    )
-    fseries = _one_sided_fft(data)
+    duration_s, plans, fseries = _plan_and_fft(data, sample_rate_hz, qrange, frange_hz, mismatch)
     peak = 0.0
     for plan in plans:
         for group in plan.groups:
@@ -345,15 +367,7 @@ def noise_row_energies(
     sums: list[np.ndarray] | None = None
     for data in whitened_noise:
         data = np.asarray(data, dtype=np.float64)
-        duration_s = data.size / float(sample_rate_hz)
-        plans = _scan_plan(
-            duration_s,
-            float(sample_rate_hz),
-            tuple(map(float, qrange)),
-            tuple(map(float, frange_hz)),
-            float(mismatch),
-        )
-        fseries = _one_sided_fft(data)
+        duration_s, plans, fseries = _plan_and_fft(data, sample_rate_hz, qrange, frange_hz, mismatch)
         means = []
         for plan in plans:
             row_means = np.empty(len(plan.frequencies_hz))
@@ -396,13 +410,7 @@ def tile_weighted_mean(
         One array per Q plane (tiling order), one value per row.
     """
     values = np.asarray(values, dtype=np.float64)
-    plans = _scan_plan(
-        float(duration_s),
-        float(sample_rate_hz),
-        tuple(map(float, qrange)),
-        tuple(map(float, frange_hz)),
-        float(mismatch),
-    )
+    plans = _coerced_plan(duration_s, sample_rate_hz, qrange, frange_hz, mismatch)
     out = []
     for plan in plans:
         row_values = np.empty(len(plan.frequencies_hz))
@@ -473,15 +481,7 @@ def q_scan(
     data = np.asarray(whitened, dtype=np.float64)
     if not np.isfinite(data).all():
         raise StrainError("whitened data contain NaN or infinite values")
-    duration_s = data.size / float(sample_rate_hz)
-    plans = _scan_plan(
-        duration_s,
-        float(sample_rate_hz),
-        tuple(map(float, qrange)),
-        tuple(map(float, frange_hz)),
-        float(mismatch),
-    )
-    fseries = _one_sided_fft(data)
+    duration_s, plans, fseries = _plan_and_fft(data, sample_rate_hz, qrange, frange_hz, mismatch)
     best: QScan | None = None
     for index, plan in enumerate(plans):
         noise = None if noise_energy is None else np.asarray(noise_energy[index])
