@@ -18,7 +18,7 @@ from transformers import initialization as init
 
 from .configuration_gravityspy_cnn import GravitySpyCNNConfig
 from .losses import config_classification_loss
-from .modeling_gravityvit import GlitchClassifierOutput, prepare_multiview_inputs, uniform_view_weights
+from .modeling_gravityvit import GlitchClassifierOutput, prepare_config_inputs, uniform_view_weights
 
 
 def tile_merged_view(views: torch.Tensor) -> torch.Tensor:
@@ -125,14 +125,7 @@ class GravitySpyCNNForGlitchClassification(GravitySpyCNNPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else config.return_dict
-        pixel_values, view_mask = prepare_multiview_inputs(
-            pixel_values,
-            view_mask,
-            config.num_views,
-            config.view_durations_s,
-            config.image_size_hw,
-            view_index,
-        )
+        pixel_values, view_mask = prepare_config_inputs(config, pixel_values, view_mask, view_index)
         dtype = self.dense.weight.dtype
         # The processor repeats gray into 3 identical channels; the CNN reads one, as in production.
         gray = pixel_values.to(dtype).mean(dim=2) * view_mask[:, :, None, None].to(dtype)

@@ -22,7 +22,7 @@ from typing import ClassVar
 import timm
 import torch
 from torch import nn
-from transformers import PreTrainedModel
+from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
@@ -162,6 +162,27 @@ def prepare_multiview_inputs(
             f"every sample needs at least one present view; samples {empty} have none (view_mask all False)"
         )
     return pixel_values, view_mask
+
+
+def prepare_config_inputs(
+    config: PreTrainedConfig,
+    pixel_values: torch.Tensor,
+    view_mask: torch.Tensor | None,
+    view_index: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``prepare_multiview_inputs`` with the view layout of a model config.
+
+    ``config`` is a ``GravityViTConfig`` or ``GravitySpyCNNConfig``: any config with ``num_views``,
+    ``view_durations_s`` and ``image_size_hw``.
+    """
+    return prepare_multiview_inputs(
+        pixel_values,
+        view_mask,
+        config.num_views,
+        config.view_durations_s,
+        config.image_size_hw,
+        view_index,
+    )
 
 
 class GravityViTCrossAttention(nn.Module):
@@ -566,14 +587,7 @@ class GravityViTModel(GravityViTPreTrainedModel):
             output_hidden_states if output_hidden_states is not None else config.output_hidden_states
         )
         return_dict = return_dict if return_dict is not None else config.return_dict
-        pixel_values, view_mask = prepare_multiview_inputs(
-            pixel_values,
-            view_mask,
-            config.num_views,
-            config.view_durations_s,
-            config.image_size_hw,
-            view_index,
-        )
+        pixel_values, view_mask = prepare_config_inputs(config, pixel_values, view_mask, view_index)
         pixel_values = pixel_values.to(self.duration_embedding.dtype)
         tokens, pooled_views = self.encode_views(pixel_values, view_mask)
         duration = self.duration_embedding.to(tokens.dtype)
