@@ -15,6 +15,7 @@ the v1d0 CSV only gravityspy_id, label and sample_type.
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import csv
 import dataclasses
@@ -492,8 +493,9 @@ class IndexedSampleReader(Sequence):
     _entries: list[Any]
     apply_label_corrections: bool
 
+    @abc.abstractmethod
     def _read(self, entry: Any) -> GravitySpySample:
-        raise NotImplementedError
+        """Read the sample of one index entry (views checked, label corrected)."""
 
     @property
     def ids(self) -> list[str]:
