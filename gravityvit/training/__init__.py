@@ -6,8 +6,7 @@ first use (PEP 562), so ``import gravityvit.training`` does not import torch, da
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from gravityvit.lazy_exports import lazy_exports
 
 # Public name -> submodule of gravityvit.training that defines it.
 _EXPORTS: dict[str, str] = {
@@ -31,15 +30,4 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    module_name = _EXPORTS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
