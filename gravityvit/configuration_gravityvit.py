@@ -5,10 +5,14 @@ from __future__ import annotations
 import difflib
 import functools
 import json
+from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import timm
 import torch
+from timm.layers import HybridEmbed
+from timm.models.vision_transformer_hybrid import ConvStem
 from transformers import PreTrainedConfig
 
 from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
@@ -34,11 +38,41 @@ def image_size_hw(image_size: int | list[int] | tuple[int, int]) -> tuple[int, i
     raise ValueError(f"image_size must be an int or a (height, width) pair; got {image_size!r}")
 
 
+def conv_stem_embed_layer(channels: Sequence[int]) -> partial:
+    """A timm ``embed_layer`` that replaces a ViT's linear patch embedding by a convolutional stem.
+
+    One 3x3 stride-2 convolution per entry of ``channels`` (BatchNorm and GELU between them, as timm's
+    ``ConvStem``), so ``n`` entries make ``2**n``-pixel patches and the last entry is the token width.
+    Early convolutions give a ViT trained from scratch the locality prior it otherwise learns from
+    data, which makes it learn several times faster on small datasets (Xiao et al. 2021, "Early
+    convolutions help transformers see better").
+    """
+    channels = tuple(int(c) for c in channels)
+
+    def build(in_chans: int = 3, device=None, dtype=None, **embed_kwargs: Any) -> HybridEmbed:
+        stem = ConvStem(
+            in_chans=in_chans,
+            depth=len(channels),
+            channels=channels,
+            stride=(2,) * len(channels),
+            kernel_size=3,
+            act_layer=torch.nn.GELU,
+            device=device,
+            dtype=dtype,
+        )
+        # The stem's last convolution already outputs the token width: no extra 1x1 projection.
+        embed_kwargs["patch_size"] = 1
+        return HybridEmbed(stem, in_chans=in_chans, proj=False, device=device, dtype=dtype, **embed_kwargs)
+
+    return build
+
+
 def create_timm_backbone(
     backbone: str,
     image_size: int | list[int] | tuple[int, int],
     backbone_kwargs: dict[str, Any] | None = None,
     drop_path_rate: float = 0.0,
+    conv_stem_channels: Sequence[int] | None = None,
     **extra_kwargs: Any,
 ) -> torch.nn.Module:
     """Build the timm backbone of a GravityViT model: random init, no classifier head.
@@ -53,6 +87,9 @@ def create_timm_backbone(
         Further keyword arguments for ``timm.create_model`` (depth, embed_dim, num_heads, ...).
     drop_path_rate : float
         Stochastic depth rate of the backbone blocks.
+    conv_stem_channels : sequence of int, optional
+        Replace the ViT's patch embedding by a convolutional stem with these output channels
+        (``conv_stem_embed_layer``); the last must equal the ViT's ``embed_dim``.
     **extra_kwargs
         Passed on to ``timm.create_model`` (the weight loader uses ``pretrained`` and
         ``pretrained_cfg_overlay``).
@@ -65,6 +102,8 @@ def create_timm_backbone(
     kwargs = dict(backbone_kwargs or {})
     kwargs.update(extra_kwargs)
     kwargs.setdefault("pretrained", False)
+    if conv_stem_channels:
+        kwargs["embed_layer"] = conv_stem_embed_layer(conv_stem_channels)
     try:
         return timm.create_model(
             backbone,
@@ -81,20 +120,28 @@ def create_timm_backbone(
 
 
 @functools.lru_cache(maxsize=32)
-def _describe_backbone(backbone: str, image_size_json: str, backbone_kwargs_json: str) -> dict[str, Any]:
+def _describe_backbone(
+    backbone: str, image_size_json: str, backbone_kwargs_json: str, conv_stem_json: str
+) -> dict[str, Any]:
     """Build the backbone on the meta device (no memory, ~0.2 s) and report what the config needs."""
     kwargs = json.loads(backbone_kwargs_json)
+    conv_stem_channels = json.loads(conv_stem_json)
     try:
         with torch.device("meta"):
-            model = create_timm_backbone(backbone, json.loads(image_size_json), kwargs)
+            model = create_timm_backbone(
+                backbone, json.loads(image_size_json), kwargs, conv_stem_channels=conv_stem_channels
+            )
     except Exception as error:
+        stem = f" and conv_stem_channels={conv_stem_channels}" if conv_stem_channels else ""
         raise ValueError(
-            f"timm could not build backbone {backbone!r} with backbone_kwargs={kwargs}: {error}"
+            f"timm could not build backbone {backbone!r} with backbone_kwargs={kwargs}{stem}: {error}"
         ) from error
     patch_size = None
     patch_embed = getattr(model, "patch_embed", None)
     if patch_embed is not None and getattr(patch_embed, "patch_size", None) is not None:
-        patch_size = [int(p) for p in patch_embed.patch_size]
+        # A convolutional stem's tokens are (its stride) x (timm's patch size on its feature map) pixels.
+        stem_stride = 2 ** len(conv_stem_channels or [])
+        patch_size = [int(p) * stem_stride for p in patch_embed.patch_size]
     cfg = dict(getattr(model, "pretrained_cfg", None) or {})
     return {
         "hidden_size": int(model.num_features),
@@ -105,7 +152,10 @@ def _describe_backbone(backbone: str, image_size_json: str, backbone_kwargs_json
 
 
 def describe_backbone(
-    backbone: str, image_size: int | list[int] | tuple[int, int], backbone_kwargs: dict[str, Any] | None
+    backbone: str,
+    image_size: int | list[int] | tuple[int, int],
+    backbone_kwargs: dict[str, Any] | None,
+    conv_stem_channels: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Return ``hidden_size``, ``patch_size`` and the pretrained ``mean`` / ``std`` of a timm backbone.
 
@@ -123,6 +173,7 @@ def describe_backbone(
             backbone,
             json.dumps(list(image_size_hw(image_size))),
             json.dumps(backbone_kwargs or {}, sort_keys=True),
+            json.dumps(list(conv_stem_channels or [])),
         )
     )
 
@@ -143,6 +194,12 @@ class GravityViTConfig(PreTrainedConfig):
             Further keyword arguments for ``timm.create_model``, e.g. ``{"depth": 2, "embed_dim": 64,
             "num_heads": 2, "patch_size": 8}`` for tiny test models. May not hold ``pretrained``,
             ``num_classes``, ``img_size`` or ``drop_path_rate`` (set from this config).
+        conv_stem_channels (`list[int]`, *optional*):
+            Replace the ViT's linear patch embedding by a convolutional stem: one 3x3 stride-2
+            convolution (BatchNorm, GELU) per entry, so ``n`` entries make ``2**n``-pixel patches; the
+            last entry must equal the ViT's ``embed_dim``. A ViT trained from scratch on a small
+            dataset learns several times faster with it (the CPU demo model uses ``[24, 48, 96]``);
+            ImageNet patch-embedding weights do not fit it. ``None`` keeps timm's patch embedding.
         image_size (`int` or `(int, int)`, *optional*, defaults to 224):
             Input size in pixels, square or (height, width), to which the processor resizes each
             (140, 170) view.
@@ -209,6 +266,7 @@ class GravityViTConfig(PreTrainedConfig):
 
     backbone: str = "vit_base_patch16_224"
     backbone_kwargs: dict[str, Any] | None = None
+    conv_stem_channels: list[int] | None = None
     image_size: int | list[int] | tuple[int, int] = 224
     num_views: int = 4
     view_durations_s: list[float] | tuple[float, ...] = VIEW_DURATIONS_S
@@ -248,6 +306,7 @@ class GravityViTConfig(PreTrainedConfig):
                 f"backbone_kwargs may not set {reserved}: use image_size / drop_path_rate, or "
                 "load_backbone_weights() for pretrained weights"
             )
+        self._check_conv_stem()
         height, width = image_size_hw(self.image_size)
         if height <= 0 or width <= 0:
             raise ValueError(f"image_size must be positive; got {self.image_size!r}")
@@ -278,7 +337,9 @@ class GravityViTConfig(PreTrainedConfig):
             self.label_smoothing, self.focal_gamma, self.class_weights, self.num_labels
         )
 
-        described = describe_backbone(self.backbone, self.image_size, self.backbone_kwargs)
+        described = describe_backbone(
+            self.backbone, self.image_size, self.backbone_kwargs, self.conv_stem_channels
+        )
         if self.hidden_size is not None and int(self.hidden_size) != described["hidden_size"]:
             raise ValueError(
                 f"hidden_size={self.hidden_size} does not match backbone {self.backbone!r} "
@@ -302,6 +363,23 @@ class GravityViTConfig(PreTrainedConfig):
         if any(s <= 0 for s in self.image_std):
             raise ValueError(f"image_std must be positive; got {self.image_std}")
 
+    def _check_conv_stem(self) -> None:
+        if self.conv_stem_channels is None:
+            return
+        channels = self.conv_stem_channels
+        if (
+            not isinstance(channels, (list, tuple))
+            or not 1 <= len(channels) <= 6
+            or any(isinstance(c, bool) or not isinstance(c, int) or c < 1 for c in channels)
+        ):
+            raise ValueError(f"conv_stem_channels must be 1 to 6 positive ints; got {channels!r}")
+        self.conv_stem_channels = [int(c) for c in channels]
+        if "patch_size" in (self.backbone_kwargs or {}):
+            raise ValueError(
+                f"conv_stem_channels={self.conv_stem_channels} sets the patch size "
+                f"({2 ** len(channels)} pixels); remove patch_size from backbone_kwargs"
+            )
+
     @property
     def image_size_hw(self) -> tuple[int, int]:
         """The input size as (height, width) pixels."""
@@ -320,4 +398,11 @@ def _check_channels(name: str, value: Any, default: list[float]) -> list[float]:
     return values
 
 
-__all__ = ["FUSION_KINDS", "GravityViTConfig", "create_timm_backbone", "describe_backbone", "image_size_hw"]
+__all__ = [
+    "FUSION_KINDS",
+    "GravityViTConfig",
+    "conv_stem_embed_layer",
+    "create_timm_backbone",
+    "describe_backbone",
+    "image_size_hw",
+]

@@ -443,7 +443,11 @@ class GravityViTModel(GravityViTPreTrainedModel):
     def __init__(self, config: GravityViTConfig) -> None:
         super().__init__(config)
         self.backbone = create_timm_backbone(
-            config.backbone, config.image_size, config.backbone_kwargs, drop_path_rate=config.drop_path_rate
+            config.backbone,
+            config.image_size,
+            config.backbone_kwargs,
+            drop_path_rate=config.drop_path_rate,
+            conv_stem_channels=config.conv_stem_channels,
         )
         self.duration_embedding = nn.Parameter(torch.zeros(config.num_views, config.hidden_size))
         self.fusion: nn.Module | None = None

@@ -68,8 +68,23 @@ def test_rectangular_image_size_and_custom_labels():
         ({"hidden_size": 64}, "does not match backbone"),
         ({"image_mean": [0.5, 0.5]}, "image_mean must have 3 values"),
         ({"image_std": [0.5, 0.0, 0.5]}, "image_std must be positive"),
+        ({"conv_stem_channels": [16, 0]}, "conv_stem_channels must be 1 to 6 positive ints"),
+        ({"conv_stem_channels": [16, 32]}, "remove patch_size from backbone_kwargs"),
     ],
 )
 def test_invalid_values_raise_at_construction(overrides, message):
     with pytest.raises(ValueError, match=message):
         GravityViTConfig(**{**TINY, **overrides})
+
+
+def test_conv_stem_sets_the_patch_size_and_must_end_at_the_token_width():
+    kwargs = {"depth": 1, "embed_dim": 32, "num_heads": 2}
+    config = GravityViTConfig(**{**TINY, "backbone_kwargs": kwargs, "conv_stem_channels": [16, 32]})
+    assert config.conv_stem_channels == [16, 32] and config.hidden_size == 32
+    # Two stride-2 convolutions make 4-pixel patches: 30 pixels is not a multiple of 4.
+    with pytest.raises(ValueError, match=r"multiple of the backbone's patch size \[4, 4\]"):
+        GravityViTConfig(
+            **{**TINY, "backbone_kwargs": kwargs, "conv_stem_channels": [16, 32], "image_size": 30}
+        )
+    with pytest.raises(ValueError, match="must match embed dim"):
+        GravityViTConfig(**{**TINY, "backbone_kwargs": kwargs, "conv_stem_channels": [16, 24]})

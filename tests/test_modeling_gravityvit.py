@@ -236,6 +236,28 @@ def test_save_load_and_auto_classes_give_identical_logits(tmp_path):
     )
 
 
+def test_conv_stem_replaces_the_patch_embedding_and_survives_save_load(tmp_path):
+    backbone_kwargs = {
+        "depth": 1,
+        "embed_dim": 32,
+        "num_heads": 2,
+        "global_pool": "avg",
+        "class_token": False,
+    }
+    model = tiny_model(backbone_kwargs=backbone_kwargs, conv_stem_channels=[8, 16, 32])
+    patch_embed = model.gravityvit.backbone.patch_embed
+    # Three stride-2 convolutions: 8x8-pixel patches, a 4x4 token grid, no class token.
+    assert patch_embed.grid_size == (4, 4) and patch_embed.feature_ratio == (8, 8)
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in patch_embed.modules()) == 3
+    pixels = random_inputs()
+    expected = model(pixels, view_mask=MASK)
+    assert expected.logits.shape == (3, 22)
+    model.save_pretrained(tmp_path)
+    loaded = GravityViTForGlitchClassification.from_pretrained(tmp_path).eval()
+    # The stem's BatchNorm statistics are buffers: they are saved and restored too.
+    torch.testing.assert_close(loaded(pixels, view_mask=MASK).logits, expected.logits, rtol=0, atol=0)
+
+
 REMOTE_SCRIPT = textwrap.dedent(
     """
     import sys
