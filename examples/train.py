@@ -55,6 +55,7 @@ from gravityvit.training.data import (
     GlitchDatasetError,
     balanced_class_weights,
     check_glitch_dataset,
+    decoded_size_gib,
     load_glitch_dataset,
     prepare_split,
     split_class_counts,
@@ -134,6 +135,14 @@ class DataArguments:
     noise_std: float = dataclasses.field(default=0.01, metadata={"help": "Pixel noise added."})
     view_dropout: float = dataclasses.field(
         default=0.25, metadata={"help": "Probability of masking some views of a sample (one kept)."}
+    )
+    in_memory_max_gib: float = dataclasses.field(
+        default=2.0,
+        metadata={
+            "help": "Decode the train and validation views once into memory when each split's 16-bit views "
+            "fit in this many GiB (190 kB per sample; the v1 dataset's train split is about 1.5 GiB); "
+            "0 decodes the PNGs at every batch."
+        },
     )
     simulate_samples_per_class: int = dataclasses.field(
         default=60, metadata={"help": "Without --dataset: simulated samples per class."}
@@ -369,6 +378,15 @@ def _truncate(dataset, count: int | None):
     return dataset if count is None or count >= len(dataset) else dataset.select(range(count))
 
 
+def fits_in_memory(split, view_durations_s: list[float], max_gib: float) -> bool:
+    """Whether ``split``'s decoded views fit the ``--in_memory_max_gib`` budget (then they are decoded once)."""
+    size_gib = decoded_size_gib(len(split), len(view_durations_s))
+    fits = 0 < size_gib <= max_gib
+    if fits:
+        logger.info("decoding %d samples once into memory (%.2f GiB)", len(split), size_gib)
+    return fits
+
+
 def warmup_steps_for(training_args: GlitchTrainingArguments, num_train_samples: int) -> int:
     """Optimizer steps in ``warmup_epochs`` epochs of ``num_train_samples`` samples."""
     batch = (
@@ -534,8 +552,17 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict[s
     trainer = Trainer(
         model=model,
         args=training_args,
-        train_dataset=prepare_split(train_split, view_durations_s, augmentation=augmentation),
-        eval_dataset=prepare_split(validation_split, view_durations_s),
+        train_dataset=prepare_split(
+            train_split,
+            view_durations_s,
+            augmentation=augmentation,
+            in_memory=fits_in_memory(train_split, view_durations_s, data_args.in_memory_max_gib),
+        ),
+        eval_dataset=prepare_split(
+            validation_split,
+            view_durations_s,
+            in_memory=fits_in_memory(validation_split, view_durations_s, data_args.in_memory_max_gib),
+        ),
         data_collator=GlitchCollator(image_processor),
         processing_class=image_processor,
         compute_metrics=make_compute_metrics(label_names),

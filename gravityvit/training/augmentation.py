@@ -36,8 +36,9 @@ def _shift_axis(image: np.ndarray, shift: int, axis: int) -> np.ndarray:
     pad = [(0, 0)] * image.ndim
     pad[axis] = (shift, 0) if shift > 0 else (0, -shift)
     padded = np.pad(image, pad, mode="reflect")
-    start = 0 if shift > 0 else -shift
-    return np.take(padded, np.arange(start, start + size), axis=axis)
+    window = [slice(None)] * image.ndim
+    window[axis] = slice(0, size) if shift > 0 else slice(-shift, -shift + size)
+    return padded[tuple(window)]
 
 
 @dataclasses.dataclass
@@ -132,8 +133,8 @@ class SpectrogramAugmentation:
                 continue
             view = _shift_axis(views[index], columns, axis=1)
             # A positive row shift moves the glitch down, i.e. to lower frequency (row 0 is the top).
-            view = _shift_axis(view, rows, axis=0) * gain
+            view = _shift_axis(view, rows, axis=0) * np.float32(gain)
             if self.noise_std > 0:
-                view = view + rng.normal(0.0, self.noise_std, size=view.shape).astype(np.float32)
-            out[index] = np.clip(view, 0.0, 1.0)
+                view += np.float32(self.noise_std) * rng.standard_normal(view.shape, dtype=np.float32)
+            np.clip(view, 0.0, 1.0, out=out[index])
         return out, view_mask

@@ -10,6 +10,7 @@ from gravityvit.training.data import (
     GlitchCollator,
     GlitchDatasetError,
     GlitchViewsTransform,
+    InMemoryGlitchViews,
     check_glitch_dataset,
     load_glitch_dataset,
 )
@@ -102,3 +103,19 @@ def test_transform_and_collator_make_model_inputs():
     assert only["view_mask"].tolist() == [False, False, True, False]
     assert not only["views"][[0, 1, 3]].any()
     np.testing.assert_allclose(only["views"][2], rows[0]["views"][2])
+
+
+def test_in_memory_split_serves_the_same_samples_as_the_arrow_path():
+    from gravityvit.training.augmentation import SpectrogramAugmentation
+
+    dataset = _dataset_dict(sizes={"train": 5})["train"]
+    indices = [4, 0, 2]
+    for options in ({}, {"only_view": 1}, {"augmentation": SpectrogramAugmentation(view_dropout=0.5)}):
+        # Augmented batches draw the same random numbers from the same seed: identical samples.
+        arrow = dataset.with_transform(GlitchViewsTransform(seed=3, **options)).__getitems__(indices)
+        memory = InMemoryGlitchViews(dataset, GlitchViewsTransform(seed=3, **options), decode_batch_size=2)
+        assert len(memory) == 5 and memory.views.dtype == np.uint16
+        for expected, got in zip(arrow, memory.__getitems__(indices)):
+            np.testing.assert_array_equal(got["views"], expected["views"])
+            assert got["view_mask"].tolist() == expected["view_mask"].tolist()
+            assert got["labels"] == expected["labels"]
