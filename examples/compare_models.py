@@ -38,14 +38,6 @@ logger = logging.getLogger("gravityvit.compare")
 
 RARE_CLASSES: tuple[str, ...] = ("Paired_Doves", "Wandering_Line", "Chirp", "Air_Compressor")
 
-_CPU_VIT = {
-    "image_size": [56, 72],
-    "backbone_kwargs": {"depth": 2, "embed_dim": 64, "num_heads": 2, "patch_size": 8},
-    "drop_path_rate": 0.0,
-    "fusion_num_heads": 2,
-    "fusion_num_queries": 1,
-    "head_hidden_size": 64,
-}
 # name -> (named configuration, config overrides)
 PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
     "paper": {
@@ -54,10 +46,10 @@ PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
         "Gravity Spy CNN (merged view)": ("gravityspy/cnn-baseline", {}),
     },
     "cpu": {
-        "GravityViT multi-view": ("gravityvit/multiview-demo", _CPU_VIT),
+        "GravityViT multi-view": ("gravityvit/multiview-demo", {}),
         "single-view ViT (1 s)": (
             "gravityvit/multiview-demo",
-            {**_CPU_VIT, "num_views": 1, "view_durations_s": [1.0], "fusion": "mean", "head_hidden_size": 0},
+            {"num_views": 1, "view_durations_s": [1.0], "fusion": "mean", "head_hidden_size": 0},
         ),
         "Gravity Spy CNN (merged view)": ("gravityspy/cnn-baseline", {}),
     },

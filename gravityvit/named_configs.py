@@ -68,15 +68,30 @@ NAMED_CONFIGS: dict[str, NamedConfig] = {
         GravityViTConfig,
         {
             "backbone": "vit_tiny_patch16_224",
-            "backbone_kwargs": {"depth": 2, "embed_dim": 64, "num_heads": 2, "patch_size": 8},
+            # 3 blocks of width 96, average-pooled tokens without a class token; a convolutional stem
+            # (three 3x3 stride-2 convolutions) instead of the linear patch embedding: 8x8-pixel
+            # tokens, 7 x 9 per view at 56x72 pixels.
+            "backbone_kwargs": {
+                "depth": 3,
+                "embed_dim": 96,
+                "num_heads": 3,
+                "global_pool": "avg",
+                "class_token": False,
+            },
+            "conv_stem_channels": [24, 48, 96],
             "image_size": [56, 72],
             "drop_path_rate": 0.0,
-            "fusion_num_heads": 2,
+            "fusion_num_heads": 3,
             "fusion_num_queries": 1,
-            "head_hidden_size": 64,
+            "head_hidden_size": 96,
+            # Standardise the dark Omega-scan views (pixel mean ~0.16, std ~0.1) rather than with
+            # ImageNet's 0.5 / 0.5: a backbone trained from scratch learns faster on unit-scale inputs.
+            "image_mean": [0.16, 0.16, 0.16],
+            "image_std": [0.1, 0.1, 0.1],
         },
-        "CPU demo (make demo): a 2-block, width-64 ViT with 8x8 patches at 56x72 pixels over the 4 views, "
-        "cross-attention fusion (0.17 M parameters); trains from scratch in minutes on 2 cores.",
+        "CPU demo (make demo): a 3-block, width-96 ViT with a convolutional stem (8x8-pixel tokens) at "
+        "56x72 pixels over the 4 views, cross-attention fusion (0.52 M parameters); trains from scratch "
+        "in minutes on 2 cores.",
     ),
     "gravityspy/cnn-baseline": NamedConfig(
         GravitySpyCNNConfig,

@@ -73,7 +73,7 @@ def test_the_demo_config_runs_on_a_cpu():
     config = get_named_config("gravityvit/multiview-demo")
     torch.manual_seed(0)
     model = GravityViTForGlitchClassification(config).eval()
-    assert sum(p.numel() for p in model.parameters()) < 500_000
+    assert sum(p.numel() for p in model.parameters()) < 600_000
     processor = GravityViTImageProcessor.from_config(config)
     inputs = processor(np.random.default_rng(0).random((2, 4, 140, 170), dtype=np.float32))
     assert inputs["pixel_values"].shape == (2, 4, 3, 56, 72)
