@@ -80,56 +80,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _stamp_matches(stamp: Path, expected: dict[str, Any]) -> bool:
-    return stamp.is_file() and json.loads(stamp.read_text()) == expected
-
-
 def simulate_stage(data_dir: Path, samples_per_class: int, seed: int, num_proc: int) -> Path:
-    """Simulate the HDF5 file, or reuse the one made with the same settings."""
-    from gravityvit.data.simulator import simulate_dataset
-    from gravityvit.file_utils import atomic_path
+    """Simulate the HDF5 file, or reuse the one made with the same settings and simulator."""
+    from gravityvit.data.simulated_dataset import simulate_cached
 
     h5_path = data_dir / "simulated.h5"
-    stamp = data_dir / "simulated.json"
-    settings = {"samples_per_class": samples_per_class, "seed": seed}
-    if h5_path.exists() and _stamp_matches(stamp, settings):
-        logger.info(
-            "[1/5] simulate: reusing %s (%d samples per class, seed %d)", h5_path, samples_per_class, seed
-        )
-        return h5_path
     logger.info(
         "[1/5] simulate: %d samples per class x 22 classes, seed %d -> %s", samples_per_class, seed, h5_path
     )
-    stamp.unlink(missing_ok=True)
-    simulate_dataset(h5_path, samples_per_class=samples_per_class, seed=seed, num_proc=num_proc)
-    with atomic_path(stamp) as temporary:
-        temporary.write_text(json.dumps(settings))
+    if not simulate_cached(h5_path, samples_per_class, seed, num_proc):
+        logger.info("[1/5] simulate: reusing %s", h5_path)
     return h5_path
 
 
 def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> Path:
     """Convert the HDF5 file to an Arrow dataset, or reuse the conversion of this very file."""
-    from gravityvit.data.arrow import convert_to_arrow
-    from gravityvit.file_utils import atomic_path
+    from gravityvit.data.simulated_dataset import convert_cached
 
-    stamp = arrow_dir.with_name(arrow_dir.name + ".json")
-    source = {"hdf5": str(h5_path), "mtime_ns": h5_path.stat().st_mtime_ns, "size": h5_path.stat().st_size}
-    if (arrow_dir / "dataset_dict.json").exists() and _stamp_matches(stamp, source):
-        logger.info("[2/5] convert: reusing %s", arrow_dir)
-        return arrow_dir
     logger.info("[2/5] convert: %s -> %s", h5_path, arrow_dir)
-    stamp.unlink(missing_ok=True)
-    metadata_csv = next(
-        (
-            c
-            for c in (h5_path.with_name(h5_path.stem + "_metadata.csv"), h5_path.with_suffix(".csv"))
-            if c.exists()
-        ),
-        None,
-    )
-    convert_to_arrow(h5_path, arrow_dir, metadata_csv=metadata_csv, num_proc=num_proc)
-    with atomic_path(stamp) as temporary:
-        temporary.write_text(json.dumps(source))
+    if not convert_cached(h5_path, arrow_dir, num_proc):
+        logger.info("[2/5] convert: reusing %s", arrow_dir)
     return arrow_dir
 
 
@@ -228,9 +198,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     import torch
 
+    from gravityvit.data.simulated_dataset import simulated_dataset_dir
+
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     output_dir = Path(args.output_dir)
-    data_dir = output_dir / "data" / f"simulated_n{args.samples_per_class}_seed{args.seed}"
+    data_dir = simulated_dataset_dir(output_dir / "data", args.samples_per_class, args.seed)
     model_dir = output_dir / "model"
     timings: dict[str, float] = {}
     started = time.perf_counter()

@@ -309,51 +309,16 @@ def load_model(model_args: ModelArguments, class_weights: list[float] | None = N
 # ---------------------------------------------------------------------------------------------------
 
 
-def simulated_dataset_dir(data_args: DataArguments, output_dir: str) -> Path:
-    """Simulate and convert the default dataset, or reuse it when it exists (idempotent); return its path.
+def default_dataset(data_args: DataArguments, output_dir: str) -> Path:
+    """Simulate and convert the embedded default dataset, or reuse it (see gravityvit.data.simulated_dataset)."""
+    from gravityvit.data.simulated_dataset import simulated_arrow_dataset
 
-    The directory name holds the simulation parameters, so other settings give another dataset.
-    """
-    from gravityvit.data.arrow import convert_to_arrow
-    from gravityvit.data.simulator import simulate_dataset
-
-    root = Path(data_args.data_cache_dir or Path(output_dir) / "data")
-    base = root / f"simulated_n{data_args.simulate_samples_per_class}_seed{data_args.simulate_seed}"
-    arrow_dir = base / "arrow"
-    if (arrow_dir / "dataset_dict.json").exists():
-        logger.info("reusing the simulated dataset in %s", arrow_dir)
-        return arrow_dir
-    h5_path = base / "simulated.h5"
-    if not h5_path.exists():
-        started = time.perf_counter()
-        logger.info(
-            "simulating %d samples per class (seed %d) into %s",
-            data_args.simulate_samples_per_class,
-            data_args.simulate_seed,
-            h5_path,
-        )
-        simulate_dataset(
-            h5_path,
-            samples_per_class=data_args.simulate_samples_per_class,
-            seed=data_args.simulate_seed,
-            num_proc=data_args.preprocessing_num_workers,
-        )
-        logger.info("simulated in %.1f s", time.perf_counter() - started)
-    started = time.perf_counter()
-    metadata_csv = _metadata_csv_of(h5_path)
-    convert_to_arrow(
-        h5_path, arrow_dir, metadata_csv=metadata_csv, num_proc=data_args.preprocessing_num_workers
+    return simulated_arrow_dataset(
+        data_args.data_cache_dir or Path(output_dir) / "data",
+        data_args.simulate_samples_per_class,
+        data_args.simulate_seed,
+        num_proc=data_args.preprocessing_num_workers,
     )
-    logger.info("converted to Arrow in %.1f s: %s", time.perf_counter() - started, arrow_dir)
-    return arrow_dir
-
-
-def _metadata_csv_of(h5_path: Path) -> Path | None:
-    """The metadata CSV the simulator writes beside its HDF5 file, when there is one."""
-    for candidate in (h5_path.with_name(f"{h5_path.stem}_metadata.csv"), h5_path.with_suffix(".csv")):
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def class_weights_for(dataset_source: str, dataset, label_names: list[str], split: str) -> list[float]:
@@ -499,7 +464,7 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict[s
     simulated = data_args.dataset is None
     if simulated:
         with training_args.main_process_first(desc="simulate and convert the default dataset"):
-            dataset_source = str(simulated_dataset_dir(data_args, training_args.output_dir))
+            dataset_source = str(default_dataset(data_args, training_args.output_dir))
     else:
         dataset_source = data_args.dataset
     dataset = load_glitch_dataset(dataset_source, cache_dir=model_args.cache_dir)

@@ -43,6 +43,10 @@ _EXPORTS: dict[str, str] = {
     "simulate_dataset": "simulator",
     "simulate_sample": "simulator",
     "simulate_strain": "simulator",
+    # simulated_dataset.py: the embedded default dataset, made once and reused
+    "convert_cached": "simulated_dataset",
+    "simulate_cached": "simulated_dataset",
+    "simulated_arrow_dataset": "simulated_dataset",
 }
 
 __all__ = sorted(_EXPORTS)
