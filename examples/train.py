@@ -130,7 +130,10 @@ class DataArguments:
         default=0.05, metadata={"help": "Common random time shift of the views, seconds."}
     )
     max_frequency_shift_rows: int = dataclasses.field(
-        default=2, metadata={"help": "Random frequency shift, rows."}
+        default=0,
+        metadata={
+            "help": "Random frequency shift, rows (off: classes such as Power_Line sit at fixed frequencies)."
+        },
     )
     noise_std: float = dataclasses.field(default=0.01, metadata={"help": "Pixel noise added."})
     view_dropout: float = dataclasses.field(

@@ -6,8 +6,11 @@ frequency axis (10 Hz - 2048 Hz over 140 rows). An augmentation must keep them o
 - **time shift**: the trigger time is only known to Omicron's precision, so the glitch is moved by a
   common offset ``dt`` in seconds, which is ``dt / duration_s * 170`` columns in each view (34 columns
   in the 0.5 s view for 0.1 s, 4 in the 4 s view);
-- **frequency shift**: a row or two up or down, the same in every view (the frequency axis is shared),
-  a small change of the glitch's frequency (a factor of about 1.04 per row);
+- **frequency shift** (off by default): a row or two up or down, the same in every view (the
+  frequency axis is shared), a change of the glitch's frequency by about 4 % per row. Several classes
+  are defined by an absolute frequency (60 Hz mains for Power_Line, 40-60 Hz for Air_Compressor,
+  ~1080 Hz lines, ~500 Hz violin modes, ~1400 Hz ripples), which a shift would blur; it suits
+  training sets of broadband classes only;
 - **gain and noise**: a mild change of loudness and a little pixel noise;
 - **view dropout**: whole durations are masked at random (at least one is kept), so that a sample with
   one or two durations (such as a single Gravity Spy PNG) still classifies well.
@@ -64,7 +67,7 @@ class SpectrogramAugmentation:
     """
 
     max_time_shift_s: float = 0.05
-    max_frequency_shift_rows: int = 2
+    max_frequency_shift_rows: int = 0
     noise_std: float = 0.01
     gain_range: tuple[float, float] = (0.9, 1.1)
     view_dropout: float = 0.25
