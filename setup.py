@@ -3,8 +3,20 @@
 from pathlib import Path
 
 from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
 
 README = Path(__file__).with_name("README.md")
+MODEL_CARD_TEMPLATE = "MODEL_CARD.md"
+
+
+class BuildPyWithModelCard(build_py):
+    """Ship the top-level MODEL_CARD.md template inside the built package, where the model-card
+    renderer looks first (an editable install reads it from the repository instead)."""
+
+    def run(self) -> None:
+        super().run()
+        self.copy_file(MODEL_CARD_TEMPLATE, str(Path(self.build_lib) / "gravityvit" / MODEL_CARD_TEMPLATE))
+
 
 INSTALL_REQUIRES = [
     "torch>=2.4",
@@ -44,6 +56,7 @@ setup(
     install_requires=INSTALL_REQUIRES,
     extras_require=EXTRAS_REQUIRE,
     entry_points={"console_scripts": ["gravityvit=gravityvit.cli:main"]},
+    cmdclass={"build_py": BuildPyWithModelCard},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Scientific/Engineering :: Astronomy",

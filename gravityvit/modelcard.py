@@ -20,7 +20,14 @@ from gravityvit.file_utils import atomic_path
 from gravityvit.gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
 
 # The template lives at the top of the repository, beside README.md, so people can read and edit it.
-DEFAULT_TEMPLATE_PATH = Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
+# A built (non-editable) install carries the template in the package (setup.py copies it there);
+# an editable install or a checkout reads the top-level file of the repository.
+_PACKAGED_TEMPLATE_PATH = Path(__file__).resolve().with_name("MODEL_CARD.md")
+DEFAULT_TEMPLATE_PATH = (
+    _PACKAGED_TEMPLATE_PATH
+    if _PACKAGED_TEMPLATE_PATH.is_file()
+    else Path(__file__).resolve().parents[1] / "MODEL_CARD.md"
+)
 TEMPLATE_ENV_VAR = "GRAVITYVIT_MODEL_CARD_TEMPLATE"
 
 DEFAULT_TAGS: tuple[str, ...] = (
