@@ -56,17 +56,6 @@ PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
 }
 
 
-def _load_example(name: str):
-    """Import examples/NAME.py by path (this folder stays off sys.path, see above)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"gravityvit_examples_{name}", _EXAMPLES_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface; unknown arguments go to examples/train.py."""
     parser = argparse.ArgumentParser(
@@ -113,7 +102,9 @@ def markdown_table(runs: dict[str, list[dict[str, Any]]], dataset: str, seeds: l
 
 def main(argv: list[str] | None = None) -> str:
     """Train and evaluate every model for every seed; write and return the markdown table."""
-    train = _load_example("train")
+    from gravityvit.file_utils import import_script
+
+    train = import_script(_EXAMPLES_DIR / "train.py")
 
     args, train_args = build_parser().parse_known_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)

@@ -47,17 +47,6 @@ logger = logging.getLogger("gravityvit.demo")
 DEMO_MODEL = "gravityvit/multiview-demo"
 
 
-def _load_example(name: str):
-    """Import examples/NAME.py by path (this folder stays off sys.path, see above)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(f"gravityvit_examples_{name}", _EXAMPLES_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -105,7 +94,9 @@ def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> Path:
 
 def train_stage(args: argparse.Namespace, arrow_dir: Path, model_dir: Path) -> dict[str, Any]:
     """Train the demo model from scratch with examples/train.py (which also writes the test report)."""
-    train = _load_example("train")
+    from gravityvit.file_utils import import_script
+
+    train = import_script(_EXAMPLES_DIR / "train.py")
 
     if model_dir.exists():
         shutil.rmtree(model_dir)  # a fresh run: old checkpoints would be resumed or rotated

@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("gwpy")
 
-from gravityvit.data import simulated_dataset  # noqa: E402
+from gravityvit.data import simulated_dataset
 
 
 def test_made_once_reused_then_remade_when_the_simulator_changes(tmp_path, monkeypatch):
