@@ -114,22 +114,28 @@ def _brightest_frequency_hz(view: np.ndarray) -> float:
     return 10.0 * (2048.0 / 10.0) ** ((gravity_spy.VIEW_HEIGHT - 1 - row) / (gravity_spy.VIEW_HEIGHT - 1))
 
 
-def test_blips_sit_at_the_frequencies_of_real_ones(real_samples_dir):
-    # The real blips are brightest at 38-79 Hz (median 45 Hz) in the 0.5 s view; an earlier simulator
-    # centred them up to 250 Hz, and a model trained on it called most real blips Koi_Fish.
+def test_blips_look_like_real_ones(real_samples_dir):
+    # Real blips (0.5 s view): brightest at 38-79 Hz, bright (> 0.5) over ~2 % of the pixels and ~80
+    # rows, a tall thin teardrop. An earlier simulator centred them up to 250 Hz and made them half
+    # as tall and bright; a model trained on it called most real blips Koi_Fish.
     from PIL import Image
 
+    def tall_and_bright(view: np.ndarray) -> tuple[float, float]:
+        return float((view[:, 70:100].max(axis=1) > 0.5).sum()), float((view > 0.5).mean())
+
     real = [
-        _brightest_frequency_hz(gravity_spy.png_to_view(Image.open(path)))
+        gravity_spy.png_to_view(Image.open(path))
         for path in sorted((real_samples_dir / "Blip").glob("*_spectrogram_0.5.png"))
     ]
-    simulated = [
-        _brightest_frequency_hz(simulator.simulate_sample("Blip", np.random.default_rng([6, k]))[0][0])
-        for k in range(12)
-    ]
-    assert abs(np.log(np.median(simulated) / np.median(real))) < np.log(1.35)
-    # At most one in ten well above every real blip (the old simulator: about half).
-    assert np.mean(np.asarray(simulated) > 1.5 * max(real)) <= 0.1
+    simulated = [simulator.simulate_sample("Blip", np.random.default_rng([6, k]))[0][0] for k in range(12)]
+    real_peak = [_brightest_frequency_hz(view) for view in real]
+    simulated_peak = [_brightest_frequency_hz(view) for view in simulated]
+    assert abs(np.log(np.median(simulated_peak) / np.median(real_peak))) < np.log(1.35)
+    assert np.mean(np.asarray(simulated_peak) > 1.5 * max(real_peak)) <= 0.1
+    real_rows, real_area = np.median([tall_and_bright(view) for view in real], axis=0)
+    simulated_rows, simulated_area = np.median([tall_and_bright(view) for view in simulated], axis=0)
+    assert simulated_rows > 0.7 * real_rows
+    assert abs(np.log(simulated_area / real_area)) < np.log(1.4)
 
 
 def test_split_sizes_and_counts():
