@@ -3,7 +3,7 @@
 
 Usage::
 
-    python examples/demo.py --output_dir outputs/demo
+    python examples/demo.py --output_dir outputs/demo [examples/train.py arguments, e.g. --view_dropout 0.1]
 
 1. simulate glitches of the 22 Gravity Spy classes into a Gravity Spy HDF5 file (``gravityvit simulate``),
 2. convert it to an Arrow dataset (``gravityvit convert``),
@@ -92,8 +92,13 @@ def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> Path:
     return arrow_dir
 
 
-def train_stage(args: argparse.Namespace, arrow_dir: Path, model_dir: Path) -> dict[str, Any]:
-    """Train the demo model from scratch with examples/train.py (which also writes the test report)."""
+def train_stage(
+    args: argparse.Namespace, arrow_dir: Path, model_dir: Path, train_arguments: list[str]
+) -> dict[str, Any]:
+    """Train the demo model from scratch with examples/train.py (which also writes the test report).
+
+    ``train_arguments`` (the demo's unknown arguments, e.g. ``--view_dropout 0.1``) go to train.py last.
+    """
     from gravityvit.file_utils import import_script
 
     train = import_script(_EXAMPLES_DIR / "train.py")
@@ -129,6 +134,7 @@ def train_stage(args: argparse.Namespace, arrow_dir: Path, model_dir: Path) -> d
             "2",
             "--dataloader_num_workers",
             "0",
+            *train_arguments,
         ]
     )
 
@@ -183,7 +189,7 @@ def classify_stage(model_dir: Path, arrow_dir: Path, count: int = 6) -> list[dic
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Run the five stages; return the summary written to OUTPUT_DIR/demo_summary.json."""
-    args = build_parser().parse_args(argv)
+    args, train_arguments = build_parser().parse_known_args(argv)
     logging.basicConfig(
         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S", level=logging.INFO
     )
@@ -205,7 +211,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     arrow_dir = convert_stage(h5_path, data_dir / "arrow", args.num_proc)
     timings["convert_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    results = train_stage(args, arrow_dir, model_dir)
+    results = train_stage(args, arrow_dir, model_dir, train_arguments)
     timings["train_and_evaluate_s"] = time.perf_counter() - t
     t = time.perf_counter()
     predictions = classify_stage(model_dir, arrow_dir)
@@ -223,7 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "model_dir": str(model_dir),
         "report_dir": results.get("report_dir"),
         "dataset": str(arrow_dir),
-        "settings": vars(args),
+        "settings": {**vars(args), "train_arguments": train_arguments},
         "examples": predictions,
     }
     (output_dir / "demo_summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
