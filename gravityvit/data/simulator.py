@@ -358,8 +358,9 @@ def _blip(w: Waveform, t0: float) -> float:
 
 
 def _koi_fish(w: Waveform, t0: float) -> float:
-    # A loud blip: wide low-frequency head, thin tail up to ~1 kHz.
-    snr = trigger_snr(w.rng, low=25.0, index=1.2, cap=600.0)
+    # A loud blip: wide low-frequency head, thin tail up to ~1 kHz. Louder than any blip (SNR above
+    # _blip's 40): in Gravity Spy the fat, saturated head is what tells a koi fish from a blip.
+    snr = trigger_snr(w.rng, low=40.0, index=1.2, cap=600.0)
     w.add_pulse(t0, _loguniform(w.rng, 35, 110), w.rng.uniform(0.6, 1.0), snr)
     w.add_pulse(
         t0 + w.rng.normal(0, 0.002),
