@@ -15,7 +15,11 @@ class BuildPyWithModelCard(build_py):
 
     def run(self) -> None:
         super().run()
-        self.copy_file(MODEL_CARD_TEMPLATE, str(Path(self.build_lib) / "gravityvit" / MODEL_CARD_TEMPLATE))
+        if getattr(self, "editable_mode", False):
+            return  # an editable install imports the sources, beside which the template already is
+        target = Path(self.build_lib) / "gravityvit"
+        self.mkpath(str(target))
+        self.copy_file(MODEL_CARD_TEMPLATE, str(target / MODEL_CARD_TEMPLATE))
 
 
 INSTALL_REQUIRES = [
