@@ -57,6 +57,7 @@ PEAK_BF16_TFLOPS: dict[str, float] = {
 TINY_OVERRIDES: dict[str, Any] = {
     "image_size": 32,
     "backbone_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2, "patch_size": 8},
+    "conv_stem_channels": None,  # a plain patch embedding, whatever the named configuration has
     "fusion_num_heads": 2,
     "fusion_num_queries": 1,
     "head_hidden_size": 32,
@@ -82,7 +83,9 @@ def analytic_vit_forward_flops(backbone) -> float:
     Patch embedding ``2 N (3 p^2) D``; per block ``2 T (4 D^2 + 2 D M)`` for the projections and MLP
     plus ``4 T^2 D`` for the attention products (T tokens incl. prefix, M the MLP width).
     """
-    patch = backbone.patch_embed.patch_size
+    # A convolutional stem (HybridEmbed) is counted as the linear embedding of its token size.
+    ratio = getattr(backbone.patch_embed, "feature_ratio", (1, 1))
+    patch = [int(p) * int(r) for p, r in zip(backbone.patch_embed.patch_size, ratio)]
     patch_area = patch[0] * patch[1]
     num_patches = backbone.patch_embed.num_patches
     tokens = num_patches + getattr(backbone, "num_prefix_tokens", 1)

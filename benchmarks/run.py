@@ -123,6 +123,7 @@ FULL_OVERRIDES: dict[str, Any] = {
 TINY_OVERRIDES: dict[str, Any] = {
     "image_size": 32,
     "backbone_kwargs": {"depth": 1, "embed_dim": 32, "num_heads": 2, "patch_size": 8},
+    "conv_stem_channels": None,  # a plain patch embedding, whatever the named configuration has
     "fusion_num_heads": 2,
     "fusion_num_queries": 1,
     "head_hidden_size": 32,
@@ -282,7 +283,10 @@ def random_views(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _backbone_dims(backbone) -> dict[str, Any]:
     """The size of a timm ViT, to build a transformers ViT of the same size."""
-    patch = backbone.patch_embed.patch_size
+    # A convolutional stem (HybridEmbed) makes tokens of its stride times timm's patch size; the
+    # transformers ViT gets a linear embedding of the same token size (same transformer, other stem).
+    ratio = getattr(backbone.patch_embed, "feature_ratio", (1, 1))
+    patch = [int(p) * int(r) for p, r in zip(backbone.patch_embed.patch_size, ratio)]
     return {
         "hidden_size": backbone.embed_dim,
         "num_hidden_layers": len(backbone.blocks),

@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples_per_class", type=int, default=80, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
-        "--num_train_epochs", type=float, default=24, help="Training epochs (early stopping)."
+        "--num_train_epochs", type=float, default=28, help="Training epochs (early stopping)."
     )
     parser.add_argument("--learning_rate", type=float, default=3e-3)
     parser.add_argument("--batch_size", type=int, default=32)
@@ -134,6 +134,11 @@ def train_stage(
             "2",
             "--dataloader_num_workers",
             "0",
+            # The demo model underfits its 15-minute budget: without augmentation it reached 0.89 test
+            # accuracy where the augmented run reached 0.84 (docs/training.md). `--augment True` after
+            # the demo's own arguments turns it back on.
+            "--augment",
+            "False",
             *train_arguments,
         ]
     )
