@@ -69,27 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def simulate_stage(data_dir: Path, samples_per_class: int, seed: int, num_proc: int) -> Path:
+def simulate_stage(h5_path: Path, samples_per_class: int, seed: int, num_proc: int) -> None:
     """Simulate the HDF5 file, or reuse the one made with the same settings and simulator."""
     from gravityvit.data.simulated_dataset import simulate_cached
 
-    h5_path = data_dir / "simulated.h5"
     logger.info(
         "[1/5] simulate: %d samples per class x 22 classes, seed %d -> %s", samples_per_class, seed, h5_path
     )
     if not simulate_cached(h5_path, samples_per_class, seed, num_proc):
         logger.info("[1/5] simulate: reusing %s", h5_path)
-    return h5_path
 
 
-def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> Path:
+def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> None:
     """Convert the HDF5 file to an Arrow dataset, or reuse the conversion of this very file."""
     from gravityvit.data.simulated_dataset import convert_cached
 
     logger.info("[2/5] convert: %s -> %s", h5_path, arrow_dir)
     if not convert_cached(h5_path, arrow_dir, num_proc):
         logger.info("[2/5] convert: reusing %s", arrow_dir)
-    return arrow_dir
 
 
 def train_stage(
@@ -200,20 +197,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     )
     import torch
 
-    from gravityvit.data.simulated_dataset import simulated_dataset_dir
+    from gravityvit.data.simulated_dataset import simulated_dataset_paths
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     output_dir = Path(args.output_dir)
-    data_dir = simulated_dataset_dir(output_dir / "data", args.samples_per_class, args.seed)
+    h5_path, arrow_dir = simulated_dataset_paths(output_dir / "data", args.samples_per_class, args.seed)
     model_dir = output_dir / "model"
     timings: dict[str, float] = {}
     started = time.perf_counter()
 
     t = time.perf_counter()
-    h5_path = simulate_stage(data_dir, args.samples_per_class, args.seed, args.num_proc)
+    simulate_stage(h5_path, args.samples_per_class, args.seed, args.num_proc)
     timings["simulate_s"] = time.perf_counter() - t
     t = time.perf_counter()
-    arrow_dir = convert_stage(h5_path, data_dir / "arrow", args.num_proc)
+    convert_stage(h5_path, arrow_dir, args.num_proc)
     timings["convert_s"] = time.perf_counter() - t
     t = time.perf_counter()
     results = train_stage(args, arrow_dir, model_dir, train_arguments)

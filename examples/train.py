@@ -348,11 +348,7 @@ def _truncate(dataset, count: int | None):
 
 def fits_in_memory(split, view_durations_s: list[float], max_gib: float) -> bool:
     """Whether ``split``'s decoded views fit the ``--in_memory_max_gib`` budget (then they are decoded once)."""
-    size_gib = decoded_size_gib(len(split), len(view_durations_s))
-    fits = 0 < size_gib <= max_gib
-    if fits:
-        logger.info("decoding %d samples once into memory (%.2f GiB)", len(split), size_gib)
-    return fits
+    return 0 < decoded_size_gib(len(split), len(view_durations_s)) <= max_gib
 
 
 def warmup_steps_for(training_args: GlitchTrainingArguments, num_train_samples: int) -> int:

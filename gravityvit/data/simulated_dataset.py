@@ -42,9 +42,10 @@ def simulator_digest() -> str:
     return hashlib.sha256(Path(simulator.__file__).read_bytes()).hexdigest()[:16]
 
 
-def simulated_dataset_dir(root: str | os.PathLike, samples_per_class: int, seed: int) -> Path:
-    """Where the simulated dataset of these settings lives under ``root``."""
-    return Path(root) / f"simulated_n{samples_per_class}_seed{seed}"
+def simulated_dataset_paths(root: str | os.PathLike, samples_per_class: int, seed: int) -> tuple[Path, Path]:
+    """The HDF5 file and the Arrow directory of the simulated dataset of these settings under ``root``."""
+    base = Path(root) / f"simulated_n{samples_per_class}_seed{seed}"
+    return base / "simulated.h5", base / "arrow"
 
 
 def simulate_cached(h5_path: str | os.PathLike, samples_per_class: int, seed: int, num_proc: int = 1) -> bool:
@@ -85,14 +86,15 @@ def simulated_arrow_dataset(
     root: str | os.PathLike, samples_per_class: int, seed: int, num_proc: int = 1
 ) -> Path:
     """Simulate and convert the default dataset under ``root``, or reuse what is there; return the Arrow dir."""
-    base = simulated_dataset_dir(root, samples_per_class, seed)
-    h5_path = base / "simulated.h5"
+    h5_path, arrow_dir = simulated_dataset_paths(root, samples_per_class, seed)
     logger.info(
-        "simulated dataset: %d samples per class x 22 classes, seed %d, in %s", samples_per_class, seed, base
+        "simulated dataset: %d samples per class x 22 classes, seed %d, in %s",
+        samples_per_class,
+        seed,
+        h5_path.parent,
     )
     if not simulate_cached(h5_path, samples_per_class, seed, num_proc):
         logger.info("reusing %s", h5_path)
-    arrow_dir = base / "arrow"
     if not convert_cached(h5_path, arrow_dir, num_proc):
         logger.info("reusing %s", arrow_dir)
     return arrow_dir

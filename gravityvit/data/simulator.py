@@ -346,6 +346,11 @@ def _tukey(u: np.ndarray, alpha: float) -> np.ndarray:
 # ``t0`` (seconds from the view centre) and returns its trigger SNR.
 
 
+# The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform) and log width.
+BLIP_CENTRE_HZ: tuple[float, float] = (45.0, 110.0)
+BLIP_LOG_WIDTH: tuple[float, float] = (0.7, 1.0)
+
+
 def _blip(w: Waveform, t0: float) -> float:
     # A tall, thin teardrop: a short broadband pulse centred 45-110 Hz. The real Gravity Spy blips
     # (0.5 s view) are brightest near 45 Hz (38-79 Hz), bright (> 0.5) over ~2 % of the pixels and
@@ -353,7 +358,7 @@ def _blip(w: Waveform, t0: float) -> float:
     # these settings give 35 Hz (24-58 Hz), 1.8 % and 64 rows. Earlier settings (centre up to 250 Hz,
     # narrower band, fainter) made blips that a model trained on them did not recognise in real data.
     snr = trigger_snr(w.rng, low=10.0, index=1.4, cap=40.0)
-    w.add_pulse(t0, _loguniform(w.rng, 45, 110), w.rng.uniform(0.7, 1.0), snr)
+    w.add_pulse(t0, _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH), snr)
     return snr
 
 
@@ -512,7 +517,7 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
     # 2-6 blips (as in _blip) at regular 0.25-0.5 s spacing.
     snr = trigger_snr(w.rng, cap=50.0)
     count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.25, 0.5)
-    centre, width = _loguniform(w.rng, 45, 110), w.rng.uniform(0.7, 1.0)
+    centre, width = _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
         level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)

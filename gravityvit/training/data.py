@@ -20,6 +20,7 @@ fit the model fails in a second with a message saying what is wrong, not after a
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -28,10 +29,19 @@ from typing import Any
 import numpy as np
 import torch
 
-from gravityvit.gravity_spy import IMAGE_COLUMNS, VIEW_DURATIONS_S, VIEW_SHAPE, image_to_view, view_index
+from gravityvit.gravity_spy import (
+    IMAGE_COLUMNS,
+    VIEW_DURATIONS_S,
+    VIEW_IMAGE_MAX,
+    VIEW_SHAPE,
+    image_to_view,
+    view_index,
+)
 from gravityvit.training.augmentation import SpectrogramAugmentation
 
 LABEL_COLUMN = "label"
+
+logger = logging.getLogger(__name__)
 
 
 class GlitchDatasetError(ValueError):
@@ -226,7 +236,10 @@ class GlitchViewsTransform:
         self.only_view = only_view
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
-    def _generator(self) -> np.random.Generator:
+    def batch_rng(self) -> np.random.Generator | None:
+        """The augmentation's random generator for one batch; None without augmentation."""
+        if self.augmentation is None:
+            return None
         if self._rng is not None:
             return self._rng
         return np.random.default_rng(int(torch.randint(0, 2**31 - 1, (1,)).item()))
@@ -246,7 +259,7 @@ class GlitchViewsTransform:
     def __call__(self, batch: Mapping[str, list]) -> dict[str, list]:
         """Transform a batch (dict of column lists) into ``views``, ``view_mask`` and ``labels`` lists."""
         size = len(next(iter(batch.values())))
-        rng = self._generator() if self.augmentation is not None else None
+        rng = self.batch_rng()
         out: dict[str, list] = {"views": [], "view_mask": [], "labels": []}
         for row in range(size):
             example = {column: batch[column][row] for column in self.columns}
@@ -324,13 +337,16 @@ class InMemoryGlitchViews(torch.utils.data.Dataset):
         self.transform = transform
         decoder = dataset.with_transform(GlitchViewsTransform(transform.view_durations_s))
         size, num_views = len(dataset), len(transform.view_durations_s)
+        logger.info(
+            "decoding %d samples once into memory (%.2f GiB)", size, decoded_size_gib(size, num_views)
+        )
         self.views = np.empty((size, num_views, *VIEW_SHAPE), dtype=np.uint16)
         self.view_mask = np.empty((size, num_views), dtype=bool)
         self.labels = np.empty(size, dtype=np.int64)
         for start in range(0, size, decode_batch_size):
             stop = min(start + decode_batch_size, size)
             batch = decoder[start:stop]
-            self.views[start:stop] = np.rint(np.stack(batch["views"]) * 65535.0).astype(np.uint16)
+            self.views[start:stop] = np.rint(np.stack(batch["views"]) * VIEW_IMAGE_MAX).astype(np.uint16)
             self.view_mask[start:stop] = np.stack(batch["view_mask"])
             self.labels[start:stop] = batch["labels"]
 
@@ -339,10 +355,10 @@ class InMemoryGlitchViews(torch.utils.data.Dataset):
 
     def __getitems__(self, indices: Sequence[int]) -> list[dict[str, Any]]:
         """A batch of samples, as dicts of ``views``, ``view_mask`` and ``labels`` (the collator's input)."""
-        rng = self.transform._generator() if self.transform.augmentation is not None else None
+        rng = self.transform.batch_rng()
         samples = []
         for index in indices:
-            views = self.views[index].astype(np.float32) / np.float32(65535.0)
+            views = self.views[index].astype(np.float32) / np.float32(VIEW_IMAGE_MAX)
             views, view_mask = self.transform.finish(views, self.view_mask[index].copy(), rng)
             samples.append({"views": views, "view_mask": view_mask, "labels": int(self.labels[index])})
         return samples
