@@ -138,6 +138,36 @@ def test_blips_look_like_real_ones(real_samples_dir):
     assert abs(np.log(simulated_area / real_area)) < np.log(1.4)
 
 
+def _glitch_power_spectrum(label: str, seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Frequencies and power of one class's glitch waveform alone (whitened units, no noise)."""
+    waveform = simulator.Waveform(np.random.default_rng(seed))
+    simulator.GENERATORS[label](waveform, 0.0)
+    frequencies = np.fft.rfftfreq(waveform.n_samples, 1.0 / waveform.sample_rate_hz)
+    return frequencies, np.abs(np.fft.rfft(waveform.data)) ** 2
+
+
+def test_none_of_the_above_keeps_out_of_the_low_frequencies():
+    # Its oddities once reached down to 12-20 Hz, where a blob or ring-down reads as Tomte or
+    # Low_Frequency_Burst; a model cannot learn a "none of these" that looks like one of them.
+    for k in range(16):
+        frequencies, power = _glitch_power_spectrum("None_of_the_Above", [8, k])
+        assert power[frequencies < 40].sum() < 0.05 * power.sum(), k
+
+
+def test_light_modulation_spikes_are_broader_than_blips():
+    # Both are short pulses at tens of Hz; a Light_Modulation spike reaches far higher (a thin
+    # vertical stripe), a blip is a teardrop. Share of the power above 4x the median frequency:
+    def high_share(label: str, k: int) -> float:
+        frequencies, power = _glitch_power_spectrum(label, [9, k])
+        cumulative = np.cumsum(power) / power.sum()
+        median_hz = frequencies[np.searchsorted(cumulative, 0.5)]
+        return float(power[frequencies > 4 * median_hz].sum() / power.sum())
+
+    light_modulation = np.median([high_share("Light_Modulation", k) for k in range(8)])
+    blips = np.median([high_share("Blip", k) for k in range(8)])
+    assert light_modulation > 2 * blips
+
+
 def test_split_sizes_and_counts():
     assert simulator.split_sizes(20) == {"train": 14, "validation": 3, "test": 3}
     assert simulator.split_sizes(1) == {"train": 1, "validation": 0, "test": 0}
