@@ -346,9 +346,11 @@ def _tukey(u: np.ndarray, alpha: float) -> np.ndarray:
 # ``t0`` (seconds from the view centre) and returns its trigger SNR.
 
 
-# The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform) and log width.
+# The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform), log width and
+# trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
 BLIP_CENTRE_HZ: tuple[float, float] = (45.0, 110.0)
 BLIP_LOG_WIDTH: tuple[float, float] = (0.7, 1.0)
+BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
 
 
 def _blip(w: Waveform, t0: float) -> float:
@@ -357,7 +359,7 @@ def _blip(w: Waveform, t0: float) -> float:
     # ~80 of the 140 rows, a narrow head at the bottom and a thin tail up to several hundred Hz;
     # these settings give 35 Hz (24-58 Hz), 1.8 % and 64 rows. Earlier settings (centre up to 250 Hz,
     # narrower band, fainter) made blips that a model trained on them did not recognise in real data.
-    snr = trigger_snr(w.rng, low=10.0, index=1.4, cap=40.0)
+    snr = trigger_snr(w.rng, *BLIP_SNR)
     w.add_pulse(t0, _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH), snr)
     return snr
 
@@ -516,8 +518,9 @@ def _paired_doves(w: Waveform, t0: float) -> float:
 
 
 def _repeating_blips(w: Waveform, t0: float) -> float:
-    # 2-6 blips (as in _blip) at regular 0.25-0.5 s spacing.
-    snr = trigger_snr(w.rng, cap=50.0)
+    # 2-6 blips (as in _blip, and no louder: a lone loud blip must not read as a repeating one) at
+    # regular 0.25-0.5 s spacing.
+    snr = trigger_snr(w.rng, *BLIP_SNR)
     count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.25, 0.5)
     centre, width = _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
     first = -int(w.rng.integers(0, count))

@@ -168,6 +168,20 @@ def test_light_modulation_spikes_are_broader_than_blips():
     assert light_modulation > 2 * blips
 
 
+def test_loudness_separates_blips_from_koi_fish():
+    # Blips and Repeating_Blips share one pulse and one SNR range; Koi_Fish start where it ends. When
+    # repeating blips could be louder, a lone loud real blip was called Repeating_Blips.
+    def trigger_snrs(label: str) -> list[float]:
+        return [
+            simulator.GENERATORS[label](simulator.Waveform(np.random.default_rng([10, k])), 0.0)
+            for k in range(24)
+        ]
+
+    cap = simulator.BLIP_SNR[2]
+    assert max(trigger_snrs("Blip") + trigger_snrs("Repeating_Blips")) <= cap
+    assert min(trigger_snrs("Koi_Fish")) >= cap
+
+
 def test_split_sizes_and_counts():
     assert simulator.split_sizes(20) == {"train": 14, "validation": 3, "test": 3}
     assert simulator.split_sizes(1) == {"train": 1, "validation": 0, "test": 0}
