@@ -365,9 +365,9 @@ def _blip(w: Waveform, t0: float) -> float:
 
 
 def _koi_fish(w: Waveform, t0: float) -> float:
-    # A loud blip: wide low-frequency head, thin tail up to ~1 kHz. Louder than any blip (SNR above
-    # _blip's 40): in Gravity Spy the fat, saturated head is what tells a koi fish from a blip.
-    snr = trigger_snr(w.rng, low=40.0, index=1.2, cap=600.0)
+    # A loud blip: wide low-frequency head, thin tail up to ~1 kHz. Louder than any blip (SNR from
+    # the blips' cap): in Gravity Spy the fat, saturated head is what tells a koi fish from a blip.
+    snr = trigger_snr(w.rng, low=BLIP_SNR[2], index=1.2, cap=600.0)
     w.add_pulse(t0, _loguniform(w.rng, 35, 110), w.rng.uniform(0.6, 1.0), snr)
     w.add_pulse(
         t0 + w.rng.normal(0, 0.002),
@@ -749,9 +749,8 @@ def _scratchy(w: Waveform, t0: float) -> float:
 
 
 def _wandering_line(w: Waveform, t0: float) -> float:
-    # A line whose frequency wanders over seconds.
-    # Each of the three terms moves it by 4-12 %, several pixel rows: a line that barely wandered
-    # would be an Air_Compressor or Power_Line.
+    # A line whose frequency wanders over seconds, each of three terms moving it by 4-12 % (several
+    # pixel rows): a line that barely wandered would be an Air_Compressor or Power_Line.
     snr = trigger_snr(w.rng, index=2.0, cap=30.0)
     f0 = _loguniform(w.rng, 70, 1200)
     terms = [
