@@ -700,11 +700,15 @@ def _violin_mode(w: Waveform, t0: float) -> float:
     return snr
 
 
+AIR_COMPRESSOR_HZ: tuple[float, float] = (45.0, 55.0)
+
+
 def _air_compressor(w: Waveform, t0: float) -> float:
-    # A ~40-60 Hz line lasting seconds, sometimes with its second harmonic. From SNR 20: a line
-    # loses much of its contrast to the 64 s ASD, and below that some were invisible.
+    # A ~50 Hz line lasting seconds, sometimes with its second harmonic. From SNR 20: a line
+    # loses much of its contrast to the 64 s ASD, and below that some were invisible. 45-55 Hz,
+    # the field guide's "~50 Hz": up to 62 Hz, a short one was a 60 Hz Power_Line burst.
     snr = trigger_snr(w.rng, low=20.0, cap=60.0)
-    frequency_hz, length = w.rng.uniform(38, 62), w.rng.uniform(1.5, 6.5)
+    frequency_hz, length = w.rng.uniform(*AIR_COMPRESSOR_HZ), w.rng.uniform(1.5, 6.5)
     start = t0 - length * w.rng.uniform(0.2, 0.8)
     wobble = w.rng.uniform(0.1, 0.6)
     w.add_track(start, start + length, lambda t: frequency_hz + wobble * np.sin(2 * np.pi * 0.5 * t), snr)

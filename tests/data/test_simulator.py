@@ -168,6 +168,16 @@ def test_light_modulation_spikes_are_broader_than_blips():
     assert light_modulation > 2 * blips
 
 
+def test_air_compressor_line_keeps_away_from_the_power_line():
+    # A ~50 Hz line (field guide); drawn up to 62 Hz, a short one was a 60 Hz Power_Line burst.
+    for k in range(12):
+        frequencies, power = _glitch_power_spectrum("Air_Compressor", [12, k])
+        peak_hz = frequencies[np.argmax(power)]
+        assert 44 <= peak_hz <= 56, (k, peak_hz)
+        mains = power[(frequencies > 58) & (frequencies < 62)].sum()
+        assert mains < 0.01 * power.sum(), k
+
+
 def test_loudness_separates_blips_from_koi_fish():
     # Blips and Repeating_Blips share one pulse and one SNR range; Koi_Fish start where it ends. When
     # repeating blips could be louder, a lone loud real blip was called Repeating_Blips.
