@@ -53,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--output_dir", default="outputs/demo", help="Everything the demo writes.")
-    # The demo model overfits 80 samples per class (0.99 on its training split, 0.88-0.91 on test):
-    # fresh samples pay more than epochs. On one 792-sample test split, 84-168 training samples per
-    # class at a fixed number of steps all gave 0.94-0.96 (docs/training.md). 140 x 16 reached 0.961
-    # in 14 minutes on 2 slow cores; 140 x 14 leaves a margin for the install and slower machines.
+    # The budget is steps: at a fixed number of them, 84-168 training samples per class all gave
+    # 0.94-0.96 on one 792-sample test split, and accuracy still rose with more (docs/training.md).
+    # 140 x 14 reached 0.961 in 12.7 minutes on 2 slow cores (140 x 16: 0.961 in 14.2), which leaves
+    # a margin for slower machines.
     parser.add_argument("--samples_per_class", type=int, default=140, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
