@@ -136,8 +136,8 @@ def train_stage(
             "--dataloader_num_workers",
             "0",
             # In the 15-minute budget augmentation only slowed the demo model down (0.84 test accuracy
-            # with it, 0.89 without; docs/training.md): fresh samples regularise it better. `--augment
-            # True` after the demo's own arguments turns it back on.
+            # with it, 0.89 without; docs/training.md). `--augment True` after the demo's own
+            # arguments turns it back on.
             "--augment",
             "False",
             *train_arguments,
