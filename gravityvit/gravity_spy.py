@@ -89,6 +89,23 @@ VIEW_PIXEL_STD: tuple[float, ...] = (0.116, 0.101, 0.085, 0.072)
 PNG_SIZE: tuple[int, int] = (800, 600)  # (width, height)
 PNG_AXES_ROWS: tuple[int, int] = (66, 532)
 PNG_AXES_COLS: tuple[int, int] = (105, 671)
+# The Gravity Spy Kaggle dataset ships crops of the plot area, rows 60:539 and columns 100:669 of the
+# 800x600 rendering; the axes box above is rows 6:472, columns 5:571 of such a crop, whose last two
+# of those columns fall outside it.
+KAGGLE_PNG_SIZE: tuple[int, int] = (569, 479)  # (width, height)
+KAGGLE_CROP_ORIGIN: tuple[int, int] = (60, 100)  # (row, column) of the crop in the 800x600 image
+# Every image size that is read as a rendered Omega scan, with the axes box inside it as
+# (row start, row stop, column start, column stop); the stops may lie past the image's edge.
+RENDERED_PNG_AXES: dict[tuple[int, int], tuple[int, int, int, int]] = {
+    PNG_SIZE: (*PNG_AXES_ROWS, *PNG_AXES_COLS),
+    KAGGLE_PNG_SIZE: (
+        PNG_AXES_ROWS[0] - KAGGLE_CROP_ORIGIN[0],
+        PNG_AXES_ROWS[1] - KAGGLE_CROP_ORIGIN[0],
+        PNG_AXES_COLS[0] - KAGGLE_CROP_ORIGIN[1],
+        PNG_AXES_COLS[1] - KAGGLE_CROP_ORIGIN[1],
+    ),
+}
+RENDERED_PNG_FORMATS = " or ".join(f"{w}x{h}" for w, h in RENDERED_PNG_AXES)
 # skimage.color.rgb2gray weights (ITU-R BT.709), as in Gravity Spy's reader.
 RGB_TO_GRAY = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
 # Omega-scan colour scale of the rendered PNGs (normalized energy).
@@ -130,19 +147,32 @@ def resize_view(gray: np.ndarray, shape: tuple[int, int] = VIEW_SHAPE) -> np.nda
     return np.clip(np.asarray(resized, dtype=np.float32), 0.0, 1.0)
 
 
-def png_to_view(png: np.ndarray | Image.Image) -> np.ndarray:
-    """Turn one rendered 800x600 Gravity Spy PNG into a (140, 170) float32 view in [0, 1].
+def is_rendered_png_size(size: tuple[int, int]) -> bool:
+    """Whether a (width, height) is that of a rendered Omega scan: the 800x600 PNG or a Kaggle crop."""
+    return tuple(size) in RENDERED_PNG_AXES
 
-    Crops to the plot axes (rows 66:532, columns 105:671), converts to gray and resizes, as Gravity
-    Spy's own reader does. Raises ``ValueError`` when the image is not 800x600.
+
+def png_to_view(png: np.ndarray | Image.Image) -> np.ndarray:
+    """Turn one rendered Gravity Spy PNG into a (140, 170) float32 view in [0, 1].
+
+    Two formats are recognised by their size: Gravity Spy's 800x600 rendering and the Kaggle
+    dataset's 569x479 crop of its plot area. Both are cropped to the plot axes (rows 66:532, columns
+    105:671 of the rendering), converted to gray and resized, as Gravity Spy's own reader does. The
+    Kaggle crop lacks the last two of those 566 columns; they are filled with its last column, which
+    changes only the view's last column. Raises ``ValueError`` for any other size.
     """
     pixels = np.asarray(png.convert("RGB") if isinstance(png, Image.Image) else png)
-    if pixels.ndim != 3 or pixels.shape[:2] != (PNG_SIZE[1], PNG_SIZE[0]):
+    size = (pixels.shape[1], pixels.shape[0]) if pixels.ndim == 3 else None
+    if size is None or not is_rendered_png_size(size):
         raise ValueError(
-            f"a Gravity Spy PNG must be {PNG_SIZE[0]}x{PNG_SIZE[1]} pixels (width x height) with "
-            f"colour channels; got an array of shape {pixels.shape}"
+            f"a Gravity Spy PNG must be {RENDERED_PNG_FORMATS} pixels (width x height: the "
+            f"rendering or its Kaggle crop) with colour channels; got an array of shape {pixels.shape}"
         )
-    axes = pixels[PNG_AXES_ROWS[0] : PNG_AXES_ROWS[1], PNG_AXES_COLS[0] : PNG_AXES_COLS[1]]
+    row_start, row_stop, col_start, col_stop = RENDERED_PNG_AXES[size]
+    axes = pixels[row_start:row_stop, col_start:col_stop]
+    missing_columns = col_stop - col_start - axes.shape[1]
+    if missing_columns:
+        axes = np.pad(axes, ((0, 0), (0, missing_columns), (0, 0)), mode="edge")
     return resize_view(rgb_to_gray(axes))
 
 
@@ -190,8 +220,8 @@ def image_to_view(image: Image.Image) -> np.ndarray:
     """Decode a PIL image into a float32 gray view in [0, 1], keeping its size.
 
     16-bit and 32-bit integer gray images are read as ``view_to_image`` wrote them, 8-bit gray as
-    x / 255, float images as they are. A colour image that is a rendered 800x600 Gravity Spy PNG is
-    cropped to its axes and resized (``png_to_view``); any other colour image is converted to gray.
+    x / 255, float images as they are. A colour image that is a rendered Gravity Spy PNG (800x600, or
+    a 569x479 Kaggle crop) is cropped to its axes and resized (``png_to_view``); any other colour image is converted to gray.
     """
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return np.asarray(image, dtype=np.float32) / VIEW_IMAGE_MAX
@@ -200,6 +230,6 @@ def image_to_view(image: Image.Image) -> np.ndarray:
     if image.mode in ("L", "LA"):
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     rgb = np.asarray(image.convert("RGB"))
-    if rgb.shape[:2] == (PNG_SIZE[1], PNG_SIZE[0]):
+    if is_rendered_png_size((rgb.shape[1], rgb.shape[0])):
         return png_to_view(rgb)
     return rgb_to_gray(rgb)

@@ -24,12 +24,13 @@ from transformers.image_processing_utils import BaseImageProcessor, BatchFeature
 from .gravity_spy import (
     HDF5_VIEW_KEYS,
     IMAGE_COLUMNS,
-    PNG_SIZE,
+    RENDERED_PNG_FORMATS,
     VIEW_DURATIONS_S,
     VIEW_HEIGHT,
     VIEW_SHAPE,
     VIEW_WIDTH,
     image_to_view,
+    is_rendered_png_size,
     split_merged_view,
 )
 
@@ -63,7 +64,8 @@ class GravityViTImageProcessor(BaseImageProcessor):
           order when the model has fewer slots); ``None`` entries are masked;
         - one array: a view (140, 170) or (1, 140, 170), all views (V, 140, 170) / (V, 1, 140, 170),
           or a 2x2 merged view (280, 340) (Gravity Spy's production mosaic, split into 4 views);
-        - a PIL image or a file path: a rendered 800x600 Gravity Spy PNG of one duration (cropped,
+        - a PIL image or a file path: a rendered Gravity Spy PNG of one duration (800x600, or the
+          Kaggle dataset's 569x479 crop of its plot area; cropped,
           gray, resized by ``gravity_spy.png_to_view``), a 16-bit view image (170x140) or a merged
           view (340x280). A lone view fills one slot and masks the others; its duration comes from
           ``view_duration_s``, else the file name (``..._spectrogram_1.0.png``), else
@@ -386,10 +388,10 @@ class GravityViTImageProcessor(BaseImageProcessor):
             return self._views_to_slots(
                 list(split_merged_view(_decode_image(image, where))), f"{where} (merged view)"
             )
-        if (width, height) in (PNG_SIZE, (VIEW_WIDTH, VIEW_HEIGHT)):
+        if is_rendered_png_size((width, height)) or (width, height) == (VIEW_WIDTH, VIEW_HEIGHT):
             return self._lone_view(_decode_image(image, where), where, duration_s)
         raise ValueError(
-            f"{where}: an image must be a rendered Gravity Spy PNG ({PNG_SIZE[0]}x{PNG_SIZE[1]}), a view "
+            f"{where}: an image must be a rendered Gravity Spy PNG ({RENDERED_PNG_FORMATS}), a view "
             f"({VIEW_WIDTH}x{VIEW_HEIGHT}) or a merged view ({2 * VIEW_WIDTH}x{2 * VIEW_HEIGHT}); got {width}x{height}"
         )
 
@@ -472,9 +474,9 @@ def _single_view(view: Any, field: str) -> np.ndarray:
         field = f"{field} ({path})"
     if isinstance(view, Image.Image):
         width, height = view.size
-        if (width, height) not in (PNG_SIZE, (VIEW_WIDTH, VIEW_HEIGHT)):
+        if not (is_rendered_png_size((width, height)) or (width, height) == (VIEW_WIDTH, VIEW_HEIGHT)):
             raise ValueError(
-                f"{field}: a view image must be {VIEW_WIDTH}x{VIEW_HEIGHT} or a rendered {PNG_SIZE[0]}x{PNG_SIZE[1]} "
+                f"{field}: a view image must be {VIEW_WIDTH}x{VIEW_HEIGHT} or a rendered {RENDERED_PNG_FORMATS} "
                 f"Gravity Spy PNG; got {width}x{height}"
             )
         view = _decode_image(view, field)

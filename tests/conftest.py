@@ -12,13 +12,31 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
-REAL_SAMPLES_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "real_samples" / "gravityspy"
+# Real Gravity Spy samples are never committed. GRAVITYVIT_REAL_SAMPLES names the folder that holds
+# them: ``gravityspy/<Class>/`` (800x600 renderings) and ``kaggle/<Class>/`` (Kaggle crops). Tests
+# that need them skip when it is absent.
+DEFAULT_REAL_SAMPLES_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "real_samples"
+
+
+def real_samples_root() -> Path:
+    """The folder of real samples: ``$GRAVITYVIT_REAL_SAMPLES``, else ``shared/real_samples`` beside the checkout."""
+    return Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", DEFAULT_REAL_SAMPLES_ROOT))
+
+
+def _real_samples_folder(name: str) -> Path:
+    directory = real_samples_root() / name
+    if not directory.is_dir():
+        pytest.skip(f"real Gravity Spy samples not found at {directory} (set GRAVITYVIT_REAL_SAMPLES)")
+    return directory
 
 
 @pytest.fixture(scope="session")
 def real_samples_dir() -> Path:
-    """The real Gravity Spy PNGs beside the checkout (never committed); tests skip without them."""
-    directory = Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", REAL_SAMPLES_DIR))
-    if not directory.is_dir():
-        pytest.skip(f"real Gravity Spy samples not found at {directory}")
-    return directory
+    """The 800x600 real Gravity Spy PNGs, ``<Class>/<ifo>_<id>_spectrogram_<d>.png``."""
+    return _real_samples_folder("gravityspy")
+
+
+@pytest.fixture(scope="session")
+def kaggle_samples_dir() -> Path:
+    """The real samples as 569x479 Kaggle crops, over all 22 classes."""
+    return _real_samples_folder("kaggle")

@@ -1,6 +1,7 @@
 """Reader of Gravity Spy PNG folders: ``{Class}/{ifo}_{gravityspy_id}_spectrogram_{d}.png``.
 
-Gravity Spy renders each duration d (0.5, 1.0, 2.0, 4.0 s) of a glitch as an 800x600 RGBA PNG. This
+Gravity Spy renders each duration d (0.5, 1.0, 2.0, 4.0 s) of a glitch as an 800x600 RGBA PNG; the
+Gravity Spy Kaggle dataset ships 569x479 crops of their plot area under the same names. This
 reader groups the four files of each sample and turns each into a (140, 170) view with
 ``gravity_spy.png_to_view`` (crop to the axes, gray, resize: Gravity Spy's own transformation), so a
 sample read from PNGs looks like one read from the HDF5 file: values in [0, 1], row 0 the highest
@@ -45,10 +46,10 @@ DURATION_LABELS: tuple[str, ...] = tuple(duration_label(d) for d in VIEW_DURATIO
 def read_png_view(
     path: str | os.PathLike, *, sample: str | None = None, field: str | None = None
 ) -> np.ndarray:
-    """Read one rendered 800x600 Gravity Spy PNG as a float32 (140, 170) view in [0, 1].
+    """Read one rendered Gravity Spy PNG (800x600, or a 569x479 Kaggle crop) as a (140, 170) view.
 
     Raises ``GravitySpyDataError`` naming the file, ``sample`` and ``field`` when the file cannot be
-    read as an image or is not 800x600.
+    read as an image or has neither size.
     """
     path = Path(path)
     try:
@@ -96,8 +97,8 @@ class GravitySpyPNGReader(IndexedSampleReader):
 
     Notes
     -----
-    Only the 800x600 PNGs are read, when a sample is accessed. A sample with a missing duration, a
-    file that is not an 800x600 image, an unreadable file or an unknown class folder raises
+    The PNGs (800x600 or Kaggle crops) are read when a sample is accessed. A sample with a missing
+    duration, a file of another size, an unreadable file or an unknown class folder raises
     ``GravitySpyDataError`` naming the sample and the field (the duration's HDF5 key, e.g.
     ``"2.0.png"``) on access; ``convert_to_arrow(..., on_bad_sample="skip")`` leaves it out.
     """

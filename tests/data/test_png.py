@@ -10,7 +10,7 @@ from PIL import Image
 
 from gravityvit.data.hdf5 import GravitySpyDataError
 from gravityvit.data.png import GravitySpyPNGReader, read_png_sample
-from gravityvit.gravity_spy import VIEW_PIXEL_MEAN
+from gravityvit.gravity_spy import CLASS_NAMES, KAGGLE_PNG_SIZE, VIEW_PIXEL_MEAN, png_to_view
 
 
 def write_fake_png(path, *, size=(800, 600), value=128) -> None:
@@ -116,3 +116,33 @@ def test_duplicate_id_fails_on_reading_only(tmp_path):
         reader[1]
     assert info.value.field == "gravityspy_id" and "Tomte" in str(info.value)
     assert reader[2].gravityspy_id == "bbbbbbbbbb"
+
+
+def test_kaggle_crop_of_a_rendering_gives_its_view(real_samples_dir):
+    """A 569x479 Kaggle crop (rows 60:539, cols 100:669) maps onto the 800x600 rendering's view."""
+    path = sorted((real_samples_dir / "Blip").glob("*_spectrogram_1.0.png"))[0]
+    with Image.open(path) as rendering:
+        rendering = rendering.convert("RGBA")
+    crop = rendering.crop((100, 60, 669, 539))
+    assert crop.size == KAGGLE_PNG_SIZE
+    full_view, crop_view = png_to_view(rendering), png_to_view(crop)
+    assert crop_view.shape == full_view.shape == (140, 170)
+    # The crop lacks the last two of the 566 axes columns, which only the view's last column sees.
+    np.testing.assert_allclose(crop_view[:, :-1], full_view[:, :-1], atol=1 / 255)
+    assert np.abs(crop_view - full_view).max() > 0  # the last column differs: not the same image read twice
+
+
+def test_kaggle_samples_read_like_renderings(kaggle_samples_dir):
+    reader = GravitySpyPNGReader(kaggle_samples_dir)
+    assert {entry.label for entry in reader.entries} == set(CLASS_NAMES)
+    complete = [i for i, entry in enumerate(reader.entries) if len(entry.files) == 4]
+    views = np.stack([reader[i].views for i in complete])
+    assert views.shape[1:] == (4, 140, 170) and views.min() >= 0.0 and views.max() <= 1.0
+    # Over all 22 classes the mean pixel sits near the v1d0 training-set means (0.14-0.18).
+    np.testing.assert_allclose(views.mean(axis=(0, 2, 3)), VIEW_PIXEL_MEAN, atol=0.06)
+
+
+def test_other_png_sizes_are_refused_with_both_formats_named(tmp_path):
+    make_fake_sample(tmp_path / "Blip", "abcdefghij", size=(570, 479))
+    with pytest.raises(GravitySpyDataError, match="800x600 or 569x479"):
+        GravitySpyPNGReader(tmp_path)[0]
