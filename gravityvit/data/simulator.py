@@ -364,24 +364,38 @@ def _blip(w: Waveform, t0: float) -> float:
     return snr
 
 
+KOI_FISH_SNR: tuple[float, float] = (80.0, 800.0)
+
+
 def _koi_fish(w: Waveform, t0: float) -> float:
-    # A loud blip: wide low-frequency head, thin tail up to ~1 kHz. Louder than any blip (SNR from
-    # the blips' cap): in Gravity Spy the fat, saturated head is what tells a koi fish from a blip.
-    snr = trigger_snr(w.rng, low=BLIP_SNR[2], index=1.2, cap=600.0)
-    w.add_pulse(t0, _loguniform(w.rng, 35, 110), w.rng.uniform(0.6, 1.0), snr)
+    # A very loud blip: a fat, saturated head at 25-70 Hz with "fins", bright low-frequency lobes
+    # (15-40 Hz) 0.04-0.15 s to either side, and a thin tail up to ~1-2 kHz. The fins are what
+    # real koi fish show and loud blips do not; the loudness (from the blips' cap up to hundreds)
+    # saturates the head over a tenth of a second.
+    snr = _loguniform(w.rng, *KOI_FISH_SNR)
+    w.add_pulse(t0, _loguniform(w.rng, 25, 70), w.rng.uniform(0.5, 0.8), snr)
     w.add_pulse(
         t0 + w.rng.normal(0, 0.002),
         _loguniform(w.rng, 250, 900),
         w.rng.uniform(0.35, 0.6),
         snr * w.rng.uniform(0.1, 0.3),
     )
+    for side in (-1.0, 1.0):
+        for _ in range(int(w.rng.integers(1, 3))):
+            w.add_sine_gaussian(
+                t0 + side * w.rng.uniform(0.04, 0.15),
+                _loguniform(w.rng, 14, 40),
+                w.rng.uniform(3, 8),
+                snr * w.rng.uniform(0.2, 0.5),
+            )
     return snr
 
 
 def _tomte(w: Waveform, t0: float) -> float:
-    # Short triangular blip below ~100 Hz.
-    snr = trigger_snr(w.rng, cap=60.0)
-    w.add_pulse(t0, _loguniform(w.rng, 18, 55), w.rng.uniform(0.25, 0.5), snr)
+    # A short triangle whose wide, bright base sits at 20-60 Hz and narrows to a point near
+    # 100-200 Hz: a low, squat pulse (narrower in log frequency than a blip), usually louder.
+    snr = trigger_snr(w.rng, low=20.0, index=1.0, cap=150.0)
+    w.add_pulse(t0, _loguniform(w.rng, 30, 60), w.rng.uniform(0.5, 0.7), snr)
     return snr
 
 
@@ -423,10 +437,12 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
 
 
 def _chirp(w: Waveform, t0: float) -> float:
-    # Newtonian inspiral: f = f_end ((t_c - t + eps) / eps)^(-3/8), rising to the centre.
-    snr = trigger_snr(w.rng, low=8.0, index=2.0, cap=40.0)
-    duration = _loguniform(w.rng, 0.2, 2.0)
-    f_start, f_end = w.rng.uniform(20, 40), _loguniform(w.rng, 200, 700)
+    # Newtonian inspiral: f = f_end ((t_c - t + eps) / eps)^(-3/8), rising to the centre. The real
+    # ones (stellar-mass binaries, hardware injections) are a thin hook visible from 30-60 Hz for a
+    # tenth of a second or so, nearly vertical at the top: a long slow sweep would be a line.
+    snr = trigger_snr(w.rng, low=9.0, index=1.5, cap=50.0)
+    duration = _loguniform(w.rng, 0.1, 1.0)
+    f_start, f_end = w.rng.uniform(25, 60), _loguniform(w.rng, 250, 900)
     eps = duration * (f_start / f_end) ** (8 / 3)
 
     def frequency(t: np.ndarray) -> np.ndarray:
@@ -441,68 +457,84 @@ def _chirp(w: Waveform, t0: float) -> float:
 
 
 def _whistle(w: Waveform, t0: float) -> float:
-    # Radio beat note: a narrow V, U or W track at hundreds of Hz to kHz.
+    # Radio-frequency beat notes: a frequency that sweeps down from above the top of the view (kHz)
+    # to a minimum of a few hundred Hz and back up within a tenth of a second or so, a narrow V
+    # with curved arms, often repeating as the beating oscillators drift.
     snr = trigger_snr(w.rng, cap=50.0)
-    duration = _loguniform(w.rng, 0.1, 1.0)
-    f_min = _loguniform(w.rng, 250, 1400)
-    depth = w.rng.uniform(0.4, 2.0) * f_min
-    shape = w.rng.choice(["V", "U", "W"])
-    power = 1.0 if shape != "U" else 2.0
-    half = duration / 2
+    f_min = _loguniform(w.rng, 150, 1000)
+    count = 1 if w.rng.random() < 0.5 else int(w.rng.integers(2, 5))
+    spacing = _loguniform(w.rng, 0.15, 1.5)
+    first = -int(w.rng.integers(0, count))
+    for k in range(first, first + count):
+        centre = t0 + k * spacing * (1 + w.rng.normal(0, 0.1))
+        rate = _loguniform(w.rng, 1.5e4, 1e5)  # Hz per second on the arms
+        half = np.sqrt(3500.0**2 - f_min**2) / rate
 
-    def frequency(t: np.ndarray) -> np.ndarray:
-        u = np.abs(t - t0) / half
-        if shape == "W":
-            u = np.abs(2 * u - 1)
-        return f_min + depth * np.minimum(u, 1.0) ** power
+        def frequency(t: np.ndarray, c: float = centre, r: float = rate) -> np.ndarray:
+            return np.sqrt(f_min**2 + (r * (t - c)) ** 2)
 
-    w.add_track(t0 - half, t0 + half, frequency, snr)
+        w.add_track(centre - half, centre + half, frequency, snr if k == 0 else snr * w.rng.uniform(0.5, 1.0))
     return snr
 
 
+# Loudest-tile SNR of the classes whose real views are faint: their brightest pixels stand at a
+# normalized energy of ~10-20 (SNR = sqrt(2 E) ~ 4.5-6.3), below the colour scale's top (25.5), and
+# only a few pixels pass it, unlike the Omicron SNR above 7.5 that selected them.
+FAINT_SNR: tuple[float, float] = (6.0, 10.0)
+FAINT_CLASSES: tuple[str, ...] = ("1080Lines", "Helix", "Paired_Doves", "Violin_Mode")
+
+
 def _helix(w: Waveform, t0: float) -> float:
-    # A column of loops: two tracks climbing from tens to hundreds of Hz whose frequencies
-    # oscillate in opposition, so they cross again and again (a helix seen from the side).
-    snr = trigger_snr(w.rng, low=10.0, cap=60.0)
-    duration = w.rng.uniform(0.12, 0.45)
-    f_low, f_high = _loguniform(w.rng, 20, 60), _loguniform(w.rng, 150, 700)
-    loop_hz, depth = w.rng.uniform(10, 35), w.rng.uniform(0.15, 0.35)
-    start = t0 - duration * w.rng.uniform(0.3, 0.7)
-    phase = w.rng.uniform(0, 2 * np.pi)
-    for sign in (1.0, -1.0):
-
-        def frequency(t: np.ndarray, sign: float = sign) -> np.ndarray:
-            u = np.clip((t - start) / duration, 0, 1)
-            loops = 1 + sign * depth * np.sin(2 * np.pi * loop_hz * (t - start) + phase)
-            return f_low * (f_high / f_low) ** u * loops
-
-        w.add_track(start, start + duration, frequency, snr * (1.0 if sign > 0 else w.rng.uniform(0.6, 1.0)))
-    if w.rng.random() < 0.5:  # often a blip-like core
-        w.add_pulse(t0, _loguniform(w.rng, 40, 200), 0.5, snr * w.rng.uniform(0.2, 0.5))
+    # A regular train of faint, thin vertical strands across the whole window, every 0.15-0.4 s:
+    # each strand a few broadband pulses stacked in frequency, each a little later or earlier than
+    # the one below, so that the strand kinks like a helix seen from the side.
+    snr = _loguniform(w.rng, *FAINT_SNR)
+    period = w.rng.uniform(0.15, 0.4)
+    f_low, f_high = _loguniform(w.rng, 30, 60), _loguniform(w.rng, 200, 600)
+    strands = int(w.rng.integers(2, 5))
+    twist_s = w.rng.uniform(0.003, 0.015)
+    for k in range(-int(3.8 / period), int(3.8 / period) + 1):
+        column = t0 + k * period + w.rng.normal(0, 0.004)
+        level = snr if k == 0 else snr * w.rng.uniform(0.6, 1.0)
+        for j in range(strands):
+            u = j / max(strands - 1, 1)
+            w.add_pulse(
+                column + twist_s * (-1) ** j,
+                f_low * (f_high / f_low) ** u,
+                w.rng.uniform(0.35, 0.6),
+                level * w.rng.uniform(0.6, 1.0) * (0.3 + 0.7 * u),  # faint at the bottom: thin strands
+            )
     return snr
 
 
 def _light_modulation(w: Waveform, t0: float) -> float:
-    # Regularly repeating broadband spikes across the whole window. Each spike spans a decade or
-    # more of frequency (log width 1.1-1.5, against a blip's 0.7-1.0): a thin vertical stripe,
-    # not a blip's teardrop, which with the window-filling regularity tells it from Repeating_Blips.
-    snr = trigger_snr(w.rng, cap=60.0)
-    period = _loguniform(w.rng, 0.08, 0.6)
-    centre, width = _loguniform(w.rng, 40, 200), w.rng.uniform(1.1, 1.5)
-    for k in range(-int(4.5 / period), int(4.5 / period) + 1):
-        level = snr if k == 0 else snr * w.rng.uniform(0.35, 1.0)
-        w.add_pulse(
-            t0 + k * period + w.rng.normal(0, 0.003), centre * np.exp(w.rng.normal(0, 0.1)), width, level
-        )
+    # Loud low-frequency bursts of the arm power: a bright, saturated lump at 10-30 Hz, wide in time
+    # (0.1-0.4 s), most often with a tall spike rising from it, one to a few of them 0.1-1 s apart.
+    snr = _loguniform(w.rng, 25.0, 300.0)
+    count = int(w.rng.integers(1, 5))
+    spacing = _loguniform(w.rng, 0.1, 1.0)
+    first = -int(w.rng.integers(0, count))
+    for k in range(first, first + count):
+        time_s = t0 + k * spacing * (1 + w.rng.normal(0, 0.1))
+        level = snr if k == 0 else snr * w.rng.uniform(0.4, 1.0)
+        w.add_sine_gaussian(time_s, _loguniform(w.rng, 11, 25), w.rng.uniform(2.5, 5), level)
+        if w.rng.random() < 0.75:
+            w.add_pulse(
+                time_s + w.rng.normal(0, 0.01),
+                _loguniform(w.rng, 30, 90),
+                w.rng.uniform(0.8, 1.2),
+                level * w.rng.uniform(0.3, 0.8),
+            )
     return snr
 
 
 def _paired_doves(w: Waveform, t0: float) -> float:
-    # Pairs of short arcs, one rising then one falling, repeating.
-    snr = trigger_snr(w.rng, cap=40.0)
-    n_pairs, period = int(w.rng.integers(2, 6)), w.rng.uniform(0.3, 1.0)
-    arc = w.rng.uniform(0.08, 0.3)
-    f_low, f_high = w.rng.uniform(25, 60), _loguniform(w.rng, 70, 250)
+    # Pairs of smooth arcs, one rising then one falling (a swoosh up, then down), at 25-200 Hz,
+    # repeating.
+    snr = _loguniform(w.rng, FAINT_SNR[0], 2 * FAINT_SNR[1])
+    n_pairs, period = int(w.rng.integers(1, 5)), w.rng.uniform(0.3, 1.0)
+    arc = w.rng.uniform(0.1, 0.35)
+    f_low, f_high = w.rng.uniform(15, 30), _loguniform(w.rng, 45, 120)
     first = -int(w.rng.integers(0, n_pairs))
     for k in range(first, first + n_pairs):
         start = t0 + k * period - arc
@@ -511,18 +543,22 @@ def _paired_doves(w: Waveform, t0: float) -> float:
 
             def frequency(t: np.ndarray, begin: float = begin, rising: bool = rising) -> np.ndarray:
                 u = np.clip((t - begin) / arc, 0, 1)
-                return f_low + (f_high - f_low) * (u if rising else 1 - u) ** 1.5
+                return f_low + (f_high - f_low) * np.sin(0.5 * np.pi * (u if rising else 1 - u)) ** 2
 
             w.add_track(begin, begin + arc, frequency, snr if k == 0 else snr * w.rng.uniform(0.5, 1.0))
     return snr
 
 
+REPEATING_BLIP_CENTRE_HZ: tuple[float, float] = (60.0, 250.0)
+
+
 def _repeating_blips(w: Waveform, t0: float) -> float:
-    # 2-6 blips (as in _blip, and no louder: a lone loud blip must not read as a repeating one) at
-    # regular 0.25-0.5 s spacing.
+    # 2-6 blip-like pulses (no louder than blips: a lone loud blip must not read as a repeating one)
+    # at regular 0.1-0.5 s spacing. The real ones are centred higher than lone blips, at ~60-250 Hz,
+    # with tails up to several hundred Hz.
     snr = trigger_snr(w.rng, *BLIP_SNR)
-    count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.25, 0.5)
-    centre, width = _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
+    count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.1, 0.5)
+    centre, width = _loguniform(w.rng, *REPEATING_BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
         level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
@@ -537,10 +573,12 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
 
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches f_n(t) = n f_1 |sin(pi (t - t_a) / T)| below ~100 Hz, seconds long.
-    snr = trigger_snr(w.rng, low=14.0, cap=60.0)
-    period = w.rng.uniform(0.8, 3.5)
-    f_top = w.rng.uniform(18, 50)
-    n_harmonics = int(w.rng.integers(2, 6))
+    # Real arches are slow (the fringe period is that of the scattering surface's motion, seconds):
+    # nearly flat stacked lines in the short views, one or two arches in the 4 s view.
+    snr = trigger_snr(w.rng, low=12.0, cap=60.0)
+    period = _loguniform(w.rng, 2.0, 8.0)
+    f_top = w.rng.uniform(12, 35)
+    n_harmonics = int(w.rng.integers(1, 5))
     offset = t0 - period / 2  # an arch top at the trigger
 
     def arch(t: np.ndarray) -> np.ndarray:
@@ -559,11 +597,12 @@ def _scattered_light(w: Waveform, t0: float) -> float:
 
 def _low_frequency_burst(w: Waveform, t0: float) -> float:
     # A smooth hump of power below ~50 Hz lasting 0.3-2 s: overlapping low-Q bursts.
-    snr = trigger_snr(w.rng, cap=60.0)
-    duration = _loguniform(w.rng, 0.3, 2.0)
-    top = w.rng.uniform(20, 45)
-    w.add_sine_gaussian(t0, w.rng.uniform(12, top), w.rng.uniform(2.5, 5), snr)
-    for _ in range(int(w.rng.integers(2, 7))):
+    # Real ones sit at the very bottom of the view (10-25 Hz), bright and often saturated.
+    snr = trigger_snr(w.rng, low=12.0, index=1.2, cap=120.0)
+    duration = _loguniform(w.rng, 0.5, 3.0)
+    top = w.rng.uniform(16, 30)
+    w.add_sine_gaussian(t0, w.rng.uniform(11, top), w.rng.uniform(2.5, 5), snr)
+    for _ in range(int(w.rng.integers(3, 10))):
         offset = w.rng.uniform(-duration / 3, duration / 3)
         # Lower frequencies towards the ends of the hump.
         frequency_hz = 11 + (top - 11) * (1 - (2 * offset / duration) ** 2) * w.rng.uniform(0.5, 1.0)
@@ -572,13 +611,14 @@ def _low_frequency_burst(w: Waveform, t0: float) -> float:
 
 
 def _low_frequency_lines(w: Waveform, t0: float) -> float:
-    # Several horizontal lines below ~60 Hz across the window, bursting on and off within the data.
-    snr = trigger_snr(w.rng, low=20.0, index=1.5, cap=80.0)
-    count = int(w.rng.integers(2, 6))
-    fundamental = w.rng.uniform(10, 30)
+    # One to a few thin horizontal lines low in the band (mostly 10-30 Hz) across the window,
+    # bursting on and off within the data.
+    snr = trigger_snr(w.rng, low=10.0, index=1.5, cap=30.0)
+    count = int(w.rng.integers(1, 4))
+    fundamental = w.rng.uniform(10, 25)
     for k in range(count):
         # Often harmonics of one line, otherwise unrelated lines.
-        frequency_hz = fundamental * (k + 1) if w.rng.random() < 0.5 else w.rng.uniform(10, 60)
+        frequency_hz = fundamental * (k + 1) if w.rng.random() < 0.5 else w.rng.uniform(10, 40)
         if frequency_hz > 62:
             continue
         length = w.rng.uniform(4.5, 7.5)
@@ -623,16 +663,23 @@ def _line_bursts(w: Waveform, t0: float, centre_hz: float, spread_hz: float, snr
 
 
 def _lines_1080(w: Waveform, t0: float) -> float:
-    # Short narrow-band dashes near 1080 Hz.
-    snr = trigger_snr(w.rng, low=9.0, cap=40.0)
-    _line_bursts(w, t0, w.rng.uniform(1065, 1095), 15.0, snr)
+    # A faint dotted line near 1080 Hz: many short dashes at one frequency, spread over seconds.
+    snr = _loguniform(w.rng, *FAINT_SNR)
+    centre = w.rng.uniform(1060, 1100)
+    span = w.rng.uniform(1.0, 7.0)
+    times = t0 + np.sort(w.rng.uniform(-span / 2, span / 2, int(w.rng.integers(6, 40))))
+    w.add_sine_gaussian(t0, centre, w.rng.uniform(20, 60), snr)
+    for time_s in times:
+        w.add_sine_gaussian(
+            time_s, centre + w.rng.normal(0, 3), w.rng.uniform(20, 80), snr * w.rng.uniform(0.4, 0.9)
+        )
     return snr
 
 
 def _ripples_1400(w: Waveform, t0: float) -> float:
     # Several short ripples near 1400 Hz within 0.1-1 s: each a quick train of 5-15 short bursts
     # (Q 10-25, a few ms) whose frequency wiggles by +-50-150 Hz, a bright rippled blob in the views.
-    snr = trigger_snr(w.rng, low=12.0, cap=60.0)
+    snr = trigger_snr(w.rng, low=8.0, index=2.0, cap=30.0)
     span = _loguniform(w.rng, 0.1, 1.0)
     centre = w.rng.uniform(1300, 1500)
     for k in range(int(w.rng.integers(2, 7))):
@@ -640,7 +687,7 @@ def _ripples_1400(w: Waveform, t0: float) -> float:
         level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
         frequency_hz = centre + w.rng.uniform(-60, 60)
         bursts, gap = int(w.rng.integers(5, 16)), w.rng.uniform(0.004, 0.012)
-        wiggle, rate = w.rng.uniform(50, 150), w.rng.uniform(20, 60)
+        wiggle, rate = w.rng.uniform(20, 80), w.rng.uniform(20, 60)
         for j in range(bursts):
             offset = (j - bursts / 2) * gap
             w.add_sine_gaussian(
@@ -653,15 +700,16 @@ def _ripples_1400(w: Waveform, t0: float) -> float:
 
 
 def _power_line(w: Waveform, t0: float) -> float:
-    # 60 Hz bursts of 0.1-1.5 s, sometimes repeating, with weaker 120 and 180 Hz harmonics.
-    snr = trigger_snr(w.rng, low=9.0, cap=50.0)
-    mains = w.rng.uniform(59.6, 60.4)
-    weights = (1.0, w.rng.uniform(0.0, 0.9), w.rng.uniform(0.0, 0.6))
-    count = 1 if w.rng.random() < 0.6 else int(w.rng.integers(2, 5))
-    spacing = w.rng.uniform(0.3, 1.2)
+    # A thin 60 Hz line lasting 0.3-3 s (sometimes with 120 and 180 Hz), of modest loudness: a
+    # short loud 50-60 Hz lump is an Air_Compressor.
+    snr = trigger_snr(w.rng, low=12.0, index=1.5, cap=40.0)
+    mains = w.rng.uniform(59.7, 60.3)
+    weights = (1.0, w.rng.uniform(0.0, 0.8), w.rng.uniform(0.0, 0.5))
+    count = 1 if w.rng.random() < 0.7 else int(w.rng.integers(2, 4))
+    spacing = w.rng.uniform(0.5, 1.5)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
-        duration = _loguniform(w.rng, 0.1, 1.5)
+        duration = _loguniform(w.rng, 0.3, 3.0)
         centre = t0 + k * spacing * (1 + w.rng.normal(0, 0.05))
         level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
         for harmonic, weight in enumerate(weights, start=1):
@@ -678,9 +726,10 @@ def _power_line(w: Waveform, t0: float) -> float:
 def _violin_mode(w: Waveform, t0: float) -> float:
     # Short-lived lines near 500 Hz (and 1000, 1500 Hz): a few fibre modes within ~+-12 Hz of each
     # other ringing up and beating. A single steady tone would be whitened away by the 64 s ASD.
-    snr = trigger_snr(w.rng, low=12.0, cap=50.0)
+    # Real violin-mode glitches are faint: short dots near 500 Hz (and 1 kHz), not bright lines.
+    snr = _loguniform(w.rng, *FAINT_SNR)
     base = w.rng.uniform(485, 515)
-    length = _loguniform(w.rng, 0.3, 4.0)
+    length = _loguniform(w.rng, 0.1, 1.5)
     start = t0 - length * w.rng.uniform(0.3, 0.7)
     modes = base + w.rng.uniform(-12, 12, size=int(w.rng.integers(4, 11)))
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 0.8)), (3, w.rng.uniform(0.0, 0.5))):
@@ -704,20 +753,16 @@ AIR_COMPRESSOR_HZ: tuple[float, float] = (45.0, 55.0)
 
 
 def _air_compressor(w: Waveform, t0: float) -> float:
-    # A ~50 Hz line lasting seconds, sometimes with its second harmonic. From SNR 20: a line
-    # loses much of its contrast to the 64 s ASD, and below that some were invisible. 45-55 Hz,
-    # the field guide's "~50 Hz": up to 62 Hz, a short one was a 60 Hz Power_Line burst.
-    snr = trigger_snr(w.rng, low=20.0, cap=60.0)
-    frequency_hz, length = w.rng.uniform(*AIR_COMPRESSOR_HZ), w.rng.uniform(1.5, 6.5)
-    start = t0 - length * w.rng.uniform(0.2, 0.8)
-    wobble = w.rng.uniform(0.1, 0.6)
-    w.add_track(start, start + length, lambda t: frequency_hz + wobble * np.sin(2 * np.pi * 0.5 * t), snr)
-    if w.rng.random() < 0.4:
+    # A short, bright lump at ~50 Hz (field guide: "~50 Hz"), 0.1-0.4 s long: an oval in the short
+    # views and a dot in the 4 s one, sometimes with its second harmonic. 45-55 Hz: up to 62 Hz a
+    # lump would sit on Power_Line's 60 Hz.
+    snr = trigger_snr(w.rng, low=12.0, index=1.5, cap=80.0)
+    frequency_hz, length = w.rng.uniform(*AIR_COMPRESSOR_HZ), _loguniform(w.rng, 0.15, 0.6)
+    start = t0 - length * w.rng.uniform(0.4, 0.6)
+    w.add_track(start, start + length, lambda t: np.full_like(t, frequency_hz), snr)
+    if w.rng.random() < 0.3:
         w.add_track(
-            start,
-            start + length,
-            lambda t: 2 * (frequency_hz + wobble * np.sin(2 * np.pi * 0.5 * t)),
-            snr * w.rng.uniform(0.3, 0.7),
+            start, start + length, lambda t: np.full_like(t, 2 * frequency_hz), snr * w.rng.uniform(0.2, 0.5)
         )
     return snr
 
@@ -753,20 +798,29 @@ def _scratchy(w: Waveform, t0: float) -> float:
 
 
 def _wandering_line(w: Waveform, t0: float) -> float:
-    # A line whose frequency wanders over seconds, each of three terms moving it by 4-12 % (several
-    # pixel rows): a line that barely wandered would be an Air_Compressor or Power_Line.
-    snr = trigger_snr(w.rng, index=2.0, cap=30.0)
-    f0 = _loguniform(w.rng, 70, 1200)
+    # A loud line high in the band (300 Hz-1.8 kHz) whose frequency wanders by several per cent
+    # over seconds, smoothly or in a sawtooth of slow falls and quick resets; loud enough that the
+    # rest of the view looks dark beside it.
+    snr = _loguniform(w.rng, 30.0, 250.0)
+    f0 = _loguniform(w.rng, 300, 1800)
     terms = [
-        (w.rng.uniform(0.1, 0.8), w.rng.uniform(0.04, 0.12), w.rng.uniform(0, 2 * np.pi)) for _ in range(3)
+        (w.rng.uniform(0.1, 0.8), w.rng.uniform(0.02, 0.08), w.rng.uniform(0, 2 * np.pi)) for _ in range(3)
     ]
+    sawtooth_hz, sawtooth_depth = w.rng.uniform(1.0, 4.0), w.rng.uniform(0.03, 0.1)
+    sawtooth = w.rng.random() < 0.4
     length = w.rng.uniform(4.5, 7.5)
     start = w.rng.uniform(-3.8, 3.8 - length)
 
     def frequency(t: np.ndarray) -> np.ndarray:
-        return f0 * (1 + sum(depth * np.sin(2 * np.pi * rate * t + phase) for rate, depth, phase in terms))
+        wander = sum(depth * np.sin(2 * np.pi * rate * t + phase) for rate, depth, phase in terms)
+        if sawtooth:
+            wander = wander + sawtooth_depth * (0.5 - np.mod(sawtooth_hz * t, 1.0))
+        return f0 * (1 + wander)
 
     w.add_track(start, start + length, frequency, snr)
+    if w.rng.random() < 0.3:  # a second line beside it
+        ratio = w.rng.uniform(1.05, 1.3)
+        w.add_track(start, start + length, lambda t: ratio * frequency(t), snr * w.rng.uniform(0.4, 0.9))
     return snr
 
 

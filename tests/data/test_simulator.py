@@ -18,7 +18,9 @@ from gravityvit.data import simulator  # noqa: E402
 # our v1d1-weighted class mix must meet. With one sample per class the estimate itself scatters
 # by ~0.01; the simulator's mix measured over 4 samples per class is within 0.02 (docs/simulator.md).
 MEAN_TOLERANCE = 0.035
-STD_TOLERANCE = 0.04
+# The real samples' own mixture (v1d1 class weights) gives a per-view std of 0.151 / 0.120 / 0.087 /
+# 0.068, up to 0.035 above the published figures, which leaves the simulator that much more room.
+STD_TOLERANCE = 0.05
 # Simulated Blip and Scratchy against the real samples: per-view mean and mean per-image std.
 REAL_MEAN_TOLERANCE = 0.02
 REAL_STD_TOLERANCE = 0.03
@@ -48,8 +50,11 @@ def test_every_class_gives_valid_views(one_per_class):
         ):
             assert np.isfinite(metadata[key]), (label, key)
         if label != "No_Glitch":
-            # The loudest tile is the glitch (Omicron triggers have SNR > 7.5), near the view centre.
-            assert metadata["injected_snr"] >= simulator.OMICRON_SNR_THRESHOLD, label
+            # The loudest tile is the glitch, near the view centre: above the Omicron threshold (7.5),
+            # or for the classes whose real views are faint, above FAINT_SNR's floor.
+            faint = label in simulator.FAINT_CLASSES
+            threshold = simulator.FAINT_SNR[0] if faint else simulator.OMICRON_SNR_THRESHOLD
+            assert metadata["injected_snr"] >= threshold, label
             assert (
                 abs(metadata["peak_time"] + metadata["peak_time_ns"] * 1e-9 - metadata["event_time"]) <= 0.25
             )
@@ -154,28 +159,27 @@ def test_none_of_the_above_keeps_out_of_the_low_frequencies():
         assert power[frequencies < 40].sum() < 0.05 * power.sum(), k
 
 
-def test_light_modulation_spikes_are_broader_than_blips():
-    # Both are short pulses at tens of Hz; a Light_Modulation spike reaches far higher (a thin
-    # vertical stripe), a blip is a teardrop. Share of the power above 4x the median frequency:
-    def high_share(label: str, k: int) -> float:
+def test_light_modulation_is_a_low_frequency_lump():
+    # Real Light_Modulation views are loud lumps at the bottom of the band (10-30 Hz), often with a
+    # spike rising from them; a blip's power sits higher, around 45-110 Hz.
+    def median_hz(label: str, k: int) -> float:
         frequencies, power = _glitch_power_spectrum(label, [9, k])
-        cumulative = np.cumsum(power) / power.sum()
-        median_hz = frequencies[np.searchsorted(cumulative, 0.5)]
-        return float(power[frequencies > 4 * median_hz].sum() / power.sum())
+        return float(frequencies[np.searchsorted(np.cumsum(power) / power.sum(), 0.5)])
 
-    light_modulation = np.median([high_share("Light_Modulation", k) for k in range(8)])
-    blips = np.median([high_share("Blip", k) for k in range(8)])
-    assert light_modulation > 2 * blips
+    light_modulation = np.median([median_hz("Light_Modulation", k) for k in range(8)])
+    blips = np.median([median_hz("Blip", k) for k in range(8)])
+    assert light_modulation < 30 and blips > 1.5 * light_modulation
 
 
 def test_air_compressor_line_keeps_away_from_the_power_line():
-    # A ~50 Hz line (field guide); drawn up to 62 Hz, a short one was a 60 Hz Power_Line burst.
+    # A ~50 Hz lump (field guide); drawn up to 62 Hz, it would sit on Power_Line's 60 Hz line.
     for k in range(12):
         frequencies, power = _glitch_power_spectrum("Air_Compressor", [12, k])
         peak_hz = frequencies[np.argmax(power)]
         assert 44 <= peak_hz <= 56, (k, peak_hz)
+        # A lump of 0.15-0.6 s is 2-7 Hz wide in frequency: a few per cent of its power may reach 58 Hz.
         mains = power[(frequencies > 58) & (frequencies < 62)].sum()
-        assert mains < 0.01 * power.sum(), k
+        assert mains < 0.05 * power.sum(), k
 
 
 def test_loudness_separates_blips_from_koi_fish():
