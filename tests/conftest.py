@@ -18,13 +18,13 @@ import pytest
 DEFAULT_REAL_SAMPLES_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "real_samples"
 
 
-def real_samples_root() -> Path:
+def real_samples_root_dir() -> Path:
     """The folder of real samples: ``$GRAVITYVIT_REAL_SAMPLES``, else ``shared/real_samples`` beside the checkout."""
     return Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", DEFAULT_REAL_SAMPLES_ROOT))
 
 
 def _real_samples_folder(name: str) -> Path:
-    directory = real_samples_root() / name
+    directory = real_samples_root_dir() / name
     if not directory.is_dir():
         pytest.skip(f"real Gravity Spy samples not found at {directory} (set GRAVITYVIT_REAL_SAMPLES)")
     return directory
@@ -40,3 +40,12 @@ def real_samples_dir() -> Path:
 def kaggle_samples_dir() -> Path:
     """The real samples as 569x479 Kaggle crops, over all 22 classes."""
     return _real_samples_folder("kaggle")
+
+
+@pytest.fixture(scope="session")
+def real_samples_root() -> Path:
+    """The folder of real samples, holding ``gravityspy/`` and ``kaggle/``."""
+    directory = real_samples_root_dir()
+    if not directory.is_dir():
+        pytest.skip(f"real Gravity Spy samples not found at {directory} (set GRAVITYVIT_REAL_SAMPLES)")
+    return directory

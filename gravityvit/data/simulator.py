@@ -392,10 +392,10 @@ def _koi_fish(w: Waveform, t0: float) -> float:
 
 
 def _tomte(w: Waveform, t0: float) -> float:
-    # A short triangle whose wide, bright base sits at 20-60 Hz and narrows to a point near
+    # A short triangle whose wide, bright base sits at 25-70 Hz and narrows to a point near
     # 100-200 Hz: a low, squat pulse (narrower in log frequency than a blip), usually louder.
     snr = trigger_snr(w.rng, low=20.0, index=1.0, cap=150.0)
-    w.add_pulse(t0, _loguniform(w.rng, 30, 60), w.rng.uniform(0.5, 0.7), snr)
+    w.add_pulse(t0, _loguniform(w.rng, 35, 70), w.rng.uniform(0.5, 0.7), snr)
     return snr
 
 
@@ -439,9 +439,9 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
 def _chirp(w: Waveform, t0: float) -> float:
     # Newtonian inspiral: f = f_end ((t_c - t + eps) / eps)^(-3/8), rising to the centre. The real
     # ones (stellar-mass binaries, hardware injections) are a thin hook visible from 30-60 Hz for a
-    # tenth of a second or so, nearly vertical at the top: a long slow sweep would be a line.
+    # few tenths of a second, nearly vertical at the top: a long slow sweep would be a line.
     snr = trigger_snr(w.rng, low=9.0, index=1.5, cap=50.0)
-    duration = _loguniform(w.rng, 0.1, 1.0)
+    duration = _loguniform(w.rng, 0.2, 1.5)
     f_start, f_end = w.rng.uniform(25, 60), _loguniform(w.rng, 250, 900)
     eps = duration * (f_start / f_end) ** (8 / 3)
 
@@ -460,7 +460,7 @@ def _whistle(w: Waveform, t0: float) -> float:
     # Radio-frequency beat notes: a frequency that sweeps down from above the top of the view (kHz)
     # to a minimum of a few hundred Hz and back up within a tenth of a second or so, a narrow V
     # with curved arms, often repeating as the beating oscillators drift.
-    snr = trigger_snr(w.rng, cap=50.0)
+    snr = trigger_snr(w.rng, index=2.0, cap=25.0)
     f_min = _loguniform(w.rng, 150, 1000)
     count = 1 if w.rng.random() < 0.5 else int(w.rng.integers(2, 5))
     spacing = _loguniform(w.rng, 0.15, 1.5)
@@ -480,7 +480,7 @@ def _whistle(w: Waveform, t0: float) -> float:
 # Loudest-tile SNR of the classes whose real views are faint: their brightest pixels stand at a
 # normalized energy of ~10-20 (SNR = sqrt(2 E) ~ 4.5-6.3), below the colour scale's top (25.5), and
 # only a few pixels pass it, unlike the Omicron SNR above 7.5 that selected them.
-FAINT_SNR: tuple[float, float] = (6.0, 10.0)
+FAINT_SNR: tuple[float, float] = (5.0, 8.0)
 FAINT_CLASSES: tuple[str, ...] = ("1080Lines", "Helix", "Paired_Doves", "Violin_Mode")
 
 
@@ -509,15 +509,16 @@ def _helix(w: Waveform, t0: float) -> float:
 
 def _light_modulation(w: Waveform, t0: float) -> float:
     # Loud low-frequency bursts of the arm power: a bright, saturated lump at 10-30 Hz, wide in time
-    # (0.1-0.4 s), most often with a tall spike rising from it, one to a few of them 0.1-1 s apart.
+    # (0.1-0.5 s), most often with a tall spike rising from it, two to several of them 0.1-0.6 s
+    # apart: the modulation repeats, and the lumps fill much of the short views.
     snr = _loguniform(w.rng, 25.0, 300.0)
-    count = int(w.rng.integers(1, 5))
-    spacing = _loguniform(w.rng, 0.1, 1.0)
+    count = int(w.rng.integers(2, 7))
+    spacing = _loguniform(w.rng, 0.1, 0.6)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
         time_s = t0 + k * spacing * (1 + w.rng.normal(0, 0.1))
         level = snr if k == 0 else snr * w.rng.uniform(0.4, 1.0)
-        w.add_sine_gaussian(time_s, _loguniform(w.rng, 11, 25), w.rng.uniform(2.5, 5), level)
+        w.add_sine_gaussian(time_s, _loguniform(w.rng, 11, 25), w.rng.uniform(1.5, 3.5), level)
         if w.rng.random() < 0.75:
             w.add_pulse(
                 time_s + w.rng.normal(0, 0.01),
@@ -531,7 +532,7 @@ def _light_modulation(w: Waveform, t0: float) -> float:
 def _paired_doves(w: Waveform, t0: float) -> float:
     # Pairs of smooth arcs, one rising then one falling (a swoosh up, then down), at 25-200 Hz,
     # repeating.
-    snr = _loguniform(w.rng, FAINT_SNR[0], 2 * FAINT_SNR[1])
+    snr = _loguniform(w.rng, *FAINT_SNR)
     n_pairs, period = int(w.rng.integers(1, 5)), w.rng.uniform(0.3, 1.0)
     arc = w.rng.uniform(0.1, 0.35)
     f_low, f_high = w.rng.uniform(15, 30), _loguniform(w.rng, 45, 120)
@@ -549,12 +550,12 @@ def _paired_doves(w: Waveform, t0: float) -> float:
     return snr
 
 
-REPEATING_BLIP_CENTRE_HZ: tuple[float, float] = (60.0, 250.0)
+REPEATING_BLIP_CENTRE_HZ: tuple[float, float] = (90.0, 350.0)
 
 
 def _repeating_blips(w: Waveform, t0: float) -> float:
     # 2-6 blip-like pulses (no louder than blips: a lone loud blip must not read as a repeating one)
-    # at regular 0.1-0.5 s spacing. The real ones are centred higher than lone blips, at ~60-250 Hz,
+    # at regular 0.1-0.5 s spacing. The real ones are centred higher than lone blips, at ~90-350 Hz,
     # with tails up to several hundred Hz.
     snr = trigger_snr(w.rng, *BLIP_SNR)
     count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.1, 0.5)
@@ -768,10 +769,10 @@ def _air_compressor(w: Waveform, t0: float) -> float:
 
 
 def _scratchy(w: Waveform, t0: float) -> float:
-    # A band of short blobs and arcs at ~70-300 Hz repeating every 40-120 ms (with jitter and
+    # A band of short blobs and arcs at ~90-400 Hz repeating every 40-120 ms (with jitter and
     # dropouts) across the whole window, all of similar brightness: many tiles of moderate SNR.
     snr = trigger_snr(w.rng, index=3.0, cap=16.0)
-    band = _loguniform(w.rng, 90, 250)
+    band = _loguniform(w.rng, 110, 300)
     period = 1.0 / w.rng.uniform(8, 25)
     span = w.rng.uniform(5.0, 7.5)
     start = t0 - span * w.rng.uniform(0.35, 0.65)

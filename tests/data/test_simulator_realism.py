@@ -1,0 +1,123 @@
+"""Per-class realism: simulated views against real Gravity Spy samples of the same class.
+
+For every class, a few simulated samples and the real samples (800x600 renderings and Kaggle crops,
+found through GRAVITYVIT_REAL_SAMPLES; the tests skip without them) are measured with
+``gravityvit.data.view_statistics`` over all the views present, and the medians compared on what
+defines the class: where its loudest pixel sits in frequency (octaves), how much of the view is
+bright, how bright its peak is, and how much of the window it spans. The tolerances are wide, as
+there are only 2-12 real samples per class: they catch a class drawn in the wrong band, at the wrong
+loudness or with the wrong duration, which is what kept a model trained on the simulator from
+recognising real glitches, not the scatter of a few samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gravityvit import gravity_spy
+from gravityvit.data import simulator
+from gravityvit.data.png import PNG_NAME_PATTERN
+from gravityvit.data.view_statistics import view_statistics
+
+SIMULATED_PER_CLASS = 4
+
+# (statistic, tolerance) per class. Frequencies are compared in octaves (log2 of the ratio of the
+# medians), fractions of the view as log2 ratios, the peak's normalized energy (0-25.5) and the
+# bright region's time extent (as a fraction of the window) as differences.
+PEAK_OCTAVES = ("peak_frequency_hz", 1.0)
+BRIGHT_RATIO = ("bright_fraction", 2.0)
+PEAK_ENERGY = ("peak_energy", 6.0)
+TIME_SHARE = ("time_extent_share", 0.35)
+CHECKS: dict[str, tuple[tuple[str, float], ...]] = {
+    "1080Lines": (("peak_frequency_hz", 1.2), PEAK_ENERGY, TIME_SHARE),
+    "1400Ripples": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY),
+    "Air_Compressor": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY),
+    "Blip": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Chirp": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Extremely_Loud": (PEAK_OCTAVES, ("bright_fraction", 2.5), PEAK_ENERGY, TIME_SHARE),
+    "Helix": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Koi_Fish": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Light_Modulation": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Low_Frequency_Burst": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Low_Frequency_Lines": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "No_Glitch": (BRIGHT_RATIO, PEAK_ENERGY),
+    "None_of_the_Above": (PEAK_OCTAVES, ("bright_fraction", 2.5)),
+    "Paired_Doves": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Power_Line": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Repeating_Blips": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Scattered_Light": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Scratchy": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Tomte": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    "Violin_Mode": (PEAK_OCTAVES, ("bright_fraction", 2.5), PEAK_ENERGY, TIME_SHARE),
+    "Wandering_Line": (PEAK_ENERGY, TIME_SHARE),
+    "Whistle": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+}
+RATIO_STATISTICS = {"bright_fraction"}
+
+
+def test_every_class_is_checked():
+    assert set(CHECKS) == set(gravity_spy.CLASS_NAMES)
+
+
+def pooled_medians(samples: list[list[np.ndarray | None]]) -> dict[str, float]:
+    """Median of each statistic over every view present; the time extent as a share of the window."""
+    values: dict[str, list[float]] = defaultdict(list)
+    for views in samples:
+        for duration_s, view in zip(gravity_spy.VIEW_DURATIONS_S, views):
+            if view is None:
+                continue
+            statistics = view_statistics(view, duration_s)
+            statistics["time_extent_share"] = statistics["time_extent_s"] / duration_s
+            for name, value in statistics.items():
+                values[name].append(value)
+    return {name: float(np.nanmedian(column)) for name, column in values.items()}
+
+
+def real_samples(root: Path, label: str) -> list[list[np.ndarray | None]]:
+    """Every real sample of ``label`` under ``root``'s format folders, missing durations as None."""
+    groups: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
+    for path in sorted(root.glob(f"*/{label}/*.png")):
+        match = PNG_NAME_PATTERN.match(path.name)
+        if match is not None:
+            with Image.open(path) as image:
+                groups[f"{path.parent.parent.name}/{match['gravityspy_id']}"][match["duration"]] = (
+                    gravity_spy.png_to_view(image)
+                )
+    return [
+        [views.get(gravity_spy.duration_label(d)) for d in gravity_spy.VIEW_DURATIONS_S]
+        for views in groups.values()
+    ]
+
+
+def difference(name: str, real: float, simulated: float) -> float:
+    if name.endswith("_hz") or name in RATIO_STATISTICS:
+        return math.log2(simulated / real)
+    return simulated - real
+
+
+@pytest.mark.parametrize("label", gravity_spy.CLASS_NAMES)
+def test_simulated_class_looks_like_real_one(real_samples_root, label):
+    real = real_samples(real_samples_root, label)
+    if not real:
+        pytest.skip(f"no real {label} samples under {real_samples_root}")
+    index = gravity_spy.CLASS_NAMES.index(label)
+    simulated = [
+        list(simulator.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
+        for k in range(SIMULATED_PER_CLASS)
+    ]
+    real_medians, simulated_medians = pooled_medians(real), pooled_medians(simulated)
+    failures = []
+    for name, tolerance in CHECKS[label]:
+        gap = difference(name, real_medians[name], simulated_medians[name])
+        if not abs(gap) <= tolerance:
+            failures.append(
+                f"{name}: real {real_medians[name]:.3g}, simulated {simulated_medians[name]:.3g} "
+                f"(difference {gap:+.2f}, tolerance {tolerance})"
+            )
+    assert not failures, f"{label}: " + "; ".join(failures)
