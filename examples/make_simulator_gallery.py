@@ -1,43 +1,47 @@
-"""Draw docs/simulator_gallery.png: simulated samples of every Gravity Spy class beside real samples.
+"""Draw docs/simulator_gallery.png: a real sample of every Gravity Spy class beside simulated ones.
 
-Each row shows, for one class, the four views (0.5, 1, 2, 4 s) of ``--per-class`` simulated
-glitches side by side, in the gray the model sees (the HDF5 views), with the loudest-tile SNR of
-each. Two rows at the end show real Blips and real Scratchys from the Gravity Spy repository's test
-data (GPL-3.0), read from the real-samples folder when it is present, so the realism can be judged
-at a glance.
+Each row shows one class: the four views (0.5, 1, 2, 4 s) of a real Gravity Spy sample (the one with
+the most durations among the real samples found, blank where a duration is missing), then those of
+``--per-class`` simulated glitches with their loudest-tile SNR, all in the gray the model sees (the
+HDF5 views). The real samples are read from GRAVITYVIT_REAL_SAMPLES (``gravityspy/`` and ``kaggle/``
+folders of ``<Class>/<ifo>_<id>_spectrogram_<d>.png``); they are never stored in this repository.
 
-    python examples/make_simulator_gallery.py --output docs/simulator_gallery.png --seed 3
+    GRAVITYVIT_REAL_SAMPLES=/path/to/real_samples \
+        python examples/make_simulator_gallery.py --output docs/simulator_gallery.png --seed 3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from gravityvit import gravity_spy
+from gravityvit.data.png import PNG_NAME_PATTERN
 from gravityvit.data.simulator import simulate_sample
 from gravityvit.file_utils import atomic_path
 
-DEFAULT_REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples" / "gravityspy"
-REAL_ROWS = (
-    ("Blip", ("H1_0PgqDFdHPl", "H1_0VWrQ6qp1z")),
-    ("Scratchy", ("H1_0BydFQWn2G", "H1_0NcTUtcUQE")),
-)
 
-
-def real_views(folder: Path, label: str, stem: str) -> np.ndarray | None:
-    """The four views of a real sample from its PNGs, or None when they are not there."""
+def real_views(root: Path, label: str) -> tuple[str, list[np.ndarray | None]] | None:
+    """The real sample of ``label`` under ``root`` with the most durations: its name and views."""
     from PIL import Image
 
-    paths = [
-        folder / label / f"{stem}_spectrogram_{gravity_spy.duration_label(d)}.png"
-        for d in gravity_spy.VIEW_DURATIONS_S
-    ]
-    if not all(path.is_file() for path in paths):
+    files: dict[str, dict[str, Path]] = defaultdict(dict)
+    for path in sorted(root.glob(f"*/{label}/*.png")):
+        match = PNG_NAME_PATTERN.match(path.name)
+        if match is not None:
+            files[f"{match['ifo']}_{match['gravityspy_id']}"][match["duration"]] = path
+    if not files:
         return None
-    return np.stack([gravity_spy.png_to_view(Image.open(path)) for path in paths])
+    name = max(files, key=lambda key: len(files[key]))
+    views = []
+    for duration in map(gravity_spy.duration_label, gravity_spy.VIEW_DURATIONS_S):
+        path = files[name].get(duration)
+        views.append(None if path is None else gravity_spy.png_to_view(Image.open(path)))
+    return name, views
 
 
 def main() -> None:
@@ -51,29 +55,32 @@ def main() -> None:
     )
     parser.add_argument("--output", type=Path, default=Path("docs/simulator_gallery.png"))
     parser.add_argument("--seed", type=int, default=3)
-    parser.add_argument("--real-samples", type=Path, default=DEFAULT_REAL_SAMPLES)
+    parser.add_argument(
+        "--real-samples",
+        type=Path,
+        default=Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", "real_samples")),
+        help="folder of real samples (gravityspy/ and kaggle/ class folders)",
+    )
     parser.add_argument("--dpi", type=int, default=50)
     parser.add_argument("--per-class", type=int, default=2, help="simulated samples shown per class")
     args = parser.parse_args()
 
-    rows = []  # (title, [four views per sample], [caption per sample])
+    rows = []  # (title, [four views per sample]): the real sample first, None for a missing view
     for index, label in enumerate(gravity_spy.CLASS_NAMES):
+        real = real_views(args.real_samples, label)
         samples, captions = [], []
+        if real is not None:
+            samples.append(real[1])
+            captions.append(f"real {real[0]}")
         for k in range(args.per_class):
             views, metadata = simulate_sample(label, np.random.default_rng([args.seed, index, k]))
-            samples.append(views)
-            captions.append(f"{metadata['ifo']}, SNR {metadata['snr']:.0f}")
-        rows.append((f"{label}\n(simulated)\n" + " | ".join(captions), samples, captions))
-    for label, stems in REAL_ROWS:
-        samples = [
-            views for stem in stems if (views := real_views(args.real_samples, label, stem)) is not None
-        ]
-        if samples:
-            rows.append((f"{label}\n(real, Gravity Spy\ntest data, GPL-3.0)", samples, []))
+            samples.append(list(views))
+            captions.append(f"sim. SNR {metadata['snr']:.0f}")
+        rows.append((f"{label}\n" + "\n".join(captions), samples))
 
     # Two blocks of rows side by side; in each row the samples' four views, with small gaps between
     # samples and room for the labels of the right-hand block.
-    per_row = max(len(samples) for _, samples, _ in rows)
+    per_row = max(len(samples) for _, samples in rows)
     columns = 2
     figure_rows = (len(rows) + columns - 1) // columns
     block = [1.0] * 4 + ([0.12] + [1.0] * 4) * (per_row - 1)
@@ -88,13 +95,15 @@ def main() -> None:
     for axis in axes.flat:
         axis.set_axis_off()
     block_width = len(block) + 1
-    for position, (title, samples, _captions) in enumerate(rows):
+    for position, (title, samples) in enumerate(rows):
         block_index, row = divmod(position, figure_rows)
         first = block_width * block_index
         for sample_index, views in enumerate(samples):
             start = first + 5 * sample_index
             for view_index, view in enumerate(views):
                 axis = axes[row, start + view_index]
+                if view is None:
+                    continue
                 axis.imshow(view, cmap="gray", vmin=0.0, vmax=1.0, aspect="auto", interpolation="nearest")
                 if row == 0:
                     axis.set_title(f"{gravity_spy.VIEW_DURATIONS_S[view_index]:g} s", fontsize=9)
@@ -105,8 +114,8 @@ def main() -> None:
     figure.text(
         0.5,
         0.998,
-        f"GravityViT simulator: {args.per_class} simulated samples per class (views as the model sees them); "
-        "the last two rows are real Gravity Spy samples",
+        f"Per class: a real Gravity Spy sample (left, blank where a duration is missing), then "
+        f"{args.per_class} simulated ones; views as the model sees them",
         ha="center",
         va="top",
         fontsize=10,

@@ -18,9 +18,10 @@ from gravityvit.data import simulator  # noqa: E402
 # our v1d1-weighted class mix must meet. With one sample per class the estimate itself scatters
 # by ~0.01; the simulator's mix measured over 4 samples per class is within 0.02 (docs/simulator.md).
 MEAN_TOLERANCE = 0.035
-# The real samples' own mixture (v1d1 class weights) gives a per-view std of 0.151 / 0.120 / 0.087 /
-# 0.068, up to 0.035 above the published figures, which leaves the simulator that much more room.
-STD_TOLERANCE = 0.05
+# The real samples' own mixture (v1d1 class weights, 65 samples) gives a per-view std of 0.151 / 0.120
+# / 0.087 / 0.068, up to 0.035 above the published figures; one simulated sample per class scatters
+# by about 0.02 more (a single Koi_Fish or Extremely_Loud draw weighs 9 % and 6 % of the mix).
+STD_TOLERANCE = 0.06
 # Simulated Blip and Scratchy against the real samples: per-view mean and mean per-image std.
 REAL_MEAN_TOLERANCE = 0.02
 REAL_STD_TOLERANCE = 0.03
