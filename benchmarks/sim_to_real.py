@@ -3,7 +3,7 @@ views differ from the real ones, class by class.
 
 Usage::
 
-    python benchmarks/sim_to_real.py --model DIR [--real DIR ...] [--simulated-per-class N] [--output OUTDIR]
+    python benchmarks/sim_to_real.py --model outputs/demo/model [--real DIR ...] [--simulated-per-class N] [--output OUTDIR]
     python benchmarks/sim_to_real.py --no-model [--classes Whistle Koi_Fish]      # statistics only
 
 Real samples are Gravity Spy PNG folders, ``<Class>/<ifo>_<id>_spectrogram_<d>.png`` (800x600
