@@ -610,6 +610,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     _check_output_dir(args.output)
     args.output.mkdir(parents=True, exist_ok=True)
+    # Figures of an earlier run of this script into the same folder (it may have had more mistakes, or
+    # a model where this run has none) would otherwise stand beside this run's report.
+    for stale in [*args.output.glob("mistakes-*.png"), args.output / "confusion.png"]:
+        stale.unlink(missing_ok=True)
     print(f"reading real samples from {', '.join(map(str, real_dirs))}", file=sys.stderr)
     samples, failures = load_real_samples(real_dirs, args.classes)
     if not samples:
@@ -688,8 +692,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             pipe, simulated_views, [f"simulated-{i}" for i in range(len(simulated_views))], args.batch_size
         )
         report["simulated_accuracy"] = accuracy_summary(simulated_labels, simulated_predictions.predicted)
-        for stale in args.output.glob("mistakes-*.png"):
-            stale.unlink()  # pages of an earlier run of this script, which may have had more mistakes
         report["figures"]["mistakes"] = plot_mistakes(samples, predictions, args.output)
         plot_confusion(report["accuracy"], args.output / "confusion.png")
         report["figures"]["confusion"] = "confusion.png"

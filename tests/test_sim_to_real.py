@@ -122,6 +122,9 @@ def test_sim_to_real_end_to_end(real_dirs, model_dir, tmp_path, monkeypatch):
     assert "accuracy" not in again and again["simulated"]["simulated_now"] == 0
     assert again["statistics"] == rows
     assert "statistics only" in (output / "report.md").read_text()
+    # The earlier run's model figures are gone with its model; the simulation cache stays.
+    assert not list(output.glob("mistakes-*.png")) and not (output / "confusion.png").exists()
+    assert sorted((output / "simulated").rglob("*.npz")) == cached
 
 
 def test_usage_and_foreign_output_are_refused(real_dirs, tmp_path, capsys):

@@ -311,11 +311,13 @@ def class_statistics_table(
         (simulated median - real median; in octaves, log2 of the ratio, for statistics in Hz),
         ``unit`` of that difference, ``scale``: the interquartile range of the statistic over the
         real views of that duration of *all* classes (of the simulated ones where there is no real
-        view), in the same units, and ``separation`` = ``|difference| / scale``: how far apart
-        simulated and real are against how much the statistic varies among real glitches. The scale
-        is pooled over classes because a class has only a few real samples, whose own spread says
-        little (one sample has none). ``separation`` is NaN when a side has no value, infinite when
-        the scale is 0 but the medians differ.
+        view), in the same units, but at least the statistic's :func:`resolution` (one pixel), and
+        ``separation`` = ``|difference| / scale``: how far apart simulated and real are against how
+        much the statistic varies among real glitches. The scale is pooled over classes because a
+        class has only a few real samples, whose own spread says little (one sample has none); the
+        floor keeps a statistic that hardly varies among real views (the peak's time: the trigger
+        is at the centre) from magnifying sub-pixel differences. ``separation`` is NaN when a side
+        has no value.
     """
     unknown = [name for name in statistics if name not in STATISTICS]
     if unknown:
@@ -326,12 +328,15 @@ def class_statistics_table(
     real = {label: _collect(real_by_class.get(label, ()), **kwargs) for label in labels}
     simulated = {label: _collect(simulated_by_class.get(label, ()), **kwargs) for label in labels}
     scales = {
-        (index, name): _pooled_scale(
-            [s[name] for label in labels for s in real[label][index]],
-            [s[name] for label in labels for s in simulated[label][index]],
-            name.endswith("_hz"),
+        (index, name): max(
+            _pooled_scale(
+                [s[name] for label in labels for s in real[label][index]],
+                [s[name] for label in labels for s in simulated[label][index]],
+                name.endswith("_hz"),
+            ),
+            resolution(name, duration),
         )
-        for index in range(len(gravity_spy.VIEW_DURATIONS_S))
+        for index, duration in enumerate(gravity_spy.VIEW_DURATIONS_S)
         for name in statistics
     }
     rows: list[dict[str, Any]] = []
@@ -351,6 +356,26 @@ def class_statistics_table(
     return rows
 
 
+def resolution(name: str, duration_s: float) -> float:
+    """The smallest difference a statistic can show, in the units of its ``difference``: one pixel.
+
+    One row in octaves for frequencies and ``band_octaves``, one column in seconds for times, one
+    colour-scale step for ``peak_energy``, one 8-bit gray level for gray values, one pixel of the
+    view for ``bright_fraction``.
+    """
+    if name not in STATISTICS:
+        raise ValueError(f"unknown statistic {name!r}; choose from {STATISTICS}")
+    if name.endswith("_hz") or name == "band_octaves":
+        return abs(math.log2(row_frequency_hz(0.0) / row_frequency_hz(1.0)))
+    if name.endswith("_s"):
+        return abs(column_time_s(1.0, duration_s) - column_time_s(0.0, duration_s))
+    if name == "peak_energy":
+        return ENERGY_PER_COLOUR_INDEX
+    if name == "bright_fraction":
+        return 1.0 / (gravity_spy.VIEW_HEIGHT * gravity_spy.VIEW_WIDTH)
+    return 1.0 / 255
+
+
 def _pooled_scale(real: list[float], simulated: list[float], in_log: bool) -> float:
     """Interquartile range of the finite real values (else the simulated ones), in log2 for frequencies."""
     for values in (real, simulated):
@@ -359,7 +384,7 @@ def _pooled_scale(real: list[float], simulated: list[float], in_log: bool) -> fl
             data = np.log2(finite) if in_log else finite
             q25, q75 = np.quantile(data, (0.25, 0.75))
             return float(q75 - q25)
-    return math.nan
+    return 0.0  # no value anywhere: the resolution floor stands in
 
 
 def _compare(

@@ -180,9 +180,16 @@ def test_class_table_compares_medians_in_the_right_units():
     # 50 Hz -> 100 Hz is one octave (within a row of each edge).
     assert low_4s["difference"] == pytest.approx(1.0, abs=0.1)
     # The scale is the interquartile range over all real 4 s views (both classes): 50 Hz and 50 Hz
-    # only here (Whistle has no real sample), so zero, and any difference is infinitely far.
-    assert low_4s["scale"] == 0.0 and low_4s["separation"] == math.inf
+    # only here (Whistle has no real sample), so zero, and one row (~0.053 octaves) is the floor.
+    assert (
+        low_4s["scale"] == pytest.approx(vs.resolution("band_low_hz", 4.0)) == pytest.approx(0.0534, abs=5e-4)
+    )
+    assert low_4s["separation"] == pytest.approx(low_4s["difference"] / low_4s["scale"])
     assert by_key["Blip", 0.5, "band_low_hz"]["real_n"] == 1  # the missing views are not counted
+    assert vs.resolution("time_extent_s", 2.0) == pytest.approx(2.0 / vs.AXES_WIDTH_PX * 566 / 170)
+    assert vs.resolution("peak_energy", 1.0) == pytest.approx(25.5 / 256)
+    with pytest.raises(ValueError, match="unknown statistic"):
+        vs.resolution("colour", 1.0)
     extent = by_key["Blip", 2.0, "time_extent_s"]
     assert (
         extent["unit"] == "s"
