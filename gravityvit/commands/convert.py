@@ -26,7 +26,13 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--hdf5", type=Path, metavar="FILE", help="Gravity Spy HDF5 file (Zenodo layout)")
     source.add_argument(
-        "--png-dir", type=Path, metavar="DIR", help="folder of {Class}/{ifo}_{id}_spectrogram_{d}.png files"
+        "--png-dir",
+        type=Path,
+        metavar="DIR",
+        help=(
+            "folder of {Class}/{ifo}_{id}_spectrogram_{d}.png files (800x600 renderings or 569x479 Kaggle "
+            "crops), or a Kaggle-style tree train|validation|test/{Class}/*.png whose folders give the split"
+        ),
     )
     parser.add_argument(
         "--metadata", type=Path, metavar="CSV", help="metadata CSV joined on gravityspy_id (v1d1 or v1d0)"
@@ -40,6 +46,14 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         choices=("error", "skip"),
         default="error",
         help="stop at the first bad sample (default) or skip bad samples and list them",
+    )
+    parser.add_argument(
+        "--allow-missing-views",
+        action="store_true",
+        help=(
+            "PNG folders: convert samples that lack some durations (e.g. real data with only the 4 s view), "
+            "writing the missing image columns as null; without it such a sample is a bad sample"
+        ),
     )
     parser.add_argument(
         "--push-to-hub", metavar="REPO", help="also upload the dataset (Parquet) to this Hub repo"
@@ -72,6 +86,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--metadata {args.metadata}: no such file"
     if args.num_proc < 1:
         return f"--num-proc must be at least 1; got {args.num_proc}"
+    if args.allow_missing_views and args.hdf5 is not None:
+        return "--allow-missing-views applies to --png-dir (an HDF5 file always has all four views)"
     if args.output.resolve() == Path(source).resolve():
         return "--output must differ from the input"
     if args.no_overwrite and args.output.exists():
@@ -100,6 +116,7 @@ def run(args: argparse.Namespace) -> int:
             on_bad_sample=args.on_bad_sample,
             push_to_hub=args.push_to_hub,
             overwrite=not args.no_overwrite,
+            allow_missing_views=args.allow_missing_views,
         )
     except (GravitySpyDataError, FileNotFoundError, FileExistsError) as error:
         hint = (

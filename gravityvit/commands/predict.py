@@ -31,7 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classify glitches with a trained model",
         description=(
             "Classify glitches with a GravityViT (or CNN-baseline) model. INPUT may be Gravity Spy PNGs "
-            "({ifo}_{id}_spectrogram_{d}.png, grouped by sample id), folders of them, other images (a "
+            "({ifo}_{id}_spectrogram_{d}.png, 800x600 renderings or 569x479 Kaggle crops, grouped by sample "
+            "id; durations a sample lacks are masked), folders of them (e.g. a Kaggle tree "
+            "train|validation|test/<Class>/, the class folder giving the true label), other images (a "
             "lone view or a 2x2 merged view), a Gravity Spy HDF5 file or an Arrow dataset directory "
             "(save_to_disk); or give --strain FILE --gps T [T ...] to Omega-scan strain first. Writes one "
             "row per sample: id, top-k labels and scores, view weights per duration."

@@ -173,8 +173,13 @@ def batch_to_views(batch: Mapping[str, Sequence[Any]]) -> tuple[np.ndarray, np.n
 # ---------------------------------------------------------------------------------------------------
 
 
-def open_source(source: Any, metadata_csv: str | os.PathLike | None = None):
+def open_source(
+    source: Any, metadata_csv: str | os.PathLike | None = None, *, allow_missing_views: bool = False
+):
     """Open ``source`` as a Gravity Spy reader: an HDF5 file path, a PNG folder path, or a reader.
+
+    ``allow_missing_views`` lets a PNG folder's samples lack some durations (see
+    ``GravitySpyPNGReader``); an HDF5 file always has all four.
 
     A reader is any object with ``entries`` (items with ``label``, ``sample_type``,
     ``gravityspy_id`` and ``name``, how errors name the sample), ``metadata_column_types``,
@@ -187,7 +192,7 @@ def open_source(source: Any, metadata_csv: str | os.PathLike | None = None):
     if path.is_dir():
         from gravityvit.data.png import GravitySpyPNGReader
 
-        return GravitySpyPNGReader(path, metadata_csv=metadata_csv)
+        return GravitySpyPNGReader(path, metadata_csv=metadata_csv, allow_missing_views=allow_missing_views)
     if path.is_file():
         return GravitySpyHDF5Reader(path, metadata_csv=metadata_csv)
     raise FileNotFoundError(f"no Gravity Spy HDF5 file or PNG folder at {path}")
@@ -202,7 +207,11 @@ def _generate_examples(
         for index in shard:
             try:
                 sample = reader[index]
-                images = {column: encode_view(view) for column, view in zip(IMAGE_COLUMNS, sample.views)}
+                # A missing view (PNG folders read with allow_missing_views) is a null image cell.
+                images = {
+                    column: None if view is None else encode_view(view)
+                    for column, view in zip(IMAGE_COLUMNS, sample.present_views)
+                }
             except GravitySpyDataError as error:
                 if on_bad_sample != "skip":
                     # datasets' worker pool loses the exception's type and message: leave it on disk.
@@ -303,6 +312,7 @@ def convert_to_arrow(
     on_bad_sample: str = "error",
     push_to_hub: str | None = None,
     overwrite: bool = True,
+    allow_missing_views: bool = False,
 ):
     """Convert a Gravity Spy HDF5 file or PNG folder tree into a ``DatasetDict`` saved on disk.
 
@@ -328,6 +338,11 @@ def convert_to_arrow(
     overwrite : bool
         Replace an existing ``output_dir`` on success (default); with ``False`` it raises
         ``FileExistsError`` before any work.
+    allow_missing_views : bool
+        Convert PNG-folder samples that lack some durations (real data often has only some), writing
+        their missing image columns as null (``example_to_views`` masks them). Off by default: a
+        missing view is then a bad sample, as an incomplete copy of a training set most often is.
+        The stats JSON counts the null cells per split and column (``missing_views``).
 
     Returns
     -------
@@ -349,7 +364,7 @@ def convert_to_arrow(
     output_dir = Path(output_dir)
     if output_dir.exists() and not overwrite:
         raise FileExistsError(f"{output_dir} already exists; choose another output or allow overwriting")
-    reader = open_source(source, metadata_csv)
+    reader = open_source(source, metadata_csv, allow_missing_views=allow_missing_views)
     metadata_columns = [c for c in reader.metadata_column_types if c not in KEY_COLUMNS]
     features = gravityspy_features({c: reader.metadata_column_types[c] for c in metadata_columns})
     split_indices = {split: [] for split in SPLITS}
@@ -441,9 +456,15 @@ def _stats(
         "image_encoding": "16-bit grayscale PNG, pixel = round(view * 65535)",
         "max_pixel_error": MAX_PIXEL_ERROR,
         "metadata_columns": metadata_columns,
+        "missing_views": {split: _missing_views(dataset_dict[split]) for split in SPLITS},
         "num_skipped": len(skipped),
         "skipped": skipped,
     }
+
+
+def _missing_views(dataset) -> dict[str, int]:
+    """Null cells per image column (missing views), read from the Arrow table without decoding images."""
+    return {column: int(dataset.data.column(column).null_count) for column in IMAGE_COLUMNS}
 
 
 def _push_to_hub(dataset_dict, stats_path: Path, repo_id: str) -> None:

@@ -100,6 +100,9 @@ class GravitySpySample:
     metadata : dict
         Further columns of the metadata CSV (snr, peak_frequency in Hz, duration in s, event_time in
         GPS s, ...), values typed as int, float or str.
+    view_mask : np.ndarray or None
+        bool (4,), ``True`` where the view is present; ``None`` (the default) when all four are. A
+        missing view (a PNG folder read with ``allow_missing_views=True``) is all zeros in ``views``.
     """
 
     gravityspy_id: str
@@ -108,6 +111,14 @@ class GravitySpySample:
     views: np.ndarray
     ifo: str | None = None
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    view_mask: np.ndarray | None = None
+
+    @property
+    def present_views(self) -> list[np.ndarray | None]:
+        """The four views in duration order, ``None`` for a missing one."""
+        if self.view_mask is None:
+            return list(self.views)
+        return [view if present else None for view, present in zip(self.views, self.view_mask)]
 
     @property
     def hdf5_path(self) -> str:
@@ -396,6 +407,14 @@ class GravitySpyHDF5Writer:
                 source=source,
                 sample=sample.gravityspy_id,
                 field="ifo",
+            )
+        if sample.view_mask is not None and not np.all(sample.view_mask):
+            missing = [key for key, present in zip(HDF5_VIEW_KEYS, sample.view_mask) if not present]
+            raise GravitySpyDataError(
+                f"the HDF5 layout needs all four views; missing {missing}",
+                source=source,
+                sample=sample.hdf5_path,
+                field=missing[0],
             )
         views = validate_views(sample.views, source=source, sample=sample.hdf5_path)
         group = (

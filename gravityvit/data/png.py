@@ -34,7 +34,14 @@ from gravityvit.data.hdf5 import (
     read_metadata_csv,
     validate_view,
 )
-from gravityvit.gravity_spy import CLASS_NAMES, SPLITS, VIEW_DURATIONS_S, duration_label, png_to_view
+from gravityvit.gravity_spy import (
+    CLASS_NAMES,
+    SPLITS,
+    VIEW_DURATIONS_S,
+    VIEW_SHAPE,
+    duration_label,
+    png_to_view,
+)
 
 # e.g. H1_0PgqDFdHPl_spectrogram_0.5.png; an id may itself contain underscores.
 PNG_NAME_PATTERN = re.compile(
@@ -94,13 +101,18 @@ class GravitySpyPNGReader(IndexedSampleReader):
         Split of samples that neither the CSV nor a split folder assigns ("test" by default).
     apply_label_corrections : bool
         Correct the known mislabelled samples (``LABEL_CORRECTIONS``), as the HDF5 reader does.
+    allow_missing_views : bool
+        Read a sample that lacks some durations (real data often has only some, e.g. the 4 s view)
+        with the missing views all zeros and ``view_mask`` False there. Off by default: a missing
+        file in a training set is more often an incomplete copy than a property of the data.
 
     Notes
     -----
     The PNGs (800x600 or Kaggle crops) are read when a sample is accessed. A sample with a missing
-    duration, a file of another size, an unreadable file or an unknown class folder raises
-    ``GravitySpyDataError`` naming the sample and the field (the duration's HDF5 key, e.g.
-    ``"2.0.png"``) on access; ``convert_to_arrow(..., on_bad_sample="skip")`` leaves it out.
+    duration (unless ``allow_missing_views``), a file of another size, an unreadable file or an
+    unknown class folder raises ``GravitySpyDataError`` naming the sample and the field (the
+    duration's HDF5 key, e.g. ``"2.0.png"``) on access; ``convert_to_arrow(...,
+    on_bad_sample="skip")`` leaves it out.
     """
 
     def __init__(
@@ -110,8 +122,10 @@ class GravitySpyPNGReader(IndexedSampleReader):
         *,
         default_sample_type: str = "test",
         apply_label_corrections: bool = True,
+        allow_missing_views: bool = False,
     ):
         self.root = Path(root)
+        self.allow_missing_views = allow_missing_views
         self.path = self.root  # the source named in errors and stats, as for the HDF5 reader
         if not self.root.is_dir():
             raise FileNotFoundError(f"Gravity Spy PNG folder not found: {self.root}")
@@ -202,18 +216,18 @@ class GravitySpyPNGReader(IndexedSampleReader):
         if entry.problem is not None:
             raise GravitySpyDataError(entry.problem, source, entry.name, "gravityspy_id")
         files = dict(entry.files)
-        views = []
-        for duration in DURATION_LABELS:
-            field = f"{duration}.png"
-            if duration not in files:
-                raise GravitySpyDataError(
-                    f"missing view: no {entry.ifo}_{entry.gravityspy_id}_spectrogram_{duration}.png "
-                    f"(found durations {sorted(files, key=float)})",
-                    source,
-                    entry.name,
-                    field,
-                )
-            views.append(read_png_view(files[duration], sample=entry.name, field=field))
+        if not self.allow_missing_views:
+            for duration in DURATION_LABELS:
+                if duration not in files:
+                    raise GravitySpyDataError(
+                        f"missing view: no {entry.ifo}_{entry.gravityspy_id}_spectrogram_{duration}.png "
+                        f"(found durations {sorted(files, key=float)}; allow_missing_views / "
+                        "--allow-missing-views reads it with that view masked)",
+                        source,
+                        entry.name,
+                        f"{duration}.png",
+                    )
+        views, view_mask = _read_views(files, entry.name, source)
         row = self._metadata.get(entry.gravityspy_id, {})
         label = entry.label
         if self.apply_label_corrections:
@@ -222,19 +236,36 @@ class GravitySpyPNGReader(IndexedSampleReader):
             gravityspy_id=entry.gravityspy_id,
             label=label,
             sample_type=entry.sample_type,
-            views=np.stack(views),
+            views=views,
             ifo=str(row.get("ifo") or entry.ifo),
             metadata={k: v for k, v in row.items() if k not in KEY_COLUMNS},
+            view_mask=None if view_mask.all() else view_mask,
         )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.root)!r}, samples={len(self)}, metadata_csv={self.metadata_csv})"
 
 
-def read_png_sample(paths: Sequence[str | os.PathLike], **fields: Any) -> GravitySpySample:
-    """Read the four PNGs of one sample (any order) into a ``GravitySpySample``.
+def _read_views(files: dict[str, Path], name: str, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Read the PNGs of one sample, {duration label: path}: views (4, 140, 170), zeros where missing, and mask."""
+    if not files:
+        raise GravitySpyDataError("no view: a sample needs at least one PNG", source, name, "views")
+    views = np.zeros((len(DURATION_LABELS), *VIEW_SHAPE), dtype=np.float32)
+    view_mask = np.zeros(len(DURATION_LABELS), dtype=bool)
+    for index, duration in enumerate(DURATION_LABELS):
+        if duration in files:
+            views[index] = read_png_view(files[duration], sample=name, field=f"{duration}.png")
+            view_mask[index] = True
+    return views, view_mask
 
-    ``paths`` must hold one ``{ifo}_{id}_spectrogram_{d}.png`` per duration; ``fields`` override the
+
+def read_png_sample(
+    paths: Sequence[str | os.PathLike], *, allow_missing_views: bool = False, **fields: Any
+) -> GravitySpySample:
+    """Read the PNGs of one sample (any order) into a ``GravitySpySample``.
+
+    ``paths`` must hold one ``{ifo}_{id}_spectrogram_{d}.png`` per duration, or at least one with
+    ``allow_missing_views`` (the others are then masked in ``view_mask``); ``fields`` override the
     sample's ``label`` (default: the folder name), ``sample_type`` (default "test"), ``metadata``.
     """
     files: dict[str, Path] = {}
@@ -254,16 +285,22 @@ def read_png_sample(paths: Sequence[str | os.PathLike], **fields: Any) -> Gravit
     gravityspy_id, ifo = ids.pop(), ifos.pop()
     folder = next(iter(files.values())).parent
     name = str(folder / f"{ifo}_{gravityspy_id}")
-    views = []
-    for duration in DURATION_LABELS:
-        if duration not in files:
-            raise GravitySpyDataError("missing view", str(folder), name, f"{duration}.png")
-        views.append(read_png_view(files[duration], sample=name, field=f"{duration}.png"))
+    if not allow_missing_views:
+        for duration in DURATION_LABELS:
+            if duration not in files:
+                raise GravitySpyDataError(
+                    "missing view (allow_missing_views=True reads it masked)",
+                    str(folder),
+                    name,
+                    f"{duration}.png",
+                )
+    views, view_mask = _read_views(files, name, str(folder))
     return GravitySpySample(
         gravityspy_id=gravityspy_id,
         label=fields.get("label", folder.name),
         sample_type=fields.get("sample_type", "test"),
-        views=np.stack(views),
+        views=views,
         ifo=ifo,
         metadata=dict(fields.get("metadata", {})),
+        view_mask=None if view_mask.all() else view_mask,
     )

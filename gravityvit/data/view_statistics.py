@@ -309,27 +309,91 @@ def class_statistics_table(
         sorted), durations ascending: ``class``, ``duration_s``, ``statistic``, ``real_n``,
         ``real_median``, ``real_q25``, ``real_q75``, the same for ``simulated_``, ``difference``
         (simulated median - real median; in octaves, log2 of the ratio, for statistics in Hz),
-        ``unit`` of that difference, and ``separation``: ``|difference|`` over the mean of the two
-        interquartile ranges (in the same units), a scale-free "how far apart" (infinite when both ranges
-        are 0 but the medians differ, NaN when a side has no value).
+        ``unit`` of that difference, ``scale``: the interquartile range of the statistic over the
+        real views of that duration of *all* classes (of the simulated ones where there is no real
+        view), in the same units, but at least the statistic's :func:`resolution` (one pixel), and
+        ``separation`` = ``|difference| / scale``: how far apart simulated and real are against how
+        much the statistic varies among real glitches. The scale is pooled over classes because a
+        class has only a few real samples, whose own spread says little (one sample has none); the
+        floor keeps a statistic that hardly varies among real views (the peak's time: the trigger
+        is at the centre) from magnifying sub-pixel differences. ``separation`` is NaN when a side
+        has no value.
     """
     unknown = [name for name in statistics if name not in STATISTICS]
     if unknown:
         raise ValueError(f"unknown statistics {unknown}; choose from {STATISTICS}")
     known = [name for name in gravity_spy.CLASS_NAMES if name in real_by_class or name in simulated_by_class]
     others = sorted((set(real_by_class) | set(simulated_by_class)) - set(gravity_spy.CLASS_NAMES))
+    labels = known + others
+    real = {label: _collect(real_by_class.get(label, ()), **kwargs) for label in labels}
+    simulated = {label: _collect(simulated_by_class.get(label, ()), **kwargs) for label in labels}
+    scales = {
+        (index, name): max(
+            _pooled_scale(
+                [s[name] for label in labels for s in real[label][index]],
+                [s[name] for label in labels for s in simulated[label][index]],
+                name.endswith("_hz"),
+            ),
+            resolution(name, duration),
+        )
+        for index, duration in enumerate(gravity_spy.VIEW_DURATIONS_S)
+        for name in statistics
+    }
     rows: list[dict[str, Any]] = []
-    for label in known + others:
-        real = _collect(real_by_class.get(label, ()), **kwargs)
-        simulated = _collect(simulated_by_class.get(label, ()), **kwargs)
+    for label in labels:
         for index, duration in enumerate(gravity_spy.VIEW_DURATIONS_S):
             for name in statistics:
-                rows.append(_compare(label, duration, name, real[index], simulated[index]))
+                rows.append(
+                    _compare(
+                        label,
+                        duration,
+                        name,
+                        real[label][index],
+                        simulated[label][index],
+                        scales[index, name],
+                    )
+                )
     return rows
 
 
+def resolution(name: str, duration_s: float) -> float:
+    """The smallest difference a statistic can show, in the units of its ``difference``: one pixel.
+
+    One row in octaves for frequencies and ``band_octaves``, one column in seconds for times, one
+    colour-scale step for ``peak_energy``, one 8-bit gray level for gray values, one pixel of the
+    view for ``bright_fraction``.
+    """
+    if name not in STATISTICS:
+        raise ValueError(f"unknown statistic {name!r}; choose from {STATISTICS}")
+    if name.endswith("_hz") or name == "band_octaves":
+        return abs(math.log2(row_frequency_hz(0.0) / row_frequency_hz(1.0)))
+    if name.endswith("_s"):
+        return abs(column_time_s(1.0, duration_s) - column_time_s(0.0, duration_s))
+    if name == "peak_energy":
+        return ENERGY_PER_COLOUR_INDEX
+    if name == "bright_fraction":
+        return 1.0 / (gravity_spy.VIEW_HEIGHT * gravity_spy.VIEW_WIDTH)
+    return 1.0 / 255
+
+
+def _pooled_scale(real: list[float], simulated: list[float], in_log: bool) -> float:
+    """Interquartile range of the finite real values (else the simulated ones), in log2 for frequencies."""
+    for values in (real, simulated):
+        finite = np.asarray([v for v in values if np.isfinite(v)], dtype=np.float64)
+        if finite.size:
+            data = np.log2(finite) if in_log else finite
+            q25, q75 = np.quantile(data, (0.25, 0.75))
+            return float(q75 - q25)
+    return 0.0  # no value anywhere: the resolution floor stands in
+
+
 def _compare(
-    label: str, duration: float, name: str, real: list[dict[str, float]], simulated: list[dict[str, float]]
+    label: str,
+    duration: float,
+    name: str,
+    real: list[dict[str, float]],
+    simulated: list[dict[str, float]],
+    scale: float,
 ) -> dict[str, Any]:
     in_log = name.endswith("_hz")
     real_summary = _summary([s[name] for s in real], in_log)
@@ -337,17 +401,18 @@ def _compare(
     row: dict[str, Any] = {"class": label, "duration_s": duration, "statistic": name}
     row |= {f"real_{key}": value for key, value in real_summary.items()}
     row |= {f"simulated_{key}": value for key, value in simulated_summary.items()}
-    transform = np.log2 if in_log else (lambda x: x)
     if real_summary["n"] and simulated_summary["n"]:
-        difference = float(transform(simulated_summary["median"]) - transform(real_summary["median"]))
-        spread = 0.5 * sum(
-            float(transform(summary["q75"]) - transform(summary["q25"]))
-            for summary in (real_summary, simulated_summary)
-        )
-        separation = abs(difference) / spread if spread > 0 else (0.0 if difference == 0 else math.inf)
+        transform = math.log2 if in_log else float
+        difference = transform(simulated_summary["median"]) - transform(real_summary["median"])
+        separation = abs(difference) / scale if scale > 0 else (0.0 if difference == 0 else math.inf)
     else:
         difference = separation = math.nan
-    row |= {"difference": difference, "unit": "octaves" if in_log else _unit(name), "separation": separation}
+    row |= {
+        "difference": difference,
+        "unit": "octaves" if in_log else _unit(name),
+        "scale": scale,
+        "separation": separation,
+    }
     return row
 
 

@@ -179,8 +179,17 @@ def test_class_table_compares_medians_in_the_right_units():
     assert low_4s["unit"] == "octaves"
     # 50 Hz -> 100 Hz is one octave (within a row of each edge).
     assert low_4s["difference"] == pytest.approx(1.0, abs=0.1)
-    assert low_4s["separation"] == math.inf  # both sides are identical samples: no spread
+    # The scale is the interquartile range over all real 4 s views (both classes): 50 Hz and 50 Hz
+    # only here (Whistle has no real sample), so zero, and one row (~0.053 octaves) is the floor.
+    assert (
+        low_4s["scale"] == pytest.approx(vs.resolution("band_low_hz", 4.0)) == pytest.approx(0.0534, abs=5e-4)
+    )
+    assert low_4s["separation"] == pytest.approx(low_4s["difference"] / low_4s["scale"])
     assert by_key["Blip", 0.5, "band_low_hz"]["real_n"] == 1  # the missing views are not counted
+    assert vs.resolution("time_extent_s", 2.0) == pytest.approx(2.0 / vs.AXES_WIDTH_PX * 566 / 170)
+    assert vs.resolution("peak_energy", 1.0) == pytest.approx(25.5 / 256)
+    with pytest.raises(ValueError, match="unknown statistic"):
+        vs.resolution("colour", 1.0)
     extent = by_key["Blip", 2.0, "time_extent_s"]
     assert (
         extent["unit"] == "s"
@@ -191,6 +200,16 @@ def test_class_table_compares_medians_in_the_right_units():
     assert fraction["difference"] < 0  # the simulated box is narrower in frequency
     whistle = by_key["Whistle", 1.0, "band_low_hz"]
     assert whistle["real_n"] == 0 and math.isnan(whistle["real_median"]) and math.isnan(whistle["difference"])
+    # With real samples that vary, the separation is the difference over their pooled spread.
+    varied = {"Blip": [sample(50, 400), sample(100, 400)], "Tomte": [sample(25, 400), sample(200, 400)]}
+    rows = vs.class_statistics_table(varied, {"Blip": [sample(100, 400)]}, statistics=("band_low_hz",))
+    blip_1s = next(r for r in rows if r["class"] == "Blip" and r["duration_s"] == 1.0)
+    lows = np.log2([vs.view_statistics(sample(f, 400)[1], 1.0)["band_low_hz"] for f in (25, 50, 100, 200)])
+    assert blip_1s["scale"] == pytest.approx(np.quantile(lows, 0.75) - np.quantile(lows, 0.25))
+    assert blip_1s["separation"] == pytest.approx(abs(blip_1s["difference"]) / blip_1s["scale"])
+    assert blip_1s["difference"] == pytest.approx(0.5, abs=0.1)  # median of 50 and 100 Hz -> 100 Hz
+    tomte = next(r for r in rows if r["class"] == "Tomte" and r["duration_s"] == 1.0)
+    assert tomte["simulated_n"] == 0 and math.isnan(tomte["separation"])
     with pytest.raises(ValueError, match="unknown statistics"):
         vs.class_statistics_table(real, simulated, statistics=("colour",))
 
