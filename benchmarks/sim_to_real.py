@@ -481,8 +481,9 @@ def markdown_report(report: Mapping[str, Any]) -> str:
         f"normalized energy >= {report['threshold_energy']:g}; band and time extent are its 5 %-95 % "
         "quantiles in frequency (Hz, log axis) and time (s from the window's centre); the background is the "
         "darkest half of the pixels. Each cell is the real median -> the simulated median (view counts in "
-        "brackets). `separation` is |difference of the medians| over the statistic's interquartile range "
-        "among the real views of that duration of all classes (frequencies in octaves); the largest per "
+        "brackets). `separation` is |difference of the medians| over the range of the statistic's central "
+        "80 % among the real views of that duration of all classes, at least one pixel (frequencies in "
+        "octaves); the largest per "
         "class are listed first. All rows: `statistics.csv`; the views side by side: `real_vs_simulated.png`.",
     ]
     rows = report["statistics"]
