@@ -580,7 +580,7 @@ def _run_python(args: Sequence[str], expected_code: int) -> None:
         text=True,
         env={**os.environ, "HF_HUB_OFFLINE": "1"},
         cwd=REPO_ROOT,
-        timeout=300,
+        timeout=900,
     )
     if done.returncode != expected_code:
         tail = (done.stderr.strip().splitlines() or [""])[-1][:200]
