@@ -12,6 +12,7 @@ at a glance.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,15 @@ from gravityvit import gravity_spy
 from gravityvit.data.simulator import simulate_sample
 from gravityvit.file_utils import atomic_path
 
-DEFAULT_REAL_SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "real_samples" / "gravityspy"
+# The real samples' folder, as the tests find it (tests/conftest.py, docs/gravity_spy.md).
+DEFAULT_REAL_SAMPLES = (
+    Path(
+        os.environ.get(
+            "GRAVITYVIT_REAL_SAMPLES", Path(__file__).resolve().parents[2] / "shared" / "real_samples"
+        )
+    )
+    / "gravityspy"
+)
 REAL_ROWS = (
     ("Blip", ("H1_0PgqDFdHPl", "H1_0VWrQ6qp1z")),
     ("Scratchy", ("H1_0BydFQWn2G", "H1_0NcTUtcUQE")),
