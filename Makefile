@@ -4,11 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# torch and torchvision pinned to the builds on this machine's disk (pip takes them from there).
+# torch and torchvision are installed as a pair: torchvision's compiled operators work only with the
+# torch release they were built for. These are the versions the tests and benchmarks were run with.
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 DEMO_DIR ?= outputs/demo
 
-.PHONY: install demo test bench lint format clean
+.PHONY: install demo test test-fast bench lint format hooks clean
 
 $(STAMP): setup.py
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
@@ -22,8 +23,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python examples/demo.py --output_dir $(DEMO_DIR)
 
+# The full suite (under 10 minutes on 2 cores).
 test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --durations=15 tests
+
+# Everything but the tests marked slow (training runs, remote code, the local Hub mirror): about a minute.
+test-fast: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 -m "not slow" tests
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 nice -n 5 $(BIN)/python benchmarks/run.py --quick --output outputs/benchmarks.json
@@ -35,6 +41,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# Run ruff on every commit (the hooks bring their own ruff, so they also work without `make install`).
+hooks: $(STAMP)
+	$(BIN)/pre-commit install
 
 clean:
 	rm -rf $(VENV) outputs build *.egg-info

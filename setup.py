@@ -39,11 +39,12 @@ INSTALL_REQUIRES = [
     "matplotlib>=3.8",
     "tqdm>=4.66",
     "pyyaml>=6.0",
+    "jinja2>=3.1",
 ]
 
 EXTRAS_REQUIRE = {
     "gw": ["gwpy>=4.1", "scipy>=1.11"],
-    "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "ruff>=0.6", "pre-commit>=3.5", "olah>=0.5"],
+    "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "ruff==0.17.6", "pre-commit>=3.5", "olah>=0.5"],
 }
 EXTRAS_REQUIRE["all"] = sorted({req for reqs in EXTRAS_REQUIRE.values() for req in reqs})
 

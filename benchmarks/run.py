@@ -11,6 +11,9 @@ and summarised by their median.
 
 Measurements (one function each, see ``MEASUREMENTS``):
 
+- ``startup``: wall time of ``gravityvit --help``, of an argument error and of ``import gravityvit``,
+  each a fresh interpreter, against ``python -c pass`` (and against importing the model classes,
+  which a command that runs a model pays);
 - ``train``: one training step (forward + backward + AdamW) on the same four views per sample, for
   GravityViT, a naive loop calling the timm backbone once per view, transformers'
   ``ViTForImageClassification`` of the same size on the B*4 views, and one timm backbone call on all
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -91,6 +95,8 @@ class Profile:
         Process counts at the largest size.
     inference_inner : int
         Samples classified per timed call at batch 1 (calls too short to time singly).
+    startup_model_import : bool
+        Whether ``startup`` also times importing the model classes (torch, timm, transformers).
     """
 
     name: str
@@ -109,6 +115,7 @@ class Profile:
     scaling_sizes: tuple[int, ...] = (64, 128, 256)
     scaling_processes: tuple[int, ...] = (1, 2)
     inference_inner: int = 8
+    startup_model_import: bool = True
 
 
 # The full suite's model: a 4-block ViT-Ti/16 (width 192) at 112x144, 2.3 M parameters, the largest a
@@ -159,6 +166,7 @@ PROFILES: dict[str, Profile] = {
         scaling_sizes=(4,),
         scaling_processes=(1,),
         inference_inner=1,
+        startup_model_import=False,
     ),
 }
 
@@ -549,10 +557,61 @@ def _run_cli(args: Sequence[str], timeout_s: float = 900) -> tuple[float, int, s
     return time.perf_counter() - start, done.returncode, tail
 
 
-def _cli_has(command: str) -> bool:
-    import importlib.util
+# What the start-up cases run, each in a fresh interpreter: ``python ARGS``.
+STARTUP_CASES: dict[str, tuple[str, ...]] = {
+    "python -c pass": ("-c", "pass"),
+    "import gravityvit": ("-c", "import gravityvit"),
+    "gravityvit --help": ("-m", "gravityvit.cli", "--help"),
+    "gravityvit predict (argument error)": ("-m", "gravityvit.cli", "predict"),
+}
+# What a command that runs a model imports: torch, timm, transformers and the model classes.
+STARTUP_MODEL_IMPORT: tuple[str, ...] = (
+    "-c",
+    "import gravityvit; gravityvit.GravityViTForGlitchClassification",
+)
+# The argument error exits with status 2 (argparse's usage error); the other cases with 0.
+STARTUP_EXIT_CODES: dict[str, int] = {"gravityvit predict (argument error)": 2}
 
-    return importlib.util.find_spec(f"gravityvit.commands.{command}") is not None
+
+def _run_python(args: Sequence[str], expected_code: int) -> None:
+    done = subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        cwd=REPO_ROOT,
+        timeout=900,
+    )
+    if done.returncode != expected_code:
+        tail = (done.stderr.strip().splitlines() or [""])[-1][:200]
+        raise RuntimeError(f"python {' '.join(args)} exited with {done.returncode}: {tail}")
+
+
+def bench_startup(profile: Profile, context: dict[str, Any]) -> list[Row]:
+    """Start-up wall time of the command line and of ``import gravityvit`` against a bare interpreter."""
+    cases = dict(STARTUP_CASES)
+    if profile.startup_model_import:
+        cases["import the model classes"] = STARTUP_MODEL_IMPORT
+    runs = {
+        name: functools.partial(_run_python, args, STARTUP_EXIT_CODES.get(name, 0))
+        for name, args in cases.items()
+    }
+    timings = time_cases(runs, repeats=profile.repeats, warmup=profile.warmup)
+    baseline = timings.pop("python -c pass").median_s
+    rows = []
+    for name, timing in timings.items():
+        rows.append(
+            Row(
+                "startup",
+                name,
+                timing.median_s,
+                "s",
+                baseline=f"python -c pass: {baseline:.3f} s",
+                ratio=timing.median_s / baseline,
+                note=f"wall, fresh interpreter; {_noise_note({name: timing})}; ratio = x the bare interpreter",
+            )
+        )
+    return rows
 
 
 def bench_simulate_convert(profile: Profile, context: dict[str, Any]) -> list[Row]:
@@ -611,57 +670,41 @@ def bench_simulate_convert(profile: Profile, context: dict[str, Any]) -> list[Ro
 
 
 def _cli_rows(workdir: Path, convert_rate: float, simulate_rate: float) -> list[Row]:
-    """``gravityvit simulate`` and ``gravityvit convert`` wall times (with start-up) when installed."""
+    """``gravityvit simulate`` and ``gravityvit convert`` wall times, start-up included."""
     rows = []
     sim_h5 = workdir / "cli_sim.h5"
-    if _cli_has("simulate"):
-        per_class = 1
-        seconds, code, tail = _run_cli(
-            ["simulate", "--output", str(sim_h5), "--samples-per-class", str(per_class), "--seed", "0"]
+    per_class = 1
+    seconds, code, tail = _run_cli(
+        ["simulate", "--output", str(sim_h5), "--samples-per-class", str(per_class), "--seed", "0"]
+    )
+    if code != 0:
+        return [Row("simulate", "gravityvit simulate (CLI)", float("nan"), "", note=f"failed: {tail}")]
+    rows.append(
+        Row(
+            "simulate",
+            "gravityvit simulate (CLI, wall incl. start-up)",
+            22 * per_class / seconds,
+            "samples/s",
+            baseline=f"API: {simulate_rate:.1f} samples/s",
+            ratio=22 * per_class / seconds / simulate_rate,
+            note="22 samples, one process",
         )
-        if code == 0:
-            rows.append(
-                Row(
-                    "simulate",
-                    "gravityvit simulate (CLI, wall incl. start-up)",
-                    22 * per_class / seconds,
-                    "samples/s",
-                    baseline=f"API: {simulate_rate:.1f} samples/s",
-                    ratio=22 * per_class / seconds / simulate_rate,
-                    note="22 samples, one process",
-                )
-            )
-        else:
-            rows.append(
-                Row("simulate", "gravityvit simulate (CLI)", float("nan"), "", note=f"failed: {tail}")
-            )
-    else:
-        rows.append(
-            Row("simulate", "gravityvit simulate (CLI)", float("nan"), "", note="command not installed yet")
+    )
+    count = 22
+    seconds, code, tail = _run_cli(["convert", "--hdf5", str(sim_h5), "--output", str(workdir / "cli_arrow")])
+    if code != 0:
+        return [*rows, Row("convert", "gravityvit convert (CLI)", float("nan"), "", note=f"failed: {tail}")]
+    rows.append(
+        Row(
+            "convert",
+            "gravityvit convert (CLI, wall incl. start-up)",
+            count / seconds,
+            "samples/s",
+            baseline=f"API: {convert_rate:.1f} samples/s",
+            ratio=count / seconds / convert_rate,
+            note=f"{count} samples: start-up dominates",
         )
-    if _cli_has("convert") and sim_h5.exists():
-        count = 22
-        seconds, code, tail = _run_cli(
-            ["convert", "--hdf5", str(sim_h5), "--output", str(workdir / "cli_arrow")]
-        )
-        if code == 0:
-            rows.append(
-                Row(
-                    "convert",
-                    "gravityvit convert (CLI, wall incl. start-up)",
-                    count / seconds,
-                    "samples/s",
-                    baseline=f"API: {convert_rate:.1f} samples/s",
-                    ratio=count / seconds / convert_rate,
-                    note=f"{count} samples: start-up dominates",
-                )
-            )
-        else:
-            rows.append(Row("convert", "gravityvit convert (CLI)", float("nan"), "", note=f"failed: {tail}"))
-    else:
-        rows.append(
-            Row("convert", "gravityvit convert (CLI)", float("nan"), "", note="command not installed yet")
-        )
+    )
     return rows
 
 
@@ -1080,6 +1123,7 @@ def bench_scaling(profile: Profile, context: dict[str, Any]) -> list[Row]:
 # ---------------------------------------------------------------------------------------------------
 
 MEASUREMENTS: dict[str, Callable[[Profile, dict[str, Any]], list[Row]]] = {
+    "startup": bench_startup,
     "train": bench_train,
     "inference": bench_inference,
     "simulate_convert": bench_simulate_convert,

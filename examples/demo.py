@@ -53,10 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--output_dir", default="outputs/demo", help="Everything the demo writes.")
-    # The budget is steps: at a fixed number of them, 84-168 training samples per class all gave
+    # What counts is the number of steps: at a fixed number of them, 84-168 training samples per class all gave
     # 0.94-0.96 on one 792-sample test split, and accuracy still rose with more (docs/training.md).
-    # 140 x 14 reached 0.961 in 12.7 minutes on 2 slow cores (140 x 16: 0.961 in 14.2), which leaves
-    # a margin for slower machines.
+    # 140 x 14 reached 0.961 in 12.7 minutes on 2 cores shared with other jobs (140 x 16: 0.961 in
+    # 14.2), which leaves a margin for slower CPUs.
     parser.add_argument("--samples_per_class", type=int, default=140, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
@@ -135,7 +135,7 @@ def train_stage(
             "2",
             "--dataloader_num_workers",
             "0",
-            # In the 15-minute budget augmentation only slowed the demo model down (0.84 test accuracy
+            # Within the demo's 15 minutes augmentation only slowed the demo model down (0.84 test accuracy
             # with it, 0.89 without; docs/training.md). `--augment True` after the demo's own
             # arguments turns it back on.
             "--augment",

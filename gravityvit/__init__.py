@@ -1,75 +1,52 @@
 """GravityViT: multi-view Vision Transformer classifier of LIGO glitches (22 Gravity Spy classes).
 
-Importing the package registers its model families with the transformers Auto classes
-(``AutoConfig``, ``AutoModel``, ``AutoModelForImageClassification``, ``AutoImageProcessor``), and
-marks the classes for ``save_pretrained`` to write ``auto_map`` and copy the model code, so that a
-saved directory also loads with ``trust_remote_code=True`` where gravityvit is not installed.
+``import gravityvit`` is light: it imports neither torch nor transformers. Every public name below is
+imported from its submodule on first use (PEP 562 ``__getattr__``), so ``gravityvit --help`` and the
+command line's argument checks start in a fraction of a second.
 
-Imports stay light on purpose (torch, timm, transformers, numpy, PIL): datasets, gwpy and matplotlib
-are imported by the modules that need them.
+The model families are registered with the transformers Auto classes (``AutoConfig``, ``AutoModel``,
+``AutoModelForImageClassification``, ``AutoImageProcessor``) and the ``glitch-classification``
+pipeline task is registered as soon as transformers' Auto classes or pipelines, or one of the
+package's model modules, are imported (see ``gravityvit.registration``). ``import gravityvit`` before
+``AutoModelForImageClassification.from_pretrained(...)`` or ``pipeline("glitch-classification", ...)``
+is therefore enough, as it always was.
 """
 
 from __future__ import annotations
 
-from transformers import (
-    AutoConfig,
-    AutoImageProcessor,
-    AutoModel,
-    AutoModelForImageClassification,
-)
+from typing import TYPE_CHECKING
 
-from .configuration_gravityspy_cnn import GravitySpyCNNConfig
-from .configuration_gravityvit import FUSION_KINDS, GravityViTConfig
-from .gravity_spy import (
-    CLASS_NAMES,
-    HDF5_VIEW_KEYS,
-    IMAGE_COLUMNS,
-    VIEW_DURATIONS_S,
-    VIEW_SHAPE,
-)
-from .image_processing_gravityvit import GravityViTImageProcessor
-from .losses import glitch_classification_loss
-from .modeling_gravityspy_cnn import GravitySpyCNNForGlitchClassification
-from .modeling_gravityvit import (
-    GlitchClassifierOutput,
-    GravityViTForGlitchClassification,
-    GravityViTModel,
-    GravityViTModelOutput,
-    GravityViTPreTrainedModel,
-)
-from .named_configs import get_named_config, list_named_configs
+from .lazy_exports import lazy_exports
+from .registration import install as _install_registration
 
 __version__ = "0.1.0"
 
-
-def _register_auto_classes() -> None:
-    """Register both model families with the Auto classes (idempotent: safe on re-import)."""
-    AutoConfig.register(GravityViTConfig.model_type, GravityViTConfig, exist_ok=True)
-    AutoConfig.register(GravitySpyCNNConfig.model_type, GravitySpyCNNConfig, exist_ok=True)
-    AutoModel.register(GravityViTConfig, GravityViTModel, exist_ok=True)
-    AutoModelForImageClassification.register(
-        GravityViTConfig, GravityViTForGlitchClassification, exist_ok=True
-    )
-    AutoModelForImageClassification.register(
-        GravitySpyCNNConfig, GravitySpyCNNForGlitchClassification, exist_ok=True
-    )
-    # One processor serves both families and both backends (it does its own torch resizing).
-    backends = {"torchvision": GravityViTImageProcessor, "pil": GravityViTImageProcessor}
-    AutoImageProcessor.register(GravityViTConfig, image_processor_classes=backends, exist_ok=True)
-    AutoImageProcessor.register(GravitySpyCNNConfig, image_processor_classes=backends, exist_ok=True)
-    # save_pretrained writes auto_map and copies these modules (and their relative imports).
-    GravityViTConfig.register_for_auto_class("AutoConfig")
-    GravitySpyCNNConfig.register_for_auto_class("AutoConfig")
-    GravityViTModel.register_for_auto_class("AutoModel")
-    GravityViTForGlitchClassification.register_for_auto_class("AutoModelForImageClassification")
-    GravitySpyCNNForGlitchClassification.register_for_auto_class("AutoModelForImageClassification")
-    GravityViTImageProcessor.register_for_auto_class("AutoImageProcessor")
-
-
-_register_auto_classes()
-
-# Registers the "glitch-classification" pipeline task (after the Auto classes it loads through).
-from .pipelines import GlitchClassificationPipeline  # noqa: E402
+# Public name -> submodule of gravityvit that defines it.
+_EXPORTS: dict[str, str] = {
+    # gravity_spy.py: the data contract
+    "CLASS_NAMES": "gravity_spy",
+    "HDF5_VIEW_KEYS": "gravity_spy",
+    "IMAGE_COLUMNS": "gravity_spy",
+    "VIEW_DURATIONS_S": "gravity_spy",
+    "VIEW_SHAPE": "gravity_spy",
+    # the GravityViT model family
+    "FUSION_KINDS": "configuration_gravityvit",
+    "GravityViTConfig": "configuration_gravityvit",
+    "GlitchClassifierOutput": "modeling_gravityvit",
+    "GravityViTForGlitchClassification": "modeling_gravityvit",
+    "GravityViTModel": "modeling_gravityvit",
+    "GravityViTModelOutput": "modeling_gravityvit",
+    "GravityViTPreTrainedModel": "modeling_gravityvit",
+    "GravityViTImageProcessor": "image_processing_gravityvit",
+    # the Gravity Spy CNN baseline
+    "GravitySpyCNNConfig": "configuration_gravityspy_cnn",
+    "GravitySpyCNNForGlitchClassification": "modeling_gravityspy_cnn",
+    # losses, named configurations, the pipeline
+    "glitch_classification_loss": "losses",
+    "get_named_config": "named_configs",
+    "list_named_configs": "named_configs",
+    "GlitchClassificationPipeline": "pipelines",
+}
 
 __all__ = [
     "CLASS_NAMES",
@@ -92,3 +69,24 @@ __all__ = [
     "glitch_classification_loss",
     "list_named_configs",
 ]
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
+    from .configuration_gravityspy_cnn import GravitySpyCNNConfig
+    from .configuration_gravityvit import FUSION_KINDS, GravityViTConfig
+    from .gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, IMAGE_COLUMNS, VIEW_DURATIONS_S, VIEW_SHAPE
+    from .image_processing_gravityvit import GravityViTImageProcessor
+    from .losses import glitch_classification_loss
+    from .modeling_gravityspy_cnn import GravitySpyCNNForGlitchClassification
+    from .modeling_gravityvit import (
+        GlitchClassifierOutput,
+        GravityViTForGlitchClassification,
+        GravityViTModel,
+        GravityViTModelOutput,
+        GravityViTPreTrainedModel,
+    )
+    from .named_configs import get_named_config, list_named_configs
+    from .pipelines import GlitchClassificationPipeline
+
+_install_registration()

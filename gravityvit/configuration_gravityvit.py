@@ -77,27 +77,24 @@ def create_timm_backbone(
 ) -> torch.nn.Module:
     """Build the timm backbone of a GravityViT model: random init, no classifier head.
 
-    Parameters
-    ----------
-    backbone : str
-        timm model name, e.g. ``vit_base_patch16_224``.
-    image_size : int or (int, int)
-        Input size in pixels, passed as ``img_size`` to backbones that take one.
-    backbone_kwargs : dict, optional
-        Further keyword arguments for ``timm.create_model`` (depth, embed_dim, num_heads, ...).
-    drop_path_rate : float
-        Stochastic depth rate of the backbone blocks.
-    conv_stem_channels : sequence of int, optional
-        Replace the ViT's patch embedding by a convolutional stem with these output channels
-        (``conv_stem_embed_layer``); the last must equal the ViT's ``embed_dim``.
-    **extra_kwargs
-        Passed on to ``timm.create_model`` (the weight loader uses ``pretrained`` and
-        ``pretrained_cfg_overlay``).
+    Args:
+        backbone (`str`):
+            timm model name, e.g. ``vit_base_patch16_224``.
+        image_size (`int` or `(int, int)`):
+            Input size in pixels, passed as ``img_size`` to backbones that take one.
+        backbone_kwargs (`dict`, *optional*):
+            Further keyword arguments for ``timm.create_model`` (depth, embed_dim, num_heads, ...).
+        drop_path_rate (`float`):
+            Stochastic depth rate of the backbone blocks.
+        conv_stem_channels (`Sequence[int]`, *optional*):
+            Replace the ViT's patch embedding by a convolutional stem with these output channels
+            (``conv_stem_embed_layer``); the last must equal the ViT's ``embed_dim``.
+        **extra_kwargs:
+            Passed on to ``timm.create_model`` (the weight loader uses ``pretrained`` and
+            ``pretrained_cfg_overlay``).
 
-    Returns
-    -------
-    torch.nn.Module
-        The timm model with ``num_classes=0``.
+    Returns:
+        `torch.nn.Module`: The timm model with ``num_classes=0``.
     """
     kwargs = dict(backbone_kwargs or {})
     kwargs.update(extra_kwargs)
@@ -159,10 +156,8 @@ def describe_backbone(
 ) -> dict[str, Any]:
     """Return ``hidden_size``, ``patch_size`` and the pretrained ``mean`` / ``std`` of a timm backbone.
 
-    Raises
-    ------
-    ValueError
-        When timm does not know the backbone or cannot build it with these arguments.
+    Raises:
+        ValueError: When timm does not know the backbone or cannot build it with these arguments.
     """
     if not isinstance(backbone, str) or not timm.is_model(backbone):
         close = difflib.get_close_matches(str(backbone), timm.list_models(), n=5)

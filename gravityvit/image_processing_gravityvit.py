@@ -43,19 +43,20 @@ _VALUE_TOLERANCE = 1e-6
 class GravityViTImageProcessor(BaseImageProcessor):
     r"""Turn Omega-scan views into ``pixel_values`` (B, V, 3, H, W) and ``view_mask`` (B, V).
 
-    Args:
-        image_size (`int` or `(int, int)`, *optional*, defaults to 224):
-            Model input size in pixels (square, or (height, width)); each (140, 170) view is resized to it.
-        view_durations_s (`list[float]`, *optional*, defaults to `(0.5, 1.0, 2.0, 4.0)`):
-            Duration in seconds of each view slot of the model, in order.
-        image_mean (`list[float]`, *optional*, defaults to `(0.5, 0.5, 0.5)`):
-            Per-channel mean subtracted after the gray view is repeated into RGB (the backbone's).
-        image_std (`list[float]`, *optional*, defaults to `(0.5, 0.5, 0.5)`):
-            Per-channel std divided by (the backbone's).
-        default_view_duration_s (`float`, *optional*, defaults to 1.0):
-            Duration given to a lone view whose duration cannot be known (an array, or a PIL image
-            without a file name, as the stock image-classification pipeline passes) and no
-            ``view_duration_s`` argument was given. 1 s is Gravity Spy's reference window.
+    Parameters
+    ----------
+    image_size : int or (int, int), default 224
+        Model input size in pixels (square, or (height, width)); each (140, 170) view is resized to it.
+    view_durations_s : list of float, default (0.5, 1.0, 2.0, 4.0)
+        Duration in seconds of each view slot of the model, in order.
+    image_mean : list of float, default (0.5, 0.5, 0.5)
+        Per-channel mean subtracted after the gray view is repeated into RGB (the backbone's).
+    image_std : list of float, default (0.5, 0.5, 0.5)
+        Per-channel std divided by (the backbone's).
+    default_view_duration_s : float, default 1.0
+        Duration given to a lone view whose duration cannot be known (an array, or a PIL image
+        without a file name, as the stock image-classification pipeline passes) and no
+        ``view_duration_s`` argument was given. 1 s is Gravity Spy's reference window.
 
     What a sample may be (a batch is a ``list`` of samples; anything else is one sample):
         - a ``dict`` from duration to view: keys ``0.5`` / ``"0.5"`` / ``"0.5.png"`` (HDF5 keys) /
@@ -72,10 +73,12 @@ class GravityViTImageProcessor(BaseImageProcessor):
           ``default_view_duration_s``.
         Views given as arrays are float in [0, 1].
 
-    Raises:
-        ValueError: naming the sample index, the file (when known) and the field (view duration)
-            for an unknown input type, a wrong size or channel count, NaN or values outside [0, 1],
-            an unknown duration, or a sample without any view.
+    Raises
+    ------
+    ValueError
+        Naming the sample index, the file (when known) and the field (view duration) for an unknown
+        input type, a wrong size or channel count, NaN or values outside [0, 1], an unknown
+        duration, or a sample without any view.
     """
 
     model_input_names: ClassVar[list[str]] = ["pixel_values", "view_mask"]

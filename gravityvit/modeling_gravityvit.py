@@ -115,11 +115,9 @@ def prepare_multiview_inputs(
     it fills slot ``view_index`` (default: the view nearest 1 s, see ``default_view_index``) and the
     other slots are masked.
 
-    Raises
-    ------
-    ValueError
-        For a wrong number of dimensions, views, channels or pixels, a mask of the wrong shape, or a
-        sample with no present view.
+    Raises:
+        ValueError: For a wrong number of dimensions, views, channels or pixels, a mask of the wrong
+            shape, or a sample with no present view.
     """
     height, width = image_size_hw
     expected = f"(batch, {num_views}, 3, {height}, {width}) or (batch, 3, {height}, {width})"
@@ -466,17 +464,13 @@ class GravityViTModel(GravityViTPreTrainedModel):
         match the backbone exactly. Call it after the model is
         built (``post_init`` does not touch the backbone, and the weights are saved with the model).
 
-        Parameters
-        ----------
-        path : str or Path
-            A timm checkpoint: ``.safetensors``, ``.pth``, ``.pt`` or ``.bin``.
+        Args:
+            path (`str` or `Path`):
+                A timm checkpoint: ``.safetensors``, ``.pth``, ``.pt`` or ``.bin``.
 
-        Raises
-        ------
-        FileNotFoundError
-            When the file does not exist.
-        ValueError
-            When the suffix is unknown or the weights do not fit the backbone.
+        Raises:
+            FileNotFoundError: When the file does not exist.
+            ValueError: When the suffix is unknown or the weights do not fit the backbone.
         """
         path = Path(path)
         if not path.is_file():
@@ -518,19 +512,16 @@ class GravityViTModel(GravityViTPreTrainedModel):
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Run the backbone ONCE over all present views of the batch.
 
-        Parameters
-        ----------
-        pixel_values : torch.Tensor
-            (B, V, 3, H, W) normalised views.
-        view_mask : torch.Tensor
-            (B, V) bool, True where a view is present; absent views are skipped, not computed.
+        Args:
+            pixel_values (`torch.Tensor` of shape `(B, V, 3, H, W)`):
+                Normalised views.
+            view_mask (`torch.BoolTensor` of shape `(B, V)`):
+                True where a view is present; absent views are skipped, not computed.
 
-        Returns
-        -------
-        tokens : torch.Tensor
-            (B, V, T, D) output tokens per view (T includes prefix tokens), zeros for absent views.
-        pooled : torch.Tensor
-            (B, V, D) the backbone's pooled token per view (timm ``forward_head(pre_logits=True)``).
+        Returns:
+            `tuple(torch.Tensor)`: ``tokens`` `(B, V, T, D)`, the output tokens per view (T includes
+            prefix tokens), zeros for absent views; and ``pooled`` `(B, V, D)`, the backbone's pooled
+            token per view (timm ``forward_head(pre_logits=True)``).
         """
         batch, num_views = view_mask.shape
         flat_pixels = pixel_values.flatten(0, 1)

@@ -1,4 +1,4 @@
-"""Shared fixtures. Tests never touch a network: the Hub is offline for the whole session."""
+"""Shared fixtures. Tests never touch a network: the Hub is offline for the whole test run."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the inference tests (pipelines, predict CLI, hub, checkpoint conversion).
+"""Functions shared by the inference tests (pipelines, predict CLI, hub, checkpoint conversion).
 
 Tiny models built in code (one ViT block of width 32 on 32x32 inputs; a 2-channel CNN) and synthetic
 Gravity Spy inputs: 800x600 RGBA PNGs named like the real ones, and views in [0, 1].

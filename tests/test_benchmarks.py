@@ -108,6 +108,13 @@ def test_data_path_and_memory_child(tiny_arrow):
     assert memory["end"]["peak_rss_mib"] >= memory["end"]["rss_mib"] > 0
 
 
+def test_startup_rows_time_the_command_line_against_a_bare_interpreter():
+    rows = bench.bench_startup(TINY, {})
+    _check_rows(rows, {"startup"})
+    assert [row.case for row in rows] == [name for name in bench.STARTUP_CASES if name != "python -c pass"]
+    assert all(row.unit == "s" and row.baseline.startswith("python -c pass: ") for row in rows)
+
+
 def test_markdown_table_lists_every_row():
     results = {
         "machine": {

@@ -159,6 +159,7 @@ print(json.dumps({{
 """
 
 
+@pytest.mark.slow
 def test_round_trip_through_olah_then_offline_cache(olah_server):
     online = {
         "HF_ENDPOINT": olah_server["url"],

@@ -310,6 +310,7 @@ def run_remote_code_check(directories: list[Path], tmp_path: Path) -> None:
     assert repo not in env.get("PYTHONPATH", "")
 
 
+@pytest.mark.slow
 def test_trust_remote_code_round_trip_without_the_package(tmp_path):
     """Both families (GravityViT and the CNN baseline) load from their saved code alone, in one subprocess."""
     import numpy as np

@@ -222,6 +222,7 @@ def test_bad_inputs_are_named(glitch_pipe, pngs, tmp_path):
     assert [type(o).__name__ for o in outcome] == ["InputError", "GlitchSample", "GlitchSample"]
 
 
+@pytest.mark.slow
 def test_remote_code_without_gravityvit(model_dir, cnn_dir, pngs, tmp_path):
     """Both pipelines load the saved directories where gravityvit cannot be imported."""
     png = str(pngs["aaaaaaaaaa"][1])

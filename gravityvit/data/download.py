@@ -6,7 +6,7 @@ an interrupted download resumes from there with an HTTP ``Range`` request on the
 the finished file is checked against its md5 before it is renamed to ``NAME``. A file already in
 place with the right checksum is not downloaded again.
 
-Records (see ``GRAVITY_SPY.md``):
+Records (see ``docs/gravity_spy.md``):
 
 - v1d0: record 1476156, ``trainingsetv1d0.h5`` and ``trainingset_v1d0_metadata.csv``;
 - v1d1: record 1476551, ``trainingsetv1d1.h5`` (when the record holds it) and

@@ -1,6 +1,6 @@
 """Reader and writer of the Gravity Spy training-set HDF5 layout (Zenodo v1d0 / v1d1).
 
-The layout, from ``GRAVITY_SPY.md``::
+The layout (``docs/gravity_spy.md``)::
 
     f[label][sample_type][gravityspy_id]["0.5.png" | "1.0.png" | "2.0.png" | "4.0.png"]
 
@@ -34,7 +34,7 @@ from gravityvit.file_utils import atomic_path
 from gravityvit.gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, SPLITS, VIEW_SHAPE
 
 # Known label errors of the published training set, corrected on reading (``apply_label_corrections``).
-# VXw4KBWl5g is filed under another class in the Zenodo file but is a Paired_Doves (GRAVITY_SPY.md).
+# VXw4KBWl5g is filed under another class in the Zenodo file but is a Paired_Doves (docs/gravity_spy.md).
 LABEL_CORRECTIONS: dict[str, str] = {"VXw4KBWl5g": "Paired_Doves"}
 
 # Columns of the metadata CSV that are fields of GravitySpySample, not entries of ``metadata``.

@@ -1,6 +1,6 @@
 """Omega scan: strain around a GPS time -> the four Gravity Spy views.
 
-Gravity Spy makes each view with gwpy (``../shared/GRAVITY_SPY.md``)::
+Gravity Spy makes each view with gwpy (``docs/gravity_spy.md``)::
 
     data.q_transform(qrange=(4, 64), frange=(10, 2048), gps=t0, search=0.5, tres=0.002,
                      fres=0.5, outseg=(t0 - d / 2, t0 + d / 2), whiten=True)

@@ -184,7 +184,7 @@ def decode_views(example: Mapping[str, Any], columns: Sequence[str]) -> tuple[np
     """Decode one example's Image cells into views (V, 140, 170) and a view mask (V,).
 
     Uses the converter's ``example_to_views`` for the four standard columns, so that the one decoding
-    of the data issue is used everywhere; a missing cell (None) is a masked, all-zero view.
+    of an Arrow row is used everywhere; a missing cell (None) is a masked, all-zero view.
     """
     if list(columns) == list(IMAGE_COLUMNS):
         from gravityvit.data.arrow import example_to_views

@@ -1,4 +1,4 @@
-"""Helpers shared by the data tests: random valid samples and small HDF5 files."""
+"""Fixtures shared by the data tests: random valid samples and small HDF5 files."""
 
 from __future__ import annotations
 
