@@ -89,3 +89,32 @@ def test_calibrate_command_writes_a_new_model(tiny_model, tiny_dataset, tmp_path
     (tmp_path / "mine").mkdir()
     args = parser.parse_args([*argv, "--output", str(tmp_path / "mine"), "--overwrite"])
     assert args.func(args) == 2 and "already exists" in capsys.readouterr().err
+
+
+def test_report_time_shift_section(tiny_model, tiny_dataset, tmp_path, monkeypatch):
+    pytest.importorskip("gwpy")
+    import functools
+
+    from gravityvit.inference import stability
+
+    # One class, one glitch, one shift: the wiring, not the figures.
+    original = stability.time_shift_stability
+    monkeypatch.setattr(
+        stability, "time_shift_stability", functools.partial(original, classes=["Blip"], shifts_ms=(5.0,))
+    )
+    model, processor = tiny_model
+    test = datasets.load_from_disk(str(tiny_dataset))["test"].select(range(4))
+    report = write_evaluation_report(
+        model,
+        processor,
+        test,
+        tmp_path / "report",
+        device="cpu",
+        single_duration=False,
+        time_shift_samples_per_class=1,
+    )
+    saved = json.loads((tmp_path / "report" / "metrics.json").read_text())
+    assert saved["time_shift"] == report["time_shift"]
+    assert set(saved["time_shift"]["per_class"]) == {"Blip"} and set(saved["time_shift"]["flip_rate"]) == {
+        "5ms"
+    }
