@@ -7,9 +7,11 @@ Usage::
 
 The report directory holds ``metrics.json`` (accuracy, balanced accuracy, macro / weighted F1,
 per-class precision / recall / F1, confusion matrix, accuracy with one duration only, worst
-mistakes), ``classification_report.txt``, ``confusion_matrix.png`` (row-normalised),
-``view_importance.png`` (mean fusion weight per class and duration), ``single_duration_accuracy.png``
-and ``worst_mistakes.png``. ``examples/train.py`` writes the same report for its test split.
+mistakes, ECE before and after temperature scaling, unknown-glitch scores, and with
+``--time_shift_samples_per_class N`` the label-flip rates under 1, 5 and 10 ms time shifts),
+``classification_report.txt``, ``confusion_matrix.png`` (row-normalised), ``view_importance.png``
+(mean fusion weight per class and duration), ``single_duration_accuracy.png``, ``worst_mistakes.png``
+and ``reliability_diagram.png``. ``examples/train.py`` writes the same report for its test split.
 """
 
 from __future__ import annotations
@@ -51,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Skip the one-duration-only scores (4 extra passes).",
     )
+    parser.add_argument(
+        "--time_shift_samples_per_class",
+        type=int,
+        default=0,
+        help="Also measure label flips when the glitch moves by 1, 5 and 10 ms, on this many simulated "
+        "glitches per class (7 Omega scans each; 0 = skip).",
+    )
     parser.add_argument("--trust_remote_code", action="store_true", help="Allow remote code for Hub models.")
     return parser
 
@@ -78,10 +87,14 @@ def main(argv: list[str] | None = None) -> dict:
         device=args.device,
         gallery_size=args.gallery_size,
         single_duration=not args.no_single_duration,
+        time_shift_samples_per_class=args.time_shift_samples_per_class,
     )
     summary = {
         k: report[k] for k in ("num_samples", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")
     }
+    summary["calibration"] = report.get("calibration")
+    if "time_shift" in report:
+        summary["time_shift_flip_rate"] = report["time_shift"]["flip_rate"]
     print(json.dumps(summary, indent=2))
     print(f"report written to {args.output}")
     return report

@@ -49,6 +49,7 @@ from transformers import (
 
 import gravityvit  # noqa: F401  (registers the Auto classes)
 from gravityvit.gravity_spy import VIEW_DURATIONS_S
+from gravityvit.inference.calibration import calibrate_and_save
 from gravityvit.training.augmentation import SpectrogramAugmentation
 from gravityvit.training.data import (
     GlitchCollator,
@@ -556,6 +557,15 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict[s
 
     if trainer.is_world_process_zero():
         unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+        # Temperature and unknown-glitch threshold fitted on the validation split, saved in config.json.
+        results["calibration"] = calibrate_and_save(
+            unwrapped,
+            image_processor,
+            validation_split,
+            training_args.output_dir,
+            batch_size=training_args.per_device_eval_batch_size,
+            device=trainer.args.device,
+        )
         report = None
         if training_args.evaluate_test:
             from gravityvit.training.evaluation import write_evaluation_report

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in data-flow order: fetch or make data, convert it, then classify with a model.
-COMMANDS: tuple[str, ...] = ("download", "simulate", "scan", "convert", "predict")
+COMMANDS: tuple[str, ...] = ("download", "simulate", "scan", "convert", "predict", "calibrate", "add-class")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -23,7 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
-        importlib.import_module(f"gravityvit.commands.{name}").register(subparsers)
+        importlib.import_module(f"gravityvit.commands.{name.replace('-', '_')}").register(subparsers)
     return parser
 
 

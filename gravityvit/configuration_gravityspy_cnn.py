@@ -7,7 +7,7 @@ from typing import Any
 from transformers import PreTrainedConfig
 
 from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S, VIEW_SHAPE
-from .losses import check_loss_settings
+from .losses import check_loss_settings, check_trust_settings
 
 
 class GravitySpyCNNConfig(PreTrainedConfig):
@@ -47,6 +47,17 @@ class GravitySpyCNNConfig(PreTrainedConfig):
             Processor normalisation std.
         id2label (`dict[int, str]`, *optional*):
             Class names by index; defaults to the 22 Gravity Spy classes.
+        logit_temperature (`float`, *optional*, defaults to 1.0):
+            Temperature that divides the classifier's logits before the softmax (temperature
+            scaling, Guo et al. 2017). ``examples/train.py`` fits it on the validation split at the end
+            of training (``gravityvit calibrate`` fits it for an existing model) so that the scores are
+            calibrated probabilities; it changes no predicted label. The models return the divided
+            logits; their loss uses the undivided ones.
+        unknown_threshold (`float`, *optional*):
+            Threshold of the unknown-glitch score (``gravityvit.inference.unknown``: the energy
+            ``-logsumexp`` of the temperature-scaled logits): a sample scoring above it is flagged
+            ``is_unknown``. Fitted with the temperature so that 95 % of the validation samples pass.
+            ``None`` (not fitted) reports no flag.
 
     Raises:
         ValueError: at construction for ``num_views != 4``, mismatched durations, a class_weights
@@ -68,6 +79,8 @@ class GravitySpyCNNConfig(PreTrainedConfig):
     class_weights: list[float] | None = None
     image_mean: list[float] | tuple[float, ...] = (0.0, 0.0, 0.0)
     image_std: list[float] | tuple[float, ...] = (1.0, 1.0, 1.0)
+    logit_temperature: float = 1.0
+    unknown_threshold: float | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.id2label is None and kwargs.get("num_labels") is None:
@@ -106,6 +119,9 @@ class GravitySpyCNNConfig(PreTrainedConfig):
             raise ValueError(f"dropout must lie in [0, 1); got {self.dropout}")
         self.class_weights = check_loss_settings(
             self.label_smoothing, self.focal_gamma, self.class_weights, self.num_labels
+        )
+        self.logit_temperature, self.unknown_threshold = check_trust_settings(
+            self.logit_temperature, self.unknown_threshold
         )
         self.image_mean = [float(m) for m in self.image_mean]
         self.image_std = [float(s) for s in self.image_std]

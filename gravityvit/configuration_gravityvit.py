@@ -16,7 +16,7 @@ from timm.models.vision_transformer_hybrid import ConvStem
 from transformers import PreTrainedConfig
 
 from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
-from .losses import check_loss_settings
+from .losses import check_loss_settings, check_trust_settings
 
 FUSION_KINDS: tuple[str, ...] = ("cross_attention", "mean", "concat")
 # Arguments the model sets itself when it builds the backbone; backbone_kwargs may not override them.
@@ -241,6 +241,17 @@ class GravityViTConfig(PreTrainedConfig):
             must match it).
         id2label (`dict[int, str]`, *optional*):
             Class names by index; defaults to the 22 Gravity Spy classes in ``CLASS_NAMES`` order.
+        logit_temperature (`float`, *optional*, defaults to 1.0):
+            Temperature that divides the classifier's logits before the softmax (temperature
+            scaling, Guo et al. 2017). ``examples/train.py`` fits it on the validation split at the end
+            of training (``gravityvit calibrate`` fits it for an existing model) so that the scores are
+            calibrated probabilities; it changes no predicted label. The models return the divided
+            logits; their loss uses the undivided ones.
+        unknown_threshold (`float`, *optional*):
+            Threshold of the unknown-glitch score (``gravityvit.inference.unknown``: the energy
+            ``-logsumexp`` of the temperature-scaled logits): a sample scoring above it is flagged
+            ``is_unknown``. Fitted with the temperature so that 95 % of the validation samples pass.
+            ``None`` (not fitted) reports no flag.
 
     Raises:
         ValueError: at construction, for an unknown backbone or one timm cannot build with these
@@ -281,6 +292,8 @@ class GravityViTConfig(PreTrainedConfig):
     image_std: list[float] | None = None
     initializer_range: float = 0.02
     hidden_size: int | None = None
+    logit_temperature: float = 1.0
+    unknown_threshold: float | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
         if self.id2label is None and kwargs.get("num_labels") is None:
@@ -330,6 +343,9 @@ class GravityViTConfig(PreTrainedConfig):
                 raise ValueError(f"{name} must lie in [0, 1); got {value}")
         self.class_weights = check_loss_settings(
             self.label_smoothing, self.focal_gamma, self.class_weights, self.num_labels
+        )
+        self.logit_temperature, self.unknown_threshold = check_trust_settings(
+            self.logit_temperature, self.unknown_threshold
         )
 
         described = describe_backbone(

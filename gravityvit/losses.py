@@ -9,6 +9,7 @@ Imports only torch: copied beside the model code by ``save_pretrained`` for ``tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -129,6 +130,43 @@ def check_loss_settings(
     if any(w < 0 for w in weights) or sum(weights) <= 0:
         raise ValueError("class_weights must be non-negative with a positive sum")
     return weights
+
+
+def check_trust_settings(
+    logit_temperature: float, unknown_threshold: float | None
+) -> tuple[float, float | None]:
+    """Validate the calibration fields of a model config; shared by both model configs.
+
+    Returns
+    -------
+    (float, float or None)
+        ``logit_temperature`` (finite, > 0) and ``unknown_threshold`` (finite or None) as floats.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending field.
+    """
+    if isinstance(logit_temperature, bool) or not isinstance(logit_temperature, (int, float)):
+        raise ValueError(f"logit_temperature must be a positive number; got {logit_temperature!r}")
+    if not math.isfinite(logit_temperature) or logit_temperature <= 0:
+        raise ValueError(f"logit_temperature must be a finite number > 0; got {logit_temperature}")
+    if unknown_threshold is not None:
+        if isinstance(unknown_threshold, bool) or not isinstance(unknown_threshold, (int, float)):
+            raise ValueError(f"unknown_threshold must be a number or None; got {unknown_threshold!r}")
+        if not math.isfinite(unknown_threshold):
+            raise ValueError(f"unknown_threshold must be finite; got {unknown_threshold}")
+        unknown_threshold = float(unknown_threshold)
+    return float(logit_temperature), unknown_threshold
+
+
+def scale_logits(logits: torch.Tensor, config: Any) -> torch.Tensor:
+    """Divide ``logits`` by the config's ``logit_temperature`` (1.0, or fitted on validation data).
+
+    Temperature scaling changes no prediction, only how confident the softmax scores are.
+    """
+    temperature = float(getattr(config, "logit_temperature", 1.0) or 1.0)
+    return logits if temperature == 1.0 else logits / temperature
 
 
 def config_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: Any) -> torch.Tensor:

@@ -17,7 +17,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 
 from .configuration_gravityspy_cnn import GravitySpyCNNConfig
-from .losses import config_classification_loss
+from .losses import config_classification_loss, scale_logits
 from .modeling_gravityvit import GlitchClassifierOutput, prepare_config_inputs, uniform_view_weights
 
 
@@ -138,6 +138,7 @@ class GravitySpyCNNForGlitchClassification(GravitySpyCNNPreTrainedModel):
         loss = None
         if labels is not None:
             loss = config_classification_loss(logits, labels, config)
+        logits = scale_logits(logits, config)
         view_weights = uniform_view_weights(view_mask, logits.dtype)
         states = tuple(hidden_states) if output_hidden_states else None
         if not return_dict:

@@ -27,7 +27,7 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_gravityvit import GravityViTConfig, create_timm_backbone
-from .losses import config_classification_loss
+from .losses import config_classification_loss, scale_logits
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 
@@ -73,7 +73,9 @@ class GlitchClassifierOutput(ModelOutput):
         loss (`torch.FloatTensor` of shape `()`, *optional*, returned when `labels` is given):
             Cross-entropy with label smoothing (or focal loss) and optional class weights, as configured.
         logits (`torch.FloatTensor` of shape `(batch_size, num_labels)`):
-            Class scores before softmax.
+            Class scores before softmax, divided by the config's ``logit_temperature`` (1.0 unless the
+            model was calibrated), so that their softmax is the calibrated probability. The loss is
+            computed from the undivided scores.
         view_weights (`torch.FloatTensor` of shape `(batch_size, num_views)`, *optional*):
             Contribution of each view (see ``GravityViTModelOutput.view_weights``); rows sum to 1 over
             the present views, 0 for masked ones. The CNN baseline returns uniform weights over the
@@ -685,6 +687,7 @@ class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
         loss = None
         if labels is not None:
             loss = config_classification_loss(logits, labels, self.config)
+        logits = scale_logits(logits, self.config)
         if not return_dict:
             values = (loss, logits, outputs.view_weights, outputs.hidden_states, outputs.attentions)
             return tuple(v for v in values if v is not None)

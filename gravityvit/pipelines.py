@@ -17,7 +17,10 @@ Gravity Spy PNG into one view (the others masked) and a 2x2 merged-view mosaic i
   ``"cuda"``, ``"mps"`` or ``"auto"``).
 
 Each sample gives ``{"sample_id", "label", "score", "top_k": [{"label", "score"}, ...],
-"view_weights": {"0.5": w, "1.0": w, ...}}``. ``gravityvit predict`` expands its inputs with the same
+"view_weights": {"0.5": w, "1.0": w, ...}, "unknown_score", "is_unknown"}``. Scores are softmax
+probabilities of the logits divided by the config's ``logit_temperature`` (calibrated when the model
+was); ``unknown_score`` is the energy ``-logsumexp`` of those logits and ``is_unknown`` whether it
+exceeds the config's ``unknown_threshold`` (None when the model has none). ``gravityvit predict`` expands its inputs with the same
 :func:`expand_inputs`, so the CLI and the pipeline group inputs identically.
 
 This module is saved beside the model code (``custom_pipelines`` in config.json) so the pipeline
@@ -455,8 +458,10 @@ class GlitchClassificationPipeline(Pipeline):
     classes each result lists, ``batch_size`` how many samples go through the model at once.
 
     Returns, per sample, ``{"sample_id": str, "label": str, "score": float, "top_k": [{"label": str,
-    "score": float}, ...], "view_weights": {"0.5": float, ...}}``: softmax scores over the classes of
-    ``id2label`` and the fusion's weight of each view duration (zero for a missing view). One input
+    "score": float}, ...], "view_weights": {"0.5": float, ...}, "unknown_score": float, "is_unknown":
+    bool or None}``: softmax scores over the classes of ``id2label`` (of the temperature-scaled
+    logits), the fusion's weight of each view duration (zero for a missing view), and the
+    unknown-glitch score and flag (``gravityvit.inference.unknown``). One input
     that is a single sample gives one dict; a list or a multi-sample input (folder, HDF5, ...) a list;
     a generator of inputs an iterator (streaming, for long inputs).
     """
@@ -547,12 +552,17 @@ class GlitchClassificationPipeline(Pipeline):
         durations = getattr(self.model.config, "view_durations_s", VIEW_DURATIONS_S)
         weights = model_outputs["view_weights"][0].float().tolist()
         sample_id = model_outputs["sample_id"]
+        # Energy score of the (temperature-scaled) logits, as gravityvit.inference.unknown computes it.
+        unknown_score = float(-torch.logsumexp(logits.double(), dim=-1))
+        threshold = getattr(self.model.config, "unknown_threshold", None)
         return {
             "sample_id": sample_id[0] if isinstance(sample_id, list) else sample_id,
             "label": ranked[0]["label"],
             "score": ranked[0]["score"],
             "top_k": ranked,
             "view_weights": {duration_label(d): float(w) for d, w in zip(durations, weights)},
+            "unknown_score": unknown_score,
+            "is_unknown": None if threshold is None else bool(unknown_score > float(threshold)),
         }
 
 

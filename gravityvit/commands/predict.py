@@ -36,7 +36,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "train|validation|test/<Class>/, the class folder giving the true label), other images (a "
             "lone view or a 2x2 merged view), a Gravity Spy HDF5 file or an Arrow dataset directory "
             "(save_to_disk); or give --strain FILE --gps T [T ...] to Omega-scan strain first. Writes one "
-            "row per sample: id, top-k labels and scores, view weights per duration."
+            "row per sample: id, top-k labels and (calibrated) scores, view weights per duration, the "
+            "unknown-glitch score and flag."
         ),
         epilog="Exit status: 0 all inputs classified, 1 some inputs failed (reported by name), 2 usage or model error.",
     )
@@ -61,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--channel", help="strain channel (GWF files, e.g. H1:GWOSC-16KHZ_R1_STRAIN)")
     parser.add_argument("--ifo", help="detector of --strain (H1, L1), used in sample ids")
     parser.add_argument(
+        "--unknown-label",
+        metavar="LABEL",
+        help="replace the label of samples flagged as unknown glitches (is_unknown) by LABEL, e.g. Unknown; "
+        "needs a model calibrated with an unknown threshold",
+    )
+    parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code stored with the checkpoint to run"
     )
     parser.set_defaults(func=run)
@@ -77,6 +84,8 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--batch-size must be at least 1; got {args.batch_size}"
     if args.top_k < 1:
         return f"--top-k must be at least 1; got {args.top_k}"
+    if args.unknown_label is not None and not args.unknown_label.strip():
+        return "--unknown-label must not be empty"
     return None
 
 
@@ -145,6 +154,7 @@ def prediction_rows(
     for rank in range(1, top_k + 1):
         columns += [f"label_{rank}", f"score_{rank}"]
     columns += [f"view_weight_{d}s" for d in durations]
+    columns += ["unknown_score", "is_unknown"]
     rows = []
     for prediction in predictions:
         row = {key: prediction.get(key) for key in ("sample_id", "source", "true_label", "label")}
@@ -153,6 +163,9 @@ def prediction_rows(
             row[f"label_{rank}"], row[f"score_{rank}"] = entry["label"], f"{entry['score']:.6f}"
         for duration, weight in prediction["view_weights"].items():
             row[f"view_weight_{duration}s"] = f"{weight:.6f}"
+        if prediction.get("unknown_score") is not None:
+            row["unknown_score"] = f"{prediction['unknown_score']:.6f}"
+        row["is_unknown"] = prediction.get("is_unknown")
         rows.append(row)
     return columns, rows
 
@@ -188,9 +201,11 @@ def _print_predictions(predictions: Sequence[dict[str, Any]]) -> None:
     for prediction in predictions:
         weights = " ".join(f"{d}s={w:.2f}" for d, w in prediction["view_weights"].items())
         others = ", ".join(f"{e['label']} {e['score']:.3f}" for e in prediction["top_k"][1:])
+        unknown = " UNKNOWN" if prediction.get("is_unknown") else ""
         print(
             f"{prediction['sample_id']}\t{prediction['label']}\t{prediction['score']:.3f}"
-            f"\t[{others}]\tviews: {weights}"
+            f"\t[{others}]\tviews: {weights}\tunknown score {prediction.get('unknown_score', float('nan')):.3f}"
+            f"{unknown}"
         )
 
 
@@ -212,6 +227,13 @@ def run(args: argparse.Namespace) -> int:
     except (HubUnavailableError, OSError, ValueError, RuntimeError) as error:
         print(f"gravityvit predict: cannot load model {args.model}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    if args.unknown_label is not None and getattr(model.config, "unknown_threshold", None) is None:
+        print(
+            f"gravityvit predict: error: --unknown-label needs a model with an unknown threshold; {args.model} "
+            "has none (fit one with `gravityvit calibrate`)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
 
     inputs: list[Any] = [str(path) for path in args.inputs]
     if args.strain is not None:
@@ -231,6 +253,11 @@ def run(args: argparse.Namespace) -> int:
         progress=len(samples) >= PROGRESS_MIN_SAMPLES,
     )
     failures.extend(sample_failures)
+    if args.unknown_label is not None:
+        from gravityvit.inference.unknown import replace_unknown_labels
+
+        flagged = replace_unknown_labels(predictions, args.unknown_label)
+        print(f"gravityvit predict: {flagged} sample(s) labelled {args.unknown_label}", file=sys.stderr)
     for source, message in failures:
         print(f"gravityvit predict: failed: {source}: {message}", file=sys.stderr)
 

@@ -10,7 +10,11 @@ Used by ``examples/evaluate.py`` and, on the test split, at the end of ``example
 - ``view_importance.png``: mean fusion view weight per true class and duration (which windows the
   model looked at), when the model reports ``view_weights``;
 - ``single_duration_accuracy.png``: accuracy and macro-F1 with only the 0.5, 1, 2 or 4 s view given;
-- ``worst_mistakes.png``: the most confident wrong predictions with their views.
+- ``worst_mistakes.png``: the most confident wrong predictions with their views;
+- ``reliability_diagram.png``: accuracy per confidence bin before and after temperature scaling
+  (``metrics.json`` has the 15-bin ECE and NLL of both under ``calibration``, the unknown-glitch
+  scores under ``unknown`` and, when asked for, the label-flip rates under small time shifts under
+  ``time_shift``).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ import numpy as np
 import torch
 
 from gravityvit.file_utils import atomic_path
+from gravityvit.inference.calibration import add_calibration_to_report
+from gravityvit.inference.unknown import unknown_summary
 from gravityvit.training.data import GlitchCollator, GlitchViewsTransform, prepare_split
 from gravityvit.training.metrics import compute_glitch_metrics
 
@@ -38,6 +44,7 @@ REPORT_FILES: tuple[str, ...] = (
     "confusion_matrix.png",
     "single_duration_accuracy.png",
     "worst_mistakes.png",
+    "reliability_diagram.png",
 )
 
 
@@ -350,6 +357,7 @@ def write_evaluation_report(
     device: str | torch.device | None = None,
     gallery_size: int = 12,
     single_duration: bool = True,
+    time_shift_samples_per_class: int = 0,
 ) -> dict[str, Any]:
     """Evaluate ``model`` on one split and write the report files (see the module docstring).
 
@@ -373,6 +381,9 @@ def write_evaluation_report(
         Number of mistakes shown in ``worst_mistakes.png``.
     single_duration : bool
         Also score the model with each duration alone (one extra pass per view).
+    time_shift_samples_per_class : int
+        When positive, also measure label flips under ±1, ±5 and ±10 ms time shifts on this many
+        simulated glitches per class (``gravityvit.inference.stability``; about 7 Omega scans each).
 
     Returns
     -------
@@ -410,7 +421,24 @@ def write_evaluation_report(
             for name, row in zip(label_names, table)
         }
 
+    report["unknown"] = unknown_summary(predictions.logits, getattr(model.config, "unknown_threshold", None))
+    if time_shift_samples_per_class > 0:
+        from gravityvit.inference.stability import time_shift_stability
+
+        report["time_shift"] = time_shift_stability(
+            model, image_processor, samples_per_class=time_shift_samples_per_class, batch_size=batch_size
+        )
+
     with atomic_path(output_dir, directory=True) as temporary:
+        # ECE before / after temperature scaling and reliability_diagram.png.
+        add_calibration_to_report(
+            report,
+            predictions.logits,
+            predictions.labels,
+            float(getattr(model.config, "logit_temperature", 1.0)),
+            temporary,
+            split,
+        )
         (temporary / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         (temporary / "classification_report.txt").write_text(
             f"{split} split, {len(dataset)} samples\n\n{_classification_report(predictions, label_names)}"

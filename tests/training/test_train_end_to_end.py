@@ -33,6 +33,7 @@ def test_training_writes_model_processor_card_and_report(trained):
         "view_importance.png",
         "single_duration_accuracy.png",
         "worst_mistakes.png",
+        "reliability_diagram.png",
     ):
         assert (report_dir / name).is_file(), name
     metrics = json.loads((report_dir / "metrics.json").read_text())
@@ -40,6 +41,12 @@ def test_training_writes_model_processor_card_and_report(trained):
     assert set(metrics["single_duration"]) == {"0.5s", "1s", "2s", "4s"}
     assert results["test"]["accuracy"] == pytest.approx(metrics["accuracy"])
     assert 0.0 <= results["validation"]["macro_f1"] <= 1.0
+    # The temperature and unknown threshold fitted on validation are saved with the model and used
+    # by the test report.
+    saved_config = json.loads((output_dir / "config.json").read_text())
+    assert saved_config["logit_temperature"] == pytest.approx(results["calibration"]["temperature"])
+    assert saved_config["unknown_threshold"] == pytest.approx(results["calibration"]["unknown_threshold"])
+    assert metrics["calibration"]["temperature"] == pytest.approx(saved_config["logit_temperature"])
     card = (output_dir / "README.md").read_text()
     assert (
         "macro" in card.lower() and "simulat" not in card.split("---")[1]

@@ -1,0 +1,208 @@
+"""Open-set benchmark: how well the unknown-glitch score flags a class the model never saw.
+
+For each left-out class ``c``: train on the other classes (``examples/train.py``, which fits the
+temperature and the unknown threshold on the validation split at the end), then score the whole test
+split, and report
+
+- the AUROC of ``unknown_score`` at separating ``c``'s test samples (positives) from the known
+  classes' test samples (negatives);
+- the fraction of ``c``'s samples flagged ``is_unknown`` and of known samples flagged (about 5 % by
+  construction of the threshold);
+- the known classes' test accuracy, beside that of a reference model trained on every class
+  (``--reference``) on the same samples: leaving a class out should not cost the others accuracy.
+
+Usage::
+
+    python benchmarks/open_set.py --output outputs/open_set.json \
+        [--dataset CONVERTED_DIR | --samples_per_class 140 --seed 0] \
+        [--held_out Blip Whistle Koi_Fish Scattered_Light Violin_Mode] [--reference] \
+        [any examples/train.py argument, e.g. --num_train_epochs 14 --learning_rate 3e-3]
+
+Without ``--dataset`` the simulated dataset of ``make demo`` is made (or reused) under
+``--work_dir/data``. Training arguments default to the demo's recipe (``--model
+gravityvit/multiview-demo``); pass others after the benchmark's own. Prints a markdown table and
+writes every figure as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_HELD_OUT = ("Blip", "Whistle", "Koi_Fish", "Scattered_Light", "Violin_Mode")
+# The demo's training recipe (examples/demo.py), used unless the command line overrides it.
+DEFAULT_TRAIN_ARGS = {
+    "--model": "gravityvit/multiview-demo",
+    "--num_train_epochs": "14",
+    "--learning_rate": "3e-3",
+    "--per_device_train_batch_size": "32",
+    "--use_cpu": None,
+}
+
+logger = logging.getLogger("gravityvit.open_set")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--dataset", help="Converted dataset directory (default: simulate the demo's).")
+    parser.add_argument("--samples_per_class", type=int, default=140, help="Simulated samples per class.")
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
+    parser.add_argument("--num_proc", type=int, default=2, help="Processes for simulation and conversion.")
+    parser.add_argument(
+        "--held_out", nargs="+", default=list(DEFAULT_HELD_OUT), help="Classes left out, one run each."
+    )
+    parser.add_argument(
+        "--reference", action="store_true", help="Also train on every class, for the known accuracy."
+    )
+    parser.add_argument("--work_dir", default="outputs/open_set", help="Models and data of the runs.")
+    parser.add_argument("--output", default=None, help="Write the results here as JSON.")
+    parser.add_argument("--batch_size", type=int, default=64, help="Samples per forward pass when scoring.")
+    return parser
+
+
+def train_arguments(extra: list[str], dataset: Path, output_dir: Path, seed: int) -> list[str]:
+    """examples/train.py arguments: the demo's recipe, overridden by ``extra``, with our data and output."""
+    given = {arg for arg in extra if arg.startswith("--")}
+    argv: list[str] = []
+    for key, value in DEFAULT_TRAIN_ARGS.items():
+        if key not in given:
+            argv += [key] if value is None else [key, value]
+    argv += list(extra)
+    argv += ["--dataset", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed)]
+    # The benchmark scores the test split itself (with the left-out class in it).
+    return [*argv, "--evaluate_test", "false"]
+
+
+def _config_overrides(extra: list[str], label_names: list[str]) -> list[str]:
+    """Add the known classes to ``--config_overrides`` (named configurations default to all 22)."""
+    extra = list(extra)
+    overrides: dict[str, Any] = {}
+    if "--config_overrides" in extra:
+        index = extra.index("--config_overrides")
+        overrides = json.loads(extra[index + 1])
+        del extra[index : index + 2]
+    overrides["id2label"] = dict(enumerate(label_names))
+    return [*extra, "--config_overrides", json.dumps(overrides)]
+
+
+def score_test_split(model_dir: Path, test, batch_size: int) -> dict[str, np.ndarray]:
+    """Logits, unknown scores and flags of the trained model on the full test split (original labels)."""
+    from gravityvit.hub import load_model_and_processor
+    from gravityvit.inference.unknown import flag_unknown, unknown_scores
+    from gravityvit.training.evaluation import predict_split
+
+    model, processor = load_model_and_processor(model_dir)
+    predictions = predict_split(model, processor, test, batch_size=batch_size, device="cpu", progress=False)
+    scores = unknown_scores(predictions.logits)
+    names = [str(model.config.id2label[i]) for i in range(len(model.config.id2label))]
+    return {
+        "predicted_names": np.array(names)[predictions.predicted],
+        "scores": scores,
+        "flags": flag_unknown(scores, model.config.unknown_threshold),
+    }
+
+
+def open_set_figures(scored: dict[str, np.ndarray], true_names: np.ndarray, held_out: str) -> dict[str, Any]:
+    """AUROC, flag rates and the known classes' accuracy of one left-out run."""
+    from gravityvit.inference.unknown import open_set_auroc
+
+    unknown = true_names == held_out
+    known = ~unknown
+    return {
+        "auroc": open_set_auroc(scored["scores"][known], scored["scores"][unknown]),
+        "unknown_flagged": float(scored["flags"][unknown].mean()),
+        "known_flagged": float(scored["flags"][known].mean()),
+        "known_accuracy": float((scored["predicted_names"][known] == true_names[known]).mean()),
+        "num_unknown": int(unknown.sum()),
+        "num_known": int(known.sum()),
+    }
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run the benchmark; return (and optionally write) the results."""
+    args, extra = build_parser().parse_known_args(argv)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    sys.path[:0] = [str(REPO_ROOT)]
+    import datasets
+
+    from gravityvit.data.class_subset import keep_classes
+    from gravityvit.file_utils import import_script
+
+    work_dir = Path(args.work_dir)
+    if args.dataset is None:
+        from gravityvit.data.simulated_dataset import simulated_arrow_dataset
+
+        dataset_dir = simulated_arrow_dataset(
+            work_dir / "data", args.samples_per_class, args.seed, args.num_proc
+        )
+    else:
+        dataset_dir = Path(args.dataset)
+    dataset = datasets.load_from_disk(str(dataset_dir))
+    all_names = list(dataset["train"].features["label"].names)
+    unknown = sorted(set(args.held_out) - set(all_names))
+    if unknown:
+        raise SystemExit(f"open_set: --held_out names classes the dataset does not have: {unknown}")
+    test = dataset["test"]
+    true_names = np.array(all_names)[np.asarray(test["label"])]
+    train = import_script(REPO_ROOT / "examples" / "train.py")
+
+    results: dict[str, Any] = {"dataset": str(dataset_dir), "train_arguments": extra, "held_out": {}}
+    for held_out in args.held_out:
+        known = [name for name in all_names if name != held_out]
+        subset_dir = work_dir / f"without_{held_out}" / "data"
+        keep_classes(dataset, known, splits=("train", "validation")).save_to_disk(str(subset_dir))
+        model_dir = work_dir / f"without_{held_out}" / "model"
+        logger.info("training without %s (%d classes)", held_out, len(known))
+        run_results = train.main(
+            train_arguments(_config_overrides(extra, known), subset_dir, model_dir, args.seed)
+        )
+        figures = open_set_figures(score_test_split(model_dir, test, args.batch_size), true_names, held_out)
+        figures["calibration"] = run_results.get("calibration")
+        results["held_out"][held_out] = figures
+        logger.info("%s: %s", held_out, {k: v for k, v in figures.items() if k != "calibration"})
+    results["mean_auroc"] = float(np.mean([r["auroc"] for r in results["held_out"].values()]))
+
+    if args.reference:
+        model_dir = work_dir / "all_classes" / "model"
+        train.main(train_arguments(_config_overrides(extra, all_names), dataset_dir, model_dir, args.seed))
+        scored = score_test_split(model_dir, test, args.batch_size)
+        for held_out, figures in results["held_out"].items():
+            known = true_names != held_out
+            figures["reference_known_accuracy"] = float(
+                (scored["predicted_names"][known] == true_names[known]).mean()
+            )
+
+    print(markdown_table(results))
+    if args.output:
+        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    return results
+
+
+def markdown_table(results: dict[str, Any]) -> str:
+    """One row per left-out class: AUROC, flag rates, known accuracy (and the reference's)."""
+    lines = [
+        "| left-out class | AUROC | left-out flagged | known flagged | known accuracy | all-class model |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, r in results["held_out"].items():
+        reference = r.get("reference_known_accuracy")
+        lines.append(
+            f"| {name} | {r['auroc']:.3f} | {r['unknown_flagged']:.3f} | {r['known_flagged']:.3f} | "
+            f"{r['known_accuracy']:.3f} | {'' if reference is None else f'{reference:.3f}'} |"
+        )
+    lines.append(f"| **mean** | **{results['mean_auroc']:.3f}** | | | | |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    run()

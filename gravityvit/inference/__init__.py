@@ -1,0 +1,29 @@
+"""Trustworthy predictions: calibrated scores, unknown-glitch flags, classes added from a few examples,
+stability under small time shifts.
+
+Names are imported on first use (PEP 562), so ``import gravityvit.inference`` stays light.
+"""
+
+from __future__ import annotations
+
+from gravityvit.lazy_exports import lazy_exports
+
+# Public name -> submodule of gravityvit.inference that defines it.
+_EXPORTS: dict[str, str] = {
+    "AddClassError": "add_class",
+    "add_class": "add_class",
+    "add_class_to_directory": "add_class",
+    "calibrate_model": "calibration",
+    "calibration_summary": "calibration",
+    "expected_calibration_error": "calibration",
+    "fit_temperature": "calibration",
+    "plot_reliability_diagram": "calibration",
+    "fit_unknown_threshold": "unknown",
+    "open_set_auroc": "unknown",
+    "unknown_scores": "unknown",
+    "time_shift_stability": "stability",
+}
+
+__all__ = sorted(_EXPORTS)
+
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

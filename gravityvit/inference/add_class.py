@@ -1,0 +1,295 @@
+"""Add a glitch class to a trained model from a few labelled examples, without the training data.
+
+The new class is a prototype on the frozen features that the classifier's last linear layer reads
+(weight imprinting, Qi et al. 2018, "Low-shot learning with imprinted weights"):
+
+1. every example goes through the frozen model; the input of the last ``nn.Linear`` is its feature;
+2. the new row of that layer is the mean of the L2-normalised example features, normalised and
+   scaled to the mean norm of the existing rows, so its logits are on the old classes' scale;
+3. its bias is set so that 90 % of the examples score above their best old class (the examples
+   are all we know of the class, and the old rows, biases and every other weight stay unchanged).
+
+The old classes' logits are bit-for-bit what they were; only samples that look like the examples
+move to the new class. ``id2label`` grows by one; ``class_weights`` (if any) get the mean weight.
+
+``gravityvit add-class --model DIR --name NAME --examples FOLDER --output DIR2`` and
+:func:`add_class_to_directory` write a new model directory (weights, processor, code, and the model
+card with a note of the added class) atomically; nothing is written on error.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+logger = logging.getLogger(__name__)
+
+MIN_EXAMPLES = 2
+# Fraction of the examples the new class must win (the bias is set at this quantile of their margins).
+EXAMPLE_RECALL = 0.9
+_CLASS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
+
+
+class AddClassError(ValueError):
+    """Bad input to :func:`add_class`: the message names the model, the class or the example at fault."""
+
+
+def final_linear(model: nn.Module) -> nn.Linear:
+    """The linear layer that produces the logits: the GravityViT head's last layer or the CNN's classifier."""
+    head = getattr(model, "head", None)
+    if head is not None and isinstance(getattr(head, "layers", None), nn.Sequential):
+        layer = head.layers[-1]
+    else:
+        layer = getattr(model, "classifier", None)
+    if not isinstance(layer, nn.Linear):
+        raise AddClassError(
+            f"{type(model).__name__}: cannot find the final linear layer (head.layers[-1] or classifier)"
+        )
+    return layer
+
+
+def _replace_final_linear(model: nn.Module, layer: nn.Linear) -> None:
+    if isinstance(getattr(getattr(model, "head", None), "layers", None), nn.Sequential):
+        model.head.layers[-1] = layer
+    else:
+        model.classifier = layer
+
+
+@torch.no_grad()
+def example_features(
+    model: nn.Module, image_processor: Any, examples: Sequence[Any], batch_size: int = 16
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frozen features (the final linear layer's inputs) and undivided logits of ``GlitchSample``s.
+
+    Returns
+    -------
+    features : np.ndarray
+        float64 (N, in_features).
+    logits : np.ndarray
+        float64 (N, num_labels), before the temperature.
+    """
+    from gravityvit.pipelines import GlitchClassificationPipeline
+
+    pipe = GlitchClassificationPipeline(model=model, image_processor=image_processor, device=model.device)
+    captured: list[torch.Tensor] = []
+    hook = final_linear(model).register_forward_hook(
+        lambda _m, inputs, _o: captured.append(inputs[0].detach())
+    )
+    logits = []
+    try:
+        model.eval()
+        for start in range(0, len(examples), batch_size):
+            prepared = [pipe.preprocess(sample) for sample in examples[start : start + batch_size]]
+            outputs = pipe.forward(pipe.collate(prepared))
+            logits.append(outputs["logits"].double().cpu())
+    finally:
+        hook.remove()
+    temperature = float(getattr(model.config, "logit_temperature", 1.0))
+    features = torch.cat(captured).double().cpu().numpy()
+    return features, torch.cat(logits).numpy() * temperature
+
+
+def imprinted_row(
+    features: np.ndarray, logits: np.ndarray, weight: np.ndarray, bias: np.ndarray | None
+) -> tuple[np.ndarray, float]:
+    """The new class's weight row and bias from its examples (see the module docstring).
+
+    Parameters
+    ----------
+    features : np.ndarray
+        (N, in_features) the examples' inputs to the final layer.
+    logits : np.ndarray
+        (N, num_labels) their undivided logits under the old classes.
+    weight, bias : np.ndarray
+        The final layer's (num_labels, in_features) weight and (num_labels,) bias (None: no bias).
+    """
+    norms = np.linalg.norm(features, axis=1, keepdims=True)
+    prototype = (features / np.maximum(norms, 1e-12)).mean(axis=0)
+    length = np.linalg.norm(prototype)
+    if not np.isfinite(length) or length < 1e-12:
+        raise AddClassError("the examples' features cancel out (zero prototype); are the examples blank?")
+    row = prototype / length * float(np.linalg.norm(weight, axis=1).mean())
+    if bias is None:
+        return row, 0.0
+    # Margin each example needs to beat its best old class; the bias covers EXAMPLE_RECALL of them.
+    needed = logits.max(axis=1) - features @ row
+    return row, float(np.quantile(needed, EXAMPLE_RECALL)) + 1e-3
+
+
+def add_class(
+    model: nn.Module, image_processor: Any, name: str, examples: Sequence[Any], batch_size: int = 16
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Return a copy of ``model`` with the class ``name`` added from ``examples``.
+
+    Parameters
+    ----------
+    model : PreTrainedModel
+        A trained GravityViT or CNN-baseline classifier (not modified).
+    image_processor : GravityViTImageProcessor
+        Its processor.
+    name : str
+        The new class; letters, digits, ``_`` and ``-``; not in ``id2label`` already.
+    examples : sequence
+        At least 2 samples of the class, in any form ``pipeline("glitch-classification")`` takes
+        (paths, folders, dicts of views, arrays, ...); expanded with
+        :func:`gravityvit.pipelines.expand_inputs`.
+    batch_size : int
+        Samples per forward pass.
+
+    Returns
+    -------
+    (model, info)
+        The new model (eval mode) and ``{"name", "num_examples", "example_recall"}``: the fraction of
+        the examples the new model labels ``name``.
+
+    Raises
+    ------
+    AddClassError
+        For an existing or malformed name or fewer than 2 examples.
+    gravityvit.pipelines.InputError
+        For an example that cannot be read (the message names the file).
+    """
+    from gravityvit.pipelines import GlitchSample, expand_inputs
+
+    existing = {str(label) for label in model.config.id2label.values()}
+    if not isinstance(name, str) or not _CLASS_NAME.match(name):
+        raise AddClassError(f"class name {name!r} must be letters, digits, '_' or '-' (e.g. Fast_Scattering)")
+    if name in existing:
+        raise AddClassError(f"the model already has a class {name!r}; choose another name")
+    samples = [s for s in expand_inputs(list(examples) if isinstance(examples, (list, tuple)) else examples)]
+    samples = [s for s in samples if isinstance(s, GlitchSample)]
+    if len(samples) < MIN_EXAMPLES:
+        raise AddClassError(
+            f"class {name!r} needs at least {MIN_EXAMPLES} examples to add; got {len(samples)}"
+        )
+    features, logits = example_features(model, image_processor, samples, batch_size=batch_size)
+
+    new_model = copy.deepcopy(model).eval()
+    old = final_linear(new_model)
+    weight = old.weight.detach().double().cpu().numpy()
+    bias = None if old.bias is None else old.bias.detach().double().cpu().numpy()
+    row, row_bias = imprinted_row(features, logits, weight, bias)
+    layer = nn.Linear(old.in_features, old.out_features + 1, bias=old.bias is not None)
+    layer = layer.to(device=old.weight.device, dtype=old.weight.dtype)
+    with torch.no_grad():
+        layer.weight[:-1] = old.weight
+        layer.weight[-1] = torch.as_tensor(row, dtype=old.weight.dtype)
+        if old.bias is not None:
+            layer.bias[:-1] = old.bias
+            layer.bias[-1] = row_bias
+    _replace_final_linear(new_model, layer)
+
+    config = new_model.config
+    index = len(config.id2label)
+    id2label = {int(k): str(v) for k, v in config.id2label.items()}
+    id2label[index] = name
+    config.id2label = id2label
+    config.label2id = {label: i for i, label in id2label.items()}
+    if getattr(config, "class_weights", None) is not None:
+        config.class_weights = [*config.class_weights, float(np.mean(config.class_weights))]
+    temperature = float(getattr(config, "logit_temperature", 1.0))
+    new_logits = np.concatenate([logits, (features @ row + row_bias)[:, None]], axis=1) / temperature
+    info = {
+        "name": name,
+        "num_examples": len(samples),
+        "example_recall": float((new_logits.argmax(axis=1) == index).mean()),
+    }
+    logger.info(
+        "added class %r (id %d) from %d examples; %.0f %% of them now labelled %r",
+        name,
+        index,
+        info["num_examples"],
+        100 * info["example_recall"],
+        name,
+    )
+    return new_model, info
+
+
+def added_class_note(info: dict[str, Any]) -> str:
+    """Markdown lines for the model card: which class was added and from how many examples."""
+    return (
+        f"- `{info['name']}`: added after training from {info['num_examples']} labelled examples with "
+        "`gravityvit add-class` (a class prototype on the frozen features appended to the classifier; "
+        f"the other classes' weights are unchanged). {100 * info['example_recall']:.0f} % of the examples "
+        f"are labelled `{info['name']}` by this model; its accuracy on the class is not measured here.\n"
+    )
+
+
+def _card_with_note(model_dir: str | os.PathLike, info: dict[str, Any]) -> str:
+    """The source model card (or a minimal one) with the added class listed under "Added classes"."""
+    card_path = Path(model_dir) / "README.md"
+    card = card_path.read_text(encoding="utf-8") if card_path.is_file() else f"# {Path(model_dir).name}\n"
+    heading = "## Added classes"
+    note = added_class_note(info)
+    if heading in card:
+        head, _, tail = card.partition(heading)
+        # Append to the existing list: right after the heading's list, before the next section.
+        section, separator, rest = tail.partition("\n## ")
+        return f"{head}{heading}{section.rstrip()}\n{note}" + (f"\n## {rest}" if separator else "")
+    return f"{card.rstrip()}\n\n{heading}\n\n{note}"
+
+
+def add_class_to_directory(
+    model_dir: str | os.PathLike,
+    name: str,
+    examples: str | os.PathLike | Sequence[Any],
+    output_dir: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    trust_remote_code: bool = False,
+    batch_size: int = 16,
+) -> dict[str, Any]:
+    """Add the class ``name`` to the model in ``model_dir`` from ``examples`` and save it to ``output_dir``.
+
+    ``output_dir`` is written atomically (a temporary sibling renamed into place); on any error nothing
+    is written. An existing ``output_dir`` is replaced only with ``overwrite`` and only when it is a
+    model directory (holds ``config.json``).
+
+    Returns
+    -------
+    dict
+        :func:`add_class`'s ``info`` plus ``output_dir`` and ``num_labels``.
+    """
+    from gravityvit.hub import load_model_and_processor, save_shareable_model
+
+    output_dir = Path(output_dir)
+    if output_dir.exists():
+        if not overwrite:
+            raise FileExistsError(f"{output_dir} already exists; choose another --output (or --overwrite)")
+        if not (output_dir / "config.json").is_file():
+            raise FileExistsError(
+                f"{output_dir} exists and is not a model directory; it will not be replaced"
+            )
+    if isinstance(examples, (str, os.PathLike)):
+        folder = Path(examples)
+        if not folder.exists():
+            raise AddClassError(f"{folder}: examples folder not found")
+        examples = [str(folder)]
+    model, processor = load_model_and_processor(model_dir, trust_remote_code=trust_remote_code)
+    new_model, info = add_class(model, processor, name, examples, batch_size=batch_size)
+    card = _card_with_note(model_dir, info)
+    save_shareable_model(
+        new_model, output_dir, image_processor=processor, model_card=card, overwrite=overwrite
+    )
+    return {**info, "output_dir": str(output_dir), "num_labels": len(new_model.config.id2label)}
+
+
+__all__ = [
+    "MIN_EXAMPLES",
+    "AddClassError",
+    "add_class",
+    "add_class_to_directory",
+    "added_class_note",
+    "example_features",
+    "final_linear",
+    "imprinted_row",
+]

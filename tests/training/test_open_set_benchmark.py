@@ -1,0 +1,92 @@
+"""benchmarks/open_set.py at a tiny size: classes left out of a converted dataset, one short training per
+left-out class, the AUROC table; and the class subsetting it relies on."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import datasets
+import pytest
+
+from gravityvit.data.class_subset import keep_classes
+from gravityvit.gravity_spy import CLASS_NAMES
+
+from .conftest import TINY_MODEL, TINY_OVERRIDES, write_tiny_dataset
+
+BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "open_set.py"
+CLASSES = CLASS_NAMES[:4]
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("open_set_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def four_classes(tmp_path_factory) -> Path:
+    per_split = {"train": 3, "validation": 2, "test": 2}
+    return write_tiny_dataset(tmp_path_factory.mktemp("four"), per_split=per_split, classes=CLASSES)
+
+
+def test_keep_classes_relabels_and_names_bad_classes(four_classes):
+    dataset = datasets.load_from_disk(str(four_classes))
+    kept = keep_classes(dataset, [CLASSES[2], CLASSES[0]], splits=("train",))
+    assert kept["train"].features["label"].names == [CLASSES[2], CLASSES[0]]
+    assert sorted(kept["train"]["label"]) == [0, 0, 0, 1, 1, 1]
+    ids = dict(zip(kept["train"]["gravityspy_id"], kept["train"]["label"]))
+    original = dict(zip(dataset["train"]["gravityspy_id"], dataset["train"]["label"]))
+    assert all(CLASSES[original[i]] == [CLASSES[2], CLASSES[0]][label] for i, label in ids.items())
+    assert len(kept["test"]) == len(dataset["test"])  # other splits unchanged
+    with pytest.raises(ValueError, match="no class"):
+        keep_classes(dataset["train"], ["Not_A_Class"])
+
+
+@pytest.mark.slow
+def test_open_set_benchmark_tiny_run(four_classes, tmp_path):
+    benchmark = _load_benchmark()
+    output = tmp_path / "open_set.json"
+    results = benchmark.run(
+        [
+            "--dataset",
+            str(four_classes),
+            "--held_out",
+            CLASSES[0],
+            CLASSES[1],
+            "--reference",
+            "--work_dir",
+            str(tmp_path / "work"),
+            "--output",
+            str(output),
+            # examples/train.py arguments for a seconds-long run
+            "--model",
+            TINY_MODEL,
+            "--config_overrides",
+            json.dumps(TINY_OVERRIDES),
+            "--num_train_epochs",
+            "1",
+            "--per_device_eval_batch_size",
+            "32",
+            "--warmup_epochs",
+            "0",
+            "--disable_tqdm",
+            "true",
+            "--dataloader_num_workers",
+            "0",
+        ]
+    )
+    assert json.loads(output.read_text()) == results
+    assert set(results["held_out"]) == {CLASSES[0], CLASSES[1]}
+    for name, figures in results["held_out"].items():
+        assert 0.0 <= figures["auroc"] <= 1.0
+        assert figures["num_unknown"] == 2 and figures["num_known"] == 6
+        assert 0.0 <= figures["known_accuracy"] <= 1.0 and 0.0 <= figures["reference_known_accuracy"] <= 1.0
+        assert figures["calibration"]["temperature"] > 0
+        config = json.loads((tmp_path / "work" / f"without_{name}" / "model" / "config.json").read_text())
+        assert name not in config["id2label"].values() and len(config["id2label"]) == len(CLASS_NAMES) - 1
+    assert results["mean_auroc"] == pytest.approx(sum(f["auroc"] for f in results["held_out"].values()) / 2)
