@@ -20,13 +20,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import MARKER_NAME, OutputKind, atomic_path
 
 # Seconds to wait for the Hub before declaring it unreachable (one attempt, no retries).
 PROBE_TIMEOUT_S = 5.0
 # Files that make a directory loadable by ``from_pretrained``.
 _CONFIG_FILE = "config.json"
 _REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+# A model directory written by gravityvit (shareable directory, converted checkpoint).
+MODEL_DIRECTORY = OutputKind("GravityViT model directory", directory=True)
 
 
 class HubUnavailableError(OSError):
@@ -234,6 +236,7 @@ def save_shareable_model(
     model_card: str | None = None,
     with_pipeline: bool = True,
     overwrite: bool = False,
+    inputs: tuple[str | os.PathLike, ...] = (),
 ) -> Path:
     """Write a complete, Hub-ready model directory atomically.
 
@@ -250,7 +253,10 @@ def save_shareable_model(
     with_pipeline : bool
         Also save the glitch-classification pipeline code and ``custom_pipelines`` entry.
     overwrite : bool
-        Replace an existing ``output_dir``.
+        Replace an earlier model directory written by gravityvit at ``output_dir`` (anything else
+        there is refused with ``OutputError``).
+    inputs : paths
+        Files the model was read from; none may lie inside ``output_dir``.
 
     Returns
     -------
@@ -258,7 +264,7 @@ def save_shareable_model(
         ``output_dir``.
     """
     output_dir = Path(output_dir)
-    with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
+    with atomic_path(output_dir, kind=MODEL_DIRECTORY, overwrite=overwrite, inputs=inputs) as temporary:
         _write_model_directory(temporary, model, image_processor, model_card, with_pipeline)
     return output_dir
 
@@ -293,7 +299,7 @@ def push_model_to_hub(
         operations = [
             CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
             for path in sorted(folder.rglob("*"))
-            if path.is_file()
+            if path.is_file() and path.name != MARKER_NAME  # the marker is for the local disk only
         ]
         api.create_repo(repo_id, private=private, exist_ok=True)
         return api.create_commit(

@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60.0
 USER_AGENT = "gravityvit-download/0.1 (+https://github.com/gravityvit)"
+# The folder an archive is unpacked into.
+EXTRACTED_ARCHIVE = OutputKind("extracted PNG archive", directory=True)
 
 
 class ZenodoUnreachableError(ConnectionError):
@@ -353,7 +355,7 @@ def extract_archive(
     (tarfile's "data" filter). Returns ``output_dir``.
     """
     archive, output_dir = Path(archive), Path(output_dir)
-    with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
+    with atomic_path(output_dir, kind=EXTRACTED_ARCHIVE, overwrite=overwrite, inputs=(archive,)) as temporary:
         if archive.name.endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
                 for member in bundle.namelist():
