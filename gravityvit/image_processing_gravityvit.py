@@ -31,6 +31,7 @@ from .gravity_spy import (
     VIEW_WIDTH,
     image_to_view,
     is_rendered_png_size,
+    open_image_file,
     split_merged_view,
 )
 
@@ -356,9 +357,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
             if duration_s is None:
                 match = _DURATION_IN_NAME.search(path.name)
                 duration_s = float(match.group(1)) if match else None
-            with Image.open(path) as image:
-                image.load()
-                sample = image.copy()
+            sample = open_image_file(path)
         if isinstance(sample, Image.Image):
             return self._image_to_slots(sample, where, duration_s)
         if isinstance(sample, (np.ndarray, torch.Tensor)):
@@ -468,9 +467,7 @@ def _single_view(view: Any, field: str) -> np.ndarray:
         path = Path(view)
         if not path.is_file():
             raise ValueError(f"{field}: file not found: {path}")
-        with Image.open(path) as image:
-            image.load()
-            view = image.copy()
+        view = open_image_file(path)
         field = f"{field} ({path})"
     if isinstance(view, Image.Image):
         width, height = view.size

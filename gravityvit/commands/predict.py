@@ -142,7 +142,11 @@ def classify_samples(
                     "view_weights": outputs["view_weights"][index : index + 1],
                     "sample_id": outputs["sample_id"][index],
                 }
-                result = pipe.postprocess(item, top_k=top_k)
+                try:
+                    result = pipe.postprocess(item, top_k=top_k)
+                except InputError as error:  # NaN scores: reported, never printed as a prediction
+                    failures.append((sample.source, error.reason))
+                    continue
                 result["source"] = sample.source
                 result["true_label"] = sample.label
                 predictions.append(result)

@@ -197,17 +197,28 @@ def validate_views(views: np.ndarray, *, source: str | None = None, sample: str 
     )
 
 
-def validate_sample_keys(
-    gravityspy_id: Any, label: Any, sample_type: Any, *, source: str | None = None
+def validate_gravityspy_id(
+    gravityspy_id: Any, *, source: str | None = None, sample: str | None = None
 ) -> None:
-    """Check the id, label and split of a sample; raise ``GravitySpyDataError`` naming the bad field."""
+    """Check a sample id with the one rule that readers and writers share.
+
+    1-64 characters of A-Z, a-z, 0-9, ``_`` or ``-``: no ``..``, path separators, spaces or non-ASCII
+    letters, so an id is safe as a file name and the same in every format.
+    """
     if not isinstance(gravityspy_id, str) or not _ID_PATTERN.match(gravityspy_id):
         raise GravitySpyDataError(
             f"gravityspy_id must be 1-64 characters of A-Z, a-z, 0-9, _ or -; got {gravityspy_id!r}",
             source=source,
-            sample=str(gravityspy_id),
+            sample=sample or str(gravityspy_id),
             field="gravityspy_id",
         )
+
+
+def validate_sample_keys(
+    gravityspy_id: Any, label: Any, sample_type: Any, *, source: str | None = None
+) -> None:
+    """Check the id, label and split of a sample; raise ``GravitySpyDataError`` naming the bad field."""
+    validate_gravityspy_id(gravityspy_id, source=source)
     if label not in CLASS_NAMES:
         raise GravitySpyDataError(
             f"unknown class {label!r}; expected one of the 22 Gravity Spy classes {list(CLASS_NAMES)}",
@@ -772,6 +783,7 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
                 sample=entry.hdf5_path,
                 field="sample_type",
             )
+        validate_gravityspy_id(entry.gravityspy_id, source=source, sample=entry.hdf5_path)
         views = self.read_views(entry)
         row = self._metadata.get(entry.gravityspy_id, {})
         label = entry.label

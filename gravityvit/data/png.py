@@ -32,6 +32,7 @@ from gravityvit.data.hdf5 import (
     GravitySpySample,
     IndexedSampleReader,
     read_metadata_csv,
+    validate_gravityspy_id,
     validate_view,
 )
 from gravityvit.gravity_spy import CLASS_NAMES, SPLITS, VIEW_DURATIONS_S, duration_label, png_to_view
@@ -55,7 +56,7 @@ def read_png_view(
     try:
         with Image.open(path) as image:
             view = png_to_view(image)
-    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+    except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as error:
         raise GravitySpyDataError(f"cannot read the PNG: {error}", str(path), sample, field) from error
     except ValueError as error:
         raise GravitySpyDataError(str(error), str(path), sample, field) from error
@@ -201,6 +202,7 @@ class GravitySpyPNGReader(IndexedSampleReader):
             )
         if entry.problem is not None:
             raise GravitySpyDataError(entry.problem, source, entry.name, "gravityspy_id")
+        validate_gravityspy_id(entry.gravityspy_id, source=source, sample=entry.name)
         files = dict(entry.files)
         views = []
         for duration in DURATION_LABELS:
