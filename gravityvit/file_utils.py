@@ -253,8 +253,8 @@ def check_output(
     for source in inputs:
         if source is not None and _is_inside(_absolute(source), path):
             raise OutputError(
-                f"the input {source} lies inside the output {target}, which would replace it; "
-                "choose another output"
+                f"{target} holds the input {source} (an input lies inside the output that would replace "
+                "it); choose another output"
             )
     if not (path.exists() or path.is_symlink()):
         return path

@@ -271,6 +271,14 @@ class GravityViTImageProcessor(BaseImageProcessor):
                 )
             slots = [_gravity_spy_slot(d) for d in self.view_durations_s]
             views, view_mask = views[:, slots], view_mask[:, slots]
+        if batch == 0:
+            raise ValueError(f"views holds no sample (shape {tuple(views.shape)}); give at least one")
+        without_view = ~view_mask.any(dim=1)
+        if bool(without_view.any()):
+            empty = torch.nonzero(without_view).flatten().tolist()
+            raise ValueError(
+                f"every sample needs at least one present view; samples {empty} have none (view_mask all False)"
+            )
         views = views.float()
         all_present = bool(view_mask.all())
         # Only present views are checked, resized and normalised: absent ones may hold anything (NaN

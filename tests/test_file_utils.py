@@ -139,8 +139,8 @@ def test_an_unmarked_output_is_recognised_by_its_files(tmp_path: Path):
 def test_an_input_inside_the_output_is_refused(tmp_path: Path):
     target = tmp_path / "proj"
     _write_folder(target, {"sim.h5": "data"})
-    _refused(target, FOLDER, "the input .*sim.h5 lies inside the output", inputs=[target / "sim.h5"])
-    _refused(target, FOLDER, "lies inside the output", inputs=[target])
+    _refused(target, FOLDER, "proj holds the input .*sim.h5", inputs=[target / "sim.h5"])
+    _refused(target, FOLDER, "holds the input", inputs=[target])
 
 
 def test_the_working_directory_and_roots_are_refused(tmp_path: Path, monkeypatch):
