@@ -62,11 +62,15 @@ class OutputKind:
         judged by its content. Required to replace a file output; for a directory it recognises
         outputs written before markers existed, and must then make sure the directory holds only
         files of this kind.
+    derived : tuple of str
+        Patterns (``PurePath.match``) of files that other tools create inside a directory output and
+        that belong to it, e.g. the ``cache-*.arrow`` files ``datasets`` writes beside a split.
     """
 
     name: str
     directory: bool = False
     recognise: Callable[[Path], bool] | None = dataclasses.field(default=None, compare=False)
+    derived: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -202,7 +206,12 @@ def _why_not_replaceable(target: Path, kind: OutputKind) -> str | None:
         if marker is not None:
             if marker.get("kind") != kind.name:
                 return f"holds a {marker.get('kind')!r} output, not a {kind.name}"
-            foreign = {p.as_posix() for p in _relative_files(target)} - set(marker["files"])
+            written = set(marker["files"])
+            foreign = {
+                p.as_posix()
+                for p in _relative_files(target)
+                if p.as_posix() not in written and not any(p.match(pattern) for pattern in kind.derived)
+            }
             if foreign:
                 return f"holds files that were not written with the {kind.name}: {_listing(foreign)}"
             return None

@@ -115,6 +115,18 @@ def test_an_output_with_a_file_added_by_the_user_is_not_replaced(tmp_path: Path)
     _refused(target, FOLDER, r"holds files that were not written with the test folder: sub/notes.txt")
 
 
+def test_files_that_tools_derive_inside_an_output_belong_to_it(tmp_path: Path):
+    kind = OutputKind("dataset", directory=True, derived=("*/cache-*.arrow",))
+    target = tmp_path / "arrow"
+    with atomic_path(target, kind=kind) as temporary:
+        (temporary / "train").mkdir()
+        (temporary / "train" / "data.arrow").write_text("rows")
+    (target / "train" / "cache-0123.arrow").write_text("mapped")  # e.g. datasets' map cache
+    with atomic_path(target, kind=kind) as temporary:
+        (temporary / "new.arrow").write_text("rows")
+    assert sorted(p.name for p in target.iterdir()) == [MARKER_NAME, "new.arrow"]
+
+
 def test_an_output_of_another_kind_is_not_replaced(tmp_path: Path):
     target = tmp_path / "out"
     _write_folder(target, {"a.txt": "1"})

@@ -78,8 +78,11 @@ ARROW_DATASET = OutputKind(
         "*/data-*.arrow",
         "*/dataset_info.json",
         "*/state.json",
+        "*/cache-*.arrow",
         required=("dataset_dict.json", STATS_FILENAME),
     ),
+    # datasets writes the results of map / filter on a loaded split beside its data.
+    derived=("*/cache-*.arrow",),
 )
 
 _VALUE_TYPES = ("int64", "float64", "string")
