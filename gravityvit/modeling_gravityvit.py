@@ -165,9 +165,6 @@ def prepare_multiview_inputs(
             f"pixel_values must be floating point (normalised views from GravityViTImageProcessor); got "
             f"{pixel_values.dtype}"
         )
-    if view_mask is not None and (not isinstance(view_mask, torch.Tensor) or view_mask.dtype != torch.bool):
-        kind = view_mask.dtype if isinstance(view_mask, torch.Tensor) else type(view_mask).__name__
-        raise ValueError(f"view_mask must be a torch.bool tensor (True = view present); got {kind}")
     given_shape = tuple(pixel_values.shape)
     if pixel_values.ndim == 4:
         if given_shape[1:] != (3, height, width):
@@ -192,11 +189,17 @@ def prepare_multiview_inputs(
     if view_mask is None:
         view_mask = torch.ones(batch, num_views, dtype=torch.bool, device=pixel_values.device)
     else:
-        if tuple(view_mask.shape) != (batch, num_views):
+        if not isinstance(view_mask, torch.Tensor) or tuple(view_mask.shape) != (batch, num_views):
             raise ValueError(
-                f"view_mask must have shape (batch, views) = ({batch}, {num_views}); got {tuple(view_mask.shape)}"
+                f"view_mask must have shape (batch, views) = ({batch}, {num_views}); got "
+                f"{tuple(getattr(view_mask, 'shape', ()))}"
             )
-        view_mask = view_mask.to(device=pixel_values.device).bool()
+        if view_mask.dtype != torch.bool:
+            # A float or int mask is ambiguous (weights? indices?): the processor gives bool.
+            raise ValueError(
+                f"view_mask must be a torch.bool tensor (True = view present); got {view_mask.dtype}"
+            )
+        view_mask = view_mask.to(device=pixel_values.device)
     if batch == 0:
         raise ValueError(f"pixel_values holds no sample (shape {given_shape}); give at least one")
     if not bool(view_mask.any(dim=1).all()):
