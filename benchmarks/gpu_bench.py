@@ -399,9 +399,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     result = run(args)
     print(markdown(result))
     if args.output:
-        from gravityvit.file_utils import atomic_path
+        from gravityvit.file_utils import OutputKind, atomic_path, is_json_document
 
-        with atomic_path(args.output) as path:
+        # Replaces only an earlier JSON results file.
+        with atomic_path(args.output, kind=OutputKind("results JSON", recognise=is_json_document)) as path:
             Path(path).write_text(json.dumps(result, indent=2) + "\n")
     return 0
 

@@ -200,9 +200,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(result["table"])
     if args.output:
-        from gravityvit.file_utils import atomic_path
+        from gravityvit.file_utils import OutputKind, atomic_path, is_json_document
 
-        with atomic_path(args.output) as path:
+        # Replaces only an earlier JSON results file.
+        with atomic_path(args.output, kind=OutputKind("results JSON", recognise=is_json_document)) as path:
             Path(path).write_text(
                 json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2) + "\n"
             )

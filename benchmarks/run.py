@@ -1270,9 +1270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     results = run_benchmarks(profile, only, args.workdir, dataset=args.dataset)
     print(markdown_table(results))
     if args.output:
-        from gravityvit.file_utils import atomic_path
+        from gravityvit.file_utils import OutputKind, atomic_path, is_json_document
 
-        with atomic_path(args.output) as path:
+        # Replaces only an earlier JSON results file.
+        with atomic_path(args.output, kind=OutputKind("results JSON", recognise=is_json_document)) as path:
             Path(path).write_text(json.dumps(results, indent=2, default=float) + "\n")
     return 0
 

@@ -25,6 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and convert; returns the exit code (0 ok, 1 bad input, 2 usage)."""
+    from gravityvit.file_utils import workers_die_with_parent
+
+    workers_die_with_parent()  # --num-proc workers must not outlive a killed conversion
     return run(build_parser().parse_args(argv))
 
 

@@ -107,7 +107,8 @@ def convert(
     import torch
 
     from gravityvit import GravityViTForGlitchClassification, GravityViTImageProcessor
-    from gravityvit.file_utils import atomic_path
+    from gravityvit.file_utils import atomic_path, check_output
+    from gravityvit.hub import MODEL_DIRECTORY
 
     backbone_weights = Path(backbone_weights)
     if not backbone_weights.is_file():
@@ -116,12 +117,16 @@ def convert(
         raise ValueError(f"--backbone-weights {backbone_weights} must be one of {SUFFIXES}")
     if Path(output).exists() and not overwrite:
         raise FileExistsError(f"--output {output} already exists; pass --overwrite to replace it")
+    # Only an earlier model directory of ours may be replaced, and never one holding the weights read.
+    check_output(output, MODEL_DIRECTORY, overwrite=overwrite, inputs=(backbone_weights,))
     config = load_config(config_spec)
     torch.manual_seed(seed)
     model = GravityViTForGlitchClassification(config)
     model.load_backbone_weights(backbone_weights)
     processor = GravityViTImageProcessor.from_config(config)
-    with atomic_path(output, directory=True, overwrite=overwrite) as temporary:
+    with atomic_path(
+        output, kind=MODEL_DIRECTORY, overwrite=overwrite, inputs=(backbone_weights,)
+    ) as temporary:
         model.save_pretrained(temporary)
         processor.save_pretrained(temporary)
     return Path(output)

@@ -136,6 +136,14 @@ def convert(args: argparse.Namespace) -> Path:
     check_checkpoint(checkpoint)
     if args.output.exists() and not args.overwrite:
         raise CheckpointError(f"{args.output} already exists; pass --overwrite to replace it")
+    from gravityvit.file_utils import OutputError, check_output
+    from gravityvit.hub import MODEL_DIRECTORY
+
+    inputs = (checkpoint, args.metrics_json)
+    try:  # before any work: only an earlier model directory may go, never one holding the checkpoint
+        check_output(args.output, MODEL_DIRECTORY, overwrite=args.overwrite, inputs=inputs)
+    except OutputError as error:
+        raise CheckpointError(str(error)) from None
     metrics, training_args = read_trainer_state(checkpoint)
     if args.metrics_json is not None:
         try:
@@ -170,7 +178,7 @@ def convert(args: argparse.Namespace) -> Path:
         base_model=args.base_model,
     )
     output = save_shareable_model(
-        model, args.output, image_processor=processor, model_card=card, overwrite=True
+        model, args.output, image_processor=processor, model_card=card, overwrite=True, inputs=inputs
     )
 
     # The weights must come out exactly as they went in.
@@ -190,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CheckpointError, FileExistsError, OSError) as error:
         print(f"convert_trainer_checkpoint: error: {error}", file=sys.stderr)
         return EXIT_INPUT_ERROR
-    files = sorted(p.name for p in output.iterdir())
+    files = sorted(p.name for p in output.iterdir() if not p.name.startswith("."))
     left = sorted(name for name in TRAINING_STATE_FILES if (args.checkpoint / name).exists())
     print(f"wrote {output}: {', '.join(files)}")
     if left:

@@ -43,7 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", required=True, help="Trained model directory or Hub id.")
     parser.add_argument("--dataset", required=True, help="Converted dataset directory or Hub dataset id.")
     parser.add_argument("--split", default="test", help="Split to evaluate (default: test).")
-    parser.add_argument("--output", required=True, help="Report directory (replaced atomically).")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="Report directory; replaces only an earlier report (anything else there is refused).",
+    )
     parser.add_argument("--batch_size", type=int, default=64, help="Samples per forward pass.")
     parser.add_argument("--device", default=None, help="cpu, cuda, mps; default: the best available.")
     parser.add_argument("--max_samples", type=int, default=None, help="Evaluate only the first N samples.")
@@ -66,10 +70,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> dict:
     """Evaluate and write the report; return the metrics."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    from gravityvit.file_utils import OutputError, check_output
     from gravityvit.hub import load_model_and_processor
+    from gravityvit.training.evaluation import EVALUATION_REPORT
 
+    # Before loading anything: the report may replace only an earlier report, never the model or data.
+    try:
+        check_output(args.output, EVALUATION_REPORT, inputs=(args.model, args.dataset))
+    except OutputError as error:
+        parser.error(f"--output {error}")  # exit status 2, one line
     model, processor = load_model_and_processor(args.model, trust_remote_code=args.trust_remote_code)
     dataset = load_glitch_dataset(args.dataset)
     durations = getattr(model.config, "view_durations_s", None) or gravityvit.VIEW_DURATIONS_S

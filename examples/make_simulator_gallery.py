@@ -22,7 +22,7 @@ import numpy as np
 from gravityvit import gravity_spy
 from gravityvit.data.png import PNG_NAME_PATTERN
 from gravityvit.data.simulator import simulate_sample
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path, is_png_file
 
 
 def real_views(root: Path, label: str) -> tuple[str, list[np.ndarray | None]] | None:
@@ -121,7 +121,7 @@ def main() -> None:
         fontsize=10,
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(args.output) as temporary:
+    with atomic_path(args.output, kind=OutputKind("PNG image", recognise=is_png_file)) as temporary:
         figure.savefig(temporary, format="png", dpi=args.dpi)
     print(f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB)")
 

@@ -29,6 +29,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from gravityvit.file_utils import workers_die_with_parent
+
+    # Worker pools (--num-proc) must not outlive a killed command.
+    workers_die_with_parent()
     return int(args.func(args) or 0)
 
 

@@ -12,6 +12,9 @@ so that checkpoints load with ``trust_remote_code=True`` where gravityvit is not
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 from PIL import Image
 
@@ -110,6 +113,35 @@ RENDERED_PNG_FORMATS = " or ".join(f"{w}x{h}" for w, h in RENDERED_PNG_AXES)
 RGB_TO_GRAY = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
 # Omega-scan colour scale of the rendered PNGs (normalized energy).
 NORMALIZED_ENERGY_RANGE: tuple[float, float] = (0.0, 25.5)
+# Largest image that is decoded, in pixels (a rendered PNG has 480,000): a larger file is refused
+# from its header, before its pixels take memory (Pillow's own limit raises for a whole run).
+MAX_IMAGE_PIXELS = 50_000_000
+
+
+def open_image_file(path: str | os.PathLike) -> Image.Image:
+    """Read an image file fully into memory.
+
+    Raises ``ValueError`` naming the file when it cannot be read (missing, truncated, not an
+    image) or has more than ``MAX_IMAGE_PIXELS`` pixels, so that one bad file is one error.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+                if width * height > MAX_IMAGE_PIXELS:
+                    raise ValueError(
+                        f"{path}: the image is {width}x{height} pixels, more than the {MAX_IMAGE_PIXELS:,} read "
+                        f"(a Gravity Spy PNG is {PNG_SIZE[0]}x{PNG_SIZE[1]}); not decoded"
+                    )
+                image.load()  # decode now: a truncated file fails here, not later
+                loaded = image.copy()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ValueError(f"{path}: the image is too large to decode ({error})") from None
+    except (OSError, SyntaxError, EOFError) as error:
+        raise ValueError(f"{path}: cannot read the image ({type(error).__name__}: {error})") from error
+    loaded.info["filename"] = str(path)
+    return loaded
 
 
 def duration_label(duration_s: float) -> str:
@@ -223,11 +255,20 @@ def image_to_view(image: Image.Image) -> np.ndarray:
     x / 255, float images as they are. A colour image that is a rendered Gravity Spy PNG (800x600, or
     a 569x479 Kaggle crop) is cropped to its axes and resized (``png_to_view``); any other colour image is converted to gray.
     """
+    if is_rendered_png_size(image.size) and image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        # 16-bit and float images are stored views (170x140); a rendering of this size is 8-bit.
+        raise ValueError(
+            f"a {image.size[0]}x{image.size[1]} image is read as a rendered Gravity Spy PNG, which has 8-bit "
+            f"colour (RGB/RGBA); this one is {image.mode} ({'16-bit' if image.mode.startswith('I;16') else '32-bit'} "
+            f"gray). Views stored as 16-bit gray images are {VIEW_WIDTH}x{VIEW_HEIGHT}"
+        )
     if image.mode in ("I;16", "I;16B", "I;16L", "I"):
         return np.asarray(image, dtype=np.float32) / VIEW_IMAGE_MAX
     if image.mode == "F":
         return np.asarray(image, dtype=np.float32)
     if image.mode in ("L", "LA"):
+        if is_rendered_png_size(image.size):  # a gray rendering: cropped to its axes like a colour one
+            return png_to_view(image)
         return np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     rgb = np.asarray(image.convert("RGB"))
     if is_rendered_png_size((rgb.shape[1], rgb.shape[0])):

@@ -20,17 +20,66 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import MARKER_NAME, OutputKind, atomic_path
 
 # Seconds to wait for the Hub before declaring it unreachable (one attempt, no retries).
 PROBE_TIMEOUT_S = 5.0
 # Files that make a directory loadable by ``from_pretrained``.
 _CONFIG_FILE = "config.json"
 _REPO_ID_PATTERN = re.compile(r"^[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?$")
+# A model directory written by gravityvit (shareable directory, converted checkpoint).
+MODEL_DIRECTORY = OutputKind("GravityViT model directory", directory=True)
 
 
 class HubUnavailableError(OSError):
     """A Hub id cannot be loaded: not reachable (or offline) and not in the local cache, or unknown."""
+
+
+class ModelLoadError(OSError):
+    """A model cannot be loaded from its files; the message names the file and says what is wrong."""
+
+
+# Model types of this package (configs and models registered with the Auto classes).
+MODEL_TYPES: tuple[str, ...] = ("gravityvit", "gravityspy_cnn")
+# Weight files of a model directory, in the order transformers looks for them.
+_WEIGHT_FILES: tuple[str, ...] = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
+
+
+def check_model_directory(directory: str | os.PathLike, *, trust_remote_code: bool = False) -> Path:
+    """Check a local model directory's ``config.json`` and weights before loading; return the weights file.
+
+    Raises
+    ------
+    ModelLoadError
+        Naming the file: no or unreadable ``config.json``, a ``model_type`` that is not one of
+        ``MODEL_TYPES`` (unless remote code is trusted and the config maps it), or no weights file.
+    """
+    import json
+
+    directory = Path(directory).expanduser()
+    config_path = directory / _CONFIG_FILE
+    if not config_path.is_file():
+        raise ModelLoadError(f"{config_path}: not found; a model directory needs its config.json")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as error:
+        raise ModelLoadError(f"{config_path}: not a readable JSON config ({error})") from error
+    model_type = config.get("model_type") if isinstance(config, dict) else None
+    remote = trust_remote_code and isinstance(config, dict) and "auto_map" in config
+    if model_type not in MODEL_TYPES and not remote:
+        raise ModelLoadError(
+            f"{config_path}: model_type {model_type!r} is not a glitch classifier of this package "
+            f"(expected one of {list(MODEL_TYPES)}); is this the right model directory?"
+        )
+    weights = next((directory / name for name in _WEIGHT_FILES if (directory / name).is_file()), None)
+    if weights is None:
+        raise ModelLoadError(f"{directory}: no weights file (expected one of {list(_WEIGHT_FILES)})")
+    return weights
 
 
 def is_local_path(name_or_path: str | os.PathLike) -> bool:
@@ -171,10 +220,24 @@ def load_model_and_processor(
     from transformers import AutoImageProcessor, AutoModelForImageClassification
 
     kwargs = pretrained_kwargs(name_or_path, **kwargs)
+    local = Path(str(name_or_path)).expanduser().is_dir()
+    source = (
+        check_model_directory(name_or_path, trust_remote_code=trust_remote_code) if local else name_or_path
+    )
     with hub_errors(name_or_path):
-        model = AutoModelForImageClassification.from_pretrained(
-            str(name_or_path), trust_remote_code=trust_remote_code, **kwargs
-        )
+        try:
+            model = AutoModelForImageClassification.from_pretrained(
+                str(name_or_path), trust_remote_code=trust_remote_code, **kwargs
+            )
+        except (HubUnavailableError, ModelLoadError):
+            raise
+        except Exception as error:  # safetensors, torch.load and transformers raise many types
+            if not local:
+                raise
+            first_line = (str(error).strip().splitlines() or [""])[0]
+            raise ModelLoadError(
+                f"{source}: cannot load the weights ({type(error).__name__}: {first_line})"
+            ) from error
         try:
             processor = AutoImageProcessor.from_pretrained(
                 str(name_or_path), trust_remote_code=trust_remote_code, **kwargs
@@ -234,6 +297,7 @@ def save_shareable_model(
     model_card: str | None = None,
     with_pipeline: bool = True,
     overwrite: bool = False,
+    inputs: tuple[str | os.PathLike, ...] = (),
 ) -> Path:
     """Write a complete, Hub-ready model directory atomically.
 
@@ -250,7 +314,10 @@ def save_shareable_model(
     with_pipeline : bool
         Also save the glitch-classification pipeline code and ``custom_pipelines`` entry.
     overwrite : bool
-        Replace an existing ``output_dir``.
+        Replace an earlier model directory written by gravityvit at ``output_dir`` (anything else
+        there is refused with ``OutputError``).
+    inputs : paths
+        Files the model was read from; none may lie inside ``output_dir``.
 
     Returns
     -------
@@ -258,7 +325,7 @@ def save_shareable_model(
         ``output_dir``.
     """
     output_dir = Path(output_dir)
-    with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
+    with atomic_path(output_dir, kind=MODEL_DIRECTORY, overwrite=overwrite, inputs=inputs) as temporary:
         _write_model_directory(temporary, model, image_processor, model_card, with_pipeline)
     return output_dir
 
@@ -293,7 +360,7 @@ def push_model_to_hub(
         operations = [
             CommitOperationAdd(path_in_repo=path.relative_to(folder).as_posix(), path_or_fileobj=str(path))
             for path in sorted(folder.rglob("*"))
-            if path.is_file()
+            if path.is_file() and path.name != MARKER_NAME  # the marker is for the local disk only
         ]
         api.create_repo(repo_id, private=private, exist_ok=True)
         return api.create_commit(

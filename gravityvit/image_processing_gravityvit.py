@@ -31,6 +31,7 @@ from .gravity_spy import (
     VIEW_WIDTH,
     image_to_view,
     is_rendered_png_size,
+    open_image_file,
     split_merged_view,
 )
 
@@ -273,6 +274,14 @@ class GravityViTImageProcessor(BaseImageProcessor):
                 )
             slots = [_gravity_spy_slot(d) for d in self.view_durations_s]
             views, view_mask = views[:, slots], view_mask[:, slots]
+        if batch == 0:
+            raise ValueError(f"views holds no sample (shape {tuple(views.shape)}); give at least one")
+        without_view = ~view_mask.any(dim=1)
+        if bool(without_view.any()):
+            empty = torch.nonzero(without_view).flatten().tolist()
+            raise ValueError(
+                f"every sample needs at least one present view; samples {empty} have none (view_mask all False)"
+            )
         views = views.float()
         all_present = bool(view_mask.all())
         # Only present views are checked, resized and normalised: absent ones may hold anything (NaN
@@ -359,9 +368,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
             if duration_s is None:
                 match = _DURATION_IN_NAME.search(path.name)
                 duration_s = float(match.group(1)) if match else None
-            with Image.open(path) as image:
-                image.load()
-                sample = image.copy()
+            sample = open_image_file(path)
         if isinstance(sample, Image.Image):
             return self._image_to_slots(sample, where, duration_s)
         if isinstance(sample, (np.ndarray, torch.Tensor)):
@@ -471,9 +478,7 @@ def _single_view(view: Any, field: str) -> np.ndarray:
         path = Path(view)
         if not path.is_file():
             raise ValueError(f"{field}: file not found: {path}")
-        with Image.open(path) as image:
-            image.load()
-            view = image.copy()
+        view = open_image_file(path)
         field = f"{field} ({path})"
     if isinstance(view, Image.Image):
         width, height = view.size

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path
 from gravityvit.gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
 
 # The template lives at the top of the repository, beside README.md, so people can read and edit it.
@@ -394,9 +394,25 @@ def render_model_card(
     return re.sub(r"\n{3,}", "\n\n", template.render(**context)).lstrip("\n")
 
 
+def _is_model_card(path: Path) -> bool:
+    """Whether ``path`` is a model card rendered from the template (its front matter has our tags)."""
+    from gravityvit.file_utils import read_head
+
+    head = read_head(path, 16384).decode("utf-8", "replace")
+    front_matter = head.split("\n---", 1)[0] if head.startswith("---") else ""
+    return all(f"- {tag}" in front_matter for tag in ("gravity-spy", "glitch-classification"))
+
+
+# README.md of a model directory, rendered from MODEL_CARD.md.
+MODEL_CARD = OutputKind("GravityViT model card", recognise=_is_model_card)
+
+
 def write_model_card(directory: str | os.PathLike, card: str, filename: str = "README.md") -> Path:
-    """Write ``card`` as ``directory/filename`` atomically and return the path."""
+    """Write ``card`` as ``directory/filename`` atomically and return the path.
+
+    An existing file is replaced only when it is a model card rendered by gravityvit.
+    """
     target = Path(directory) / filename
-    with atomic_path(target) as temporary:
+    with atomic_path(target, kind=MODEL_CARD) as temporary:
         temporary.write_text(card, encoding="utf-8")
     return target

@@ -18,7 +18,12 @@ from transformers import initialization as init
 
 from .configuration_gravityspy_cnn import GravitySpyCNNConfig
 from .losses import config_classification_loss, scale_logits
-from .modeling_gravityvit import GlitchClassifierOutput, prepare_config_inputs, uniform_view_weights
+from .modeling_gravityvit import (
+    FiniteWeightsMixin,
+    GlitchClassifierOutput,
+    prepare_config_inputs,
+    uniform_view_weights,
+)
 
 
 def tile_merged_view(views: torch.Tensor) -> torch.Tensor:
@@ -42,7 +47,7 @@ class GravitySpyCNNBlock(nn.Module):
         return self.pool(self.activation(self.conv(hidden)))
 
 
-class GravitySpyCNNPreTrainedModel(PreTrainedModel):
+class GravitySpyCNNPreTrainedModel(FiniteWeightsMixin, PreTrainedModel):
     """Initialisation shared by the Gravity Spy CNN models (Glorot-uniform weights, zero biases, as Keras)."""
 
     config: GravitySpyCNNConfig

@@ -30,6 +30,39 @@ from .configuration_gravityvit import GravityViTConfig, create_timm_backbone
 from .losses import config_classification_loss, scale_logits
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
+# Normalised pixels lie within a few units of 0; anything beyond this is not a normalised view.
+MAX_ABS_PIXEL_VALUE = 1e4
+
+
+class CorruptWeightsError(OSError):
+    """Loaded weights hold NaN or infinite values: the weights file is corrupt."""
+
+
+def check_finite_weights(model: nn.Module, source: object = None) -> None:
+    """Raise ``CorruptWeightsError`` naming the first parameter or buffer with NaN or inf values.
+
+    A corrupt weights file can load without complaint and then give NaN scores for every input;
+    checking once after loading turns that into an error that names the file.
+    """
+    for name, tensor in (*model.named_parameters(), *model.named_buffers()):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            where = f"{source}: " if source is not None else ""
+            raise CorruptWeightsError(
+                f"{where}the weight {name} holds {bad} NaN or infinite value(s) of {tensor.numel()}: the weights "
+                "file is corrupt; restore or re-download it"
+            )
+
+
+class FiniteWeightsMixin:
+    """``from_pretrained`` that refuses weights with NaN or inf values (see ``check_finite_weights``)."""
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, *args, **kwargs):
+        loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
+        model = loaded[0] if isinstance(loaded, tuple) else loaded
+        check_finite_weights(model, pretrained_model_name_or_path)
+        return loaded
 
 
 @dataclass
@@ -127,6 +160,11 @@ def prepare_multiview_inputs(
         raise ValueError(
             f"pixel_values must be a torch.Tensor of shape {expected}; got {type(pixel_values).__name__}"
         )
+    if not pixel_values.is_floating_point():
+        raise ValueError(
+            f"pixel_values must be floating point (normalised views from GravityViTImageProcessor); got "
+            f"{pixel_values.dtype}"
+        )
     given_shape = tuple(pixel_values.shape)
     if pixel_values.ndim == 4:
         if given_shape[1:] != (3, height, width):
@@ -151,15 +189,31 @@ def prepare_multiview_inputs(
     if view_mask is None:
         view_mask = torch.ones(batch, num_views, dtype=torch.bool, device=pixel_values.device)
     else:
-        if tuple(view_mask.shape) != (batch, num_views):
+        if not isinstance(view_mask, torch.Tensor) or tuple(view_mask.shape) != (batch, num_views):
             raise ValueError(
-                f"view_mask must have shape (batch, views) = ({batch}, {num_views}); got {tuple(view_mask.shape)}"
+                f"view_mask must have shape (batch, views) = ({batch}, {num_views}); got "
+                f"{tuple(getattr(view_mask, 'shape', ()))}"
             )
-        view_mask = view_mask.to(device=pixel_values.device).bool()
-    if batch and not bool(view_mask.any(dim=1).all()):
+        if view_mask.dtype != torch.bool:
+            # A float or int mask is ambiguous (weights? indices?): the processor gives bool.
+            raise ValueError(
+                f"view_mask must be a torch.bool tensor (True = view present); got {view_mask.dtype}"
+            )
+        view_mask = view_mask.to(device=pixel_values.device)
+    if batch == 0:
+        raise ValueError(f"pixel_values holds no sample (shape {given_shape}); give at least one")
+    if not bool(view_mask.any(dim=1).all()):
         empty = torch.nonzero(~view_mask.any(dim=1)).flatten().tolist()
         raise ValueError(
             f"every sample needs at least one present view; samples {empty} have none (view_mask all False)"
+        )
+    # One reduction over the present views: NaN fails both comparisons, so it is caught too.
+    present = pixel_values if bool(view_mask.all()) else pixel_values[view_mask]
+    low, high = torch.aminmax(present.detach())
+    if not (float(low) >= -MAX_ABS_PIXEL_VALUE and float(high) <= MAX_ABS_PIXEL_VALUE):
+        raise ValueError(
+            f"pixel_values of present views must be finite normalised values (|x| <= {MAX_ABS_PIXEL_VALUE:g}); "
+            f"got min {float(low):.4g}, max {float(high):.4g}"
         )
     return pixel_values, view_mask
 
@@ -384,7 +438,7 @@ class GravityViTHead(nn.Module):
         return self.layers(pooled)
 
 
-class GravityViTPreTrainedModel(PreTrainedModel):
+class GravityViTPreTrainedModel(FiniteWeightsMixin, PreTrainedModel):
     """Weight initialisation, gradient checkpointing and loading shared by the GravityViT models.
 
     ``_init_weights`` initialises only GravityViT's own modules (fusion, head, duration embedding):

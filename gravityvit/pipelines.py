@@ -41,11 +41,18 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 from transformers import AutoModelForImageClassification, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, IMAGE_COLUMNS, VIEW_DURATIONS_S, duration_label
+from .gravity_spy import (
+    CLASS_NAMES,
+    HDF5_VIEW_KEYS,
+    IMAGE_COLUMNS,
+    VIEW_DURATIONS_S,
+    duration_label,
+    open_image_file,
+)
 
 TASK = "glitch-classification"
 IMAGE_SUFFIXES: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
@@ -132,13 +139,9 @@ def open_image(path: str | os.PathLike) -> Image.Image:
     if not path.is_file():
         raise InputError(str(path), "file not found")
     try:
-        with Image.open(path) as image:
-            image.load()  # decode now: a truncated file fails here, not inside the processor
-            loaded = image.copy()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as error:
-        raise InputError(str(path), f"cannot read the image ({type(error).__name__}: {error})") from error
-    loaded.info["filename"] = str(path)
-    return loaded
+        return open_image_file(path)  # decoded now: a truncated or oversized file fails here
+    except ValueError as error:
+        raise InputError(str(path), str(error).removeprefix(f"{path}: ")) from error
 
 
 def _load_value(value: Any) -> Any:
@@ -543,7 +546,15 @@ class GlitchClassificationPipeline(Pipeline):
         return {"logits": outputs.logits, "view_weights": view_weights, "sample_id": sample_id}
 
     def postprocess(self, model_outputs: dict[str, Any], top_k: int = 5) -> dict[str, Any]:
+        """Rank the classes of one sample; raise ``InputError`` when the model gave NaN or inf."""
         logits = model_outputs["logits"][0].float()
+        if not bool(torch.isfinite(logits).all()):
+            # Never a prediction: NaN scores come from corrupt weights or inputs, not from a glitch.
+            sample_id = model_outputs["sample_id"]
+            raise InputError(
+                str(sample_id[0] if isinstance(sample_id, list) else sample_id),
+                "the model gave NaN or infinite scores (corrupt weights or input); no prediction",
+            )
         scores = torch.softmax(logits, dim=-1)
         top_k = min(top_k, scores.numel())
         values, indices = torch.topk(scores, top_k)

@@ -74,9 +74,14 @@ def test_inline_json_and_overwrite(converter, checkpoint, tmp_path):
     (output / "keep.txt").write_text("existing")
     args = ["--backbone-weights", str(path), "--config", json.dumps(CONFIG), "--output", str(output)]
     assert converter.main(args) == 2  # refuses to replace without --overwrite
-    assert (output / "keep.txt").is_file()
-    assert converter.main([*args, "--overwrite"]) == 0
-    assert not (output / "keep.txt").exists() and (output / "model.safetensors").is_file()
+    # A folder that is not a model directory written by gravityvit is never replaced, even so.
+    assert converter.main([*args, "--overwrite"]) == 2
+    assert (output / "keep.txt").read_text() == "existing"
+    args[-1] = str(tmp_path / "converted")
+    assert converter.main(args) == 0
+    assert converter.main(args) == 2
+    assert converter.main([*args, "--overwrite"]) == 0  # an earlier model directory: replaced
+    assert (tmp_path / "converted" / "model.safetensors").is_file()
 
 
 @pytest.mark.parametrize(

@@ -198,8 +198,13 @@ def test_loss_follows_the_config():
         ),
         (
             torch.zeros(2, 4, 3, 32, 32),
-            {"view_mask": torch.tensor([[1, 0, 0, 0], [0, 0, 0, 0]])},
+            {"view_mask": torch.tensor([[1, 0, 0, 0], [0, 0, 0, 0]], dtype=torch.bool)},
             r"samples \[1\] have none",
+        ),
+        (
+            torch.zeros(2, 4, 3, 32, 32),
+            {"view_mask": torch.tensor([[1, 0, 0, 0], [0, 1, 0, 0]])},
+            "view_mask must be a torch.bool tensor",
         ),
         (torch.zeros(2, 3, 32, 32), {"view_index": 4}, "view_index must lie in"),
         (torch.zeros(2, 3, 32, 32), {"view_mask": torch.ones(2, 4)}, "view_mask is only accepted"),

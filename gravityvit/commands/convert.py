@@ -56,10 +56,24 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         ),
     )
     parser.add_argument(
+        "--metadata-conflict",
+        choices=("error", "source", "metadata"),
+        default="error",
+        help=(
+            "when the metadata CSV's label or sample_type disagrees with the HDF5 file / PNG folders: stop "
+            "and name the ids (default), keep the source's, or take the CSV's"
+        ),
+    )
+    parser.add_argument(
         "--push-to-hub", metavar="REPO", help="also upload the dataset (Parquet) to this Hub repo"
     )
     parser.add_argument(
-        "--no-overwrite", action="store_true", help="refuse to replace an existing output directory"
+        "--no-overwrite",
+        action="store_true",
+        help=(
+            "refuse to replace an earlier converted dataset at --output (by default it is replaced; "
+            "anything else there is never touched)"
+        ),
     )
     return parser
 
@@ -88,10 +102,15 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--num-proc must be at least 1; got {args.num_proc}"
     if args.allow_missing_views and args.hdf5 is not None:
         return "--allow-missing-views applies to --png-dir (an HDF5 file always has all four views)"
-    if args.output.resolve() == Path(source).resolve():
-        return "--output must differ from the input"
-    if args.no_overwrite and args.output.exists():
-        return f"--output {args.output} exists and --no-overwrite is set"
+    from gravityvit.data.arrow import ARROW_DATASET
+    from gravityvit.file_utils import OutputError, check_output
+
+    try:
+        check_output(
+            args.output, ARROW_DATASET, overwrite=not args.no_overwrite, inputs=(source, args.metadata)
+        )
+    except OutputError as error:
+        return f"--output {error}"
     return None
 
 
@@ -105,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
         logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from gravityvit.data.arrow import STATS_FILENAME, convert_to_arrow
     from gravityvit.data.hdf5 import GravitySpyDataError
+    from gravityvit.file_utils import OutputError
 
     source = args.hdf5 if args.hdf5 is not None else args.png_dir
     try:
@@ -117,13 +137,15 @@ def run(args: argparse.Namespace) -> int:
             push_to_hub=args.push_to_hub,
             overwrite=not args.no_overwrite,
             allow_missing_views=args.allow_missing_views,
+            metadata_conflict=args.metadata_conflict,
         )
-    except (GravitySpyDataError, FileNotFoundError, FileExistsError) as error:
-        hint = (
-            " (use --on-bad-sample skip to leave bad samples out)"
-            if isinstance(error, GravitySpyDataError)
-            else ""
-        )
+    except OutputError as error:  # the output changed while the source was read
+        print(f"gravityvit convert: error: --output {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except (GravitySpyDataError, FileNotFoundError) as error:
+        # Skipping helps only against a bad sample, not against an unreadable file or metadata CSV.
+        per_sample = isinstance(error, GravitySpyDataError) and error.sample is not None
+        hint = " (use --on-bad-sample skip to leave bad samples out)" if per_sample else ""
         print(f"gravityvit convert: error: {error}{hint}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except RuntimeError as error:  # push_to_hub failed: the dataset is on disk

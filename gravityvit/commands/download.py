@@ -38,6 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--endpoint", default="https://zenodo.org", help="Zenodo base URL (default https://zenodo.org)"
     )
+    parser.add_argument(
+        "--no-verify",
+        action="store_true",
+        help="accept files the record lists without an md5 checksum (kept unverified; refused by default)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -52,7 +57,11 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         paths = download_gravityspy(
-            args.version, args.output, include_png=args.include_png, endpoint=args.endpoint
+            args.version,
+            args.output,
+            include_png=args.include_png,
+            endpoint=args.endpoint,
+            verify=not args.no_verify,
         )
         archives = [path for name, path in paths.items() if name.endswith(ARCHIVE_SUFFIXES)]
         if args.extract:

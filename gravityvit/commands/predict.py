@@ -22,6 +22,17 @@ EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
 OUTPUT_SUFFIXES = (".csv", ".json")
 # Show a progress bar from this many samples on.
 PROGRESS_MIN_SAMPLES = 64
+# The columns a predictions CSV starts with (``prediction_rows``).
+CSV_KEY_COLUMNS = ("sample_id", "source", "true_label", "label", "score")
+
+
+def output_kind(path: Path):
+    """The kind of a predictions file: an existing ``path`` is replaced only by the same kind."""
+    from gravityvit.file_utils import OutputKind, csv_with_header, json_with_keys
+
+    if path.suffix.lower() == ".json":
+        return OutputKind("predictions JSON", recognise=json_with_keys("model", "predictions", "failures"))
+    return OutputKind("predictions CSV", recognise=csv_with_header(*CSV_KEY_COLUMNS))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,6 +97,14 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--top-k must be at least 1; got {args.top_k}"
     if args.unknown_label is not None and not args.unknown_label.strip():
         return "--unknown-label must not be empty"
+    if args.output is not None:
+        from gravityvit.file_utils import OutputError, check_output
+
+        # Before the model is loaded: the results must have somewhere to go.
+        try:
+            check_output(args.output, output_kind(args.output), inputs=[*args.inputs, args.strain])
+        except OutputError as error:
+            return f"--output {error}"
     return None
 
 
@@ -134,7 +153,11 @@ def classify_samples(
                     "view_weights": outputs["view_weights"][index : index + 1],
                     "sample_id": outputs["sample_id"][index],
                 }
-                result = pipe.postprocess(item, top_k=top_k)
+                try:
+                    result = pipe.postprocess(item, top_k=top_k)
+                except InputError as error:  # NaN scores: reported, never printed as a prediction
+                    failures.append((sample.source, error.reason))
+                    continue
                 result["source"] = sample.source
                 result["true_label"] = sample.label
                 predictions.append(result)
@@ -150,7 +173,7 @@ def prediction_rows(
     durations: list[str] = []
     for prediction in predictions:
         durations.extend(d for d in prediction["view_weights"] if d not in durations)
-    columns = ["sample_id", "source", "true_label", "label", "score"]
+    columns = list(CSV_KEY_COLUMNS)
     for rank in range(1, top_k + 1):
         columns += [f"label_{rank}", f"score_{rank}"]
     columns += [f"view_weight_{d}s" for d in durations]
@@ -181,7 +204,7 @@ def write_predictions(
     """Write predictions atomically as CSV (one row per sample) or JSON (predictions + failures)."""
     from gravityvit.file_utils import atomic_path
 
-    with atomic_path(path) as temporary:
+    with atomic_path(path, kind=output_kind(path)) as temporary:
         if path.suffix.lower() == ".json":
             document = {
                 "model": model,

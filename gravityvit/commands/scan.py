@@ -22,6 +22,17 @@ from pathlib import Path
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 
 
+def _scan_output_kind():
+    from gravityvit.file_utils import OutputKind, directory_of_files
+
+    # Outputs written before markers existed are recognised by their files.
+    return OutputKind(
+        "scan output",
+        directory=True,
+        recognise=directory_of_files("views.npz", "*_spectrogram_*.png", required=("views.npz",)),
+    )
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``scan`` subcommand."""
     parser = subparsers.add_parser(
@@ -86,13 +97,18 @@ def run(args: argparse.Namespace) -> int:
         whiten_and_scan,
         write_gravityspy_pngs,
     )
-    from gravityvit.file_utils import atomic_path
+    from gravityvit.file_utils import OutputError, atomic_path, check_output
 
     if args.ifo is not None and args.ifo not in IFO_TITLES:
         print(
             f"gravityvit scan: unknown --ifo {args.ifo!r}; expected one of {sorted(IFO_TITLES)}",
             file=sys.stderr,
         )
+        return EXIT_USAGE
+    try:  # before the strain is read: only an earlier scan output may be replaced
+        check_output(args.output, _scan_output_kind(), inputs=(args.strain,))
+    except OutputError as error:
+        print(f"gravityvit scan: --output {error}", file=sys.stderr)
         return EXIT_USAGE
     try:
         gps_min, gps_max = min(args.gps), max(args.gps)
@@ -104,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
         )
         ifo = _detector(args, strain)
         records = []
-        with atomic_path(args.output, directory=True) as directory:
+        with atomic_path(args.output, kind=_scan_output_kind(), inputs=(args.strain,)) as directory:
             for gps in args.gps:
                 try:
                     scan = whiten_and_scan(strain, gps, asd_average=args.asd_average)

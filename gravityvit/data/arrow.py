@@ -23,8 +23,6 @@ import itertools
 import json
 import logging
 import os
-import shutil
-import tempfile
 import uuid
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
@@ -34,8 +32,15 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gravityvit.data.hdf5 import KEY_COLUMNS, GravitySpyDataError, GravitySpyHDF5Reader
-from gravityvit.file_utils import atomic_path
+from gravityvit.data.hdf5 import KEY_COLUMNS, GravitySpyDataError, GravitySpyHDF5Reader, read_metadata_csv
+from gravityvit.file_utils import (
+    OutputKind,
+    atomic_path,
+    check_output,
+    die_with_parent,
+    directory_of_files,
+    work_directory,
+)
 from gravityvit.gravity_spy import (
     CLASS_NAMES,
     HDF5_VIEW_KEYS,
@@ -61,6 +66,24 @@ MAX_PIXEL_ERROR = 0.5 / VIEW_IMAGE_MAX
 PNG_COMPRESS_LEVEL = 6
 PNG_COMPRESS_TYPE = zlib.Z_RLE
 ON_BAD_SAMPLE_CHOICES = ("error", "skip")
+METADATA_CONFLICT_CHOICES = ("error", "source", "metadata")
+# A converted dataset directory. Directories written before output markers existed are recognised
+# by their files: those of save_to_disk and the stats JSON, and nothing else.
+ARROW_DATASET = OutputKind(
+    "Gravity Spy Arrow dataset",
+    directory=True,
+    recognise=directory_of_files(
+        "dataset_dict.json",
+        STATS_FILENAME,
+        "*/data-*.arrow",
+        "*/dataset_info.json",
+        "*/state.json",
+        "*/cache-*.arrow",
+        required=("dataset_dict.json", STATS_FILENAME),
+    ),
+    # datasets writes the results of map / filter on a loaded split beside its data.
+    derived=("*/cache-*.arrow",),
+)
 
 _VALUE_TYPES = ("int64", "float64", "string")
 
@@ -199,9 +222,23 @@ def open_source(
 
 
 def _generate_examples(
-    shards: list[list[int]], reader, metadata_columns: Sequence[str], on_bad_sample: str, skip_log_dir: str
+    shards: list[list[int]],
+    reader,
+    metadata_columns: Sequence[str],
+    on_bad_sample: str,
+    skip_log_dir: str,
+    label_overrides: Mapping[int, str] | None = None,
+    parent_pid: int | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """Yield dataset rows for the sample indices of ``shards`` (runs in datasets' worker processes)."""
+    """Yield dataset rows for the sample indices of ``shards`` (runs in datasets' worker processes).
+
+    ``label_overrides`` maps a sample index to the label the metadata CSV gives it, when the user
+    chose the CSV over the source in a disagreement.
+    """
+    label_overrides = label_overrides or {}
+    if parent_pid is not None and os.getpid() != parent_pid:
+        # A worker process: end with the converter, even when it is killed (no orphans left running).
+        die_with_parent()
     for shard in shards:
         skipped: list[dict[str, str]] = []
         for index in shard:
@@ -218,11 +255,11 @@ def _generate_examples(
                     record = {k: getattr(error, k) for k in ("reason", "source", "sample", "field")}
                     (Path(skip_log_dir) / f"error-{uuid.uuid4().hex}.json").write_text(json.dumps(record))
                     raise
-                skipped.append({"sample": reader.entries[index].name, "error": str(error)})
+                skipped.append({"sample": reader.entries[index].name, "index": index, "error": str(error)})
                 continue
             row: dict[str, Any] = {
                 "gravityspy_id": sample.gravityspy_id,
-                "label": sample.label,
+                "label": label_overrides.get(index, sample.label),
                 "ifo": sample.ifo,
             }
             for column in metadata_columns:
@@ -276,14 +313,36 @@ def _class_counts(dataset) -> dict[str, int]:
     return {name: int(counts[i]) for i, name in enumerate(CLASS_NAMES)}
 
 
+def _empty_split(features, split: str):
+    from datasets import Dataset
+
+    # datasets cannot build a split from a generator that yields nothing: an empty table instead.
+    return Dataset.from_dict({name: [] for name in features}, features=features, split=split)
+
+
+def _skipped_indices(skip_log_dir: Path) -> set[int]:
+    return {
+        item["index"] for log in skip_log_dir.glob("skipped-*.json") for item in json.loads(log.read_text())
+    }
+
+
 def _build_split(
-    reader, indices, features, metadata_columns, *, split, num_proc, on_bad_sample, cache_dir, skip_log_dir
+    reader,
+    indices,
+    features,
+    metadata_columns,
+    *,
+    split,
+    num_proc,
+    on_bad_sample,
+    cache_dir,
+    skip_log_dir,
+    label_overrides=None,
 ):
     from datasets import Dataset
 
     if not indices:
-        # datasets cannot build a split from a generator that yields nothing: an empty table instead.
-        return Dataset.from_dict({name: [] for name in features}, features=features, split=split)
+        return _empty_split(features, split)
     shards = _shards(indices, num_proc)
     return Dataset.from_generator(
         _generate_examples,
@@ -295,6 +354,8 @@ def _build_split(
             "metadata_columns": tuple(metadata_columns),  # a list would be sharded too
             "on_bad_sample": on_bad_sample,
             "skip_log_dir": skip_log_dir,
+            "label_overrides": label_overrides or {},
+            "parent_pid": os.getpid(),
         },
         num_proc=num_proc if num_proc > 1 and len(shards) > 1 else None,
         split=split,
@@ -313,6 +374,7 @@ def convert_to_arrow(
     push_to_hub: str | None = None,
     overwrite: bool = True,
     allow_missing_views: bool = False,
+    metadata_conflict: str = "error",
 ):
     """Convert a Gravity Spy HDF5 file or PNG folder tree into a ``DatasetDict`` saved on disk.
 
@@ -336,8 +398,12 @@ def convert_to_arrow(
     push_to_hub : str, optional
         A Hub dataset repo id; the dataset is uploaded as Parquet (with the stats JSON) after saving.
     overwrite : bool
-        Replace an existing ``output_dir`` on success (default); with ``False`` it raises
-        ``FileExistsError`` before any work.
+        Replace an earlier converted dataset at ``output_dir`` on success (default); with ``False``
+        any existing ``output_dir`` raises ``OutputError`` before any work. Anything else at
+        ``output_dir`` (another folder, a file, a folder holding the input) is always refused.
+    metadata_conflict : {"error", "source", "metadata"}
+        What to do when the metadata CSV's label or sample_type disagrees with the source: stop
+        with an error naming the ids (default), keep the source's, or take the CSV's.
     allow_missing_views : bool
         Convert PNG-folder samples that lack some durations (real data often has only some), writing
         their missing image columns as null (``example_to_views`` masks them). Off by default: a
@@ -359,18 +425,25 @@ def convert_to_arrow(
 
     if on_bad_sample not in ON_BAD_SAMPLE_CHOICES:
         raise ValueError(f"on_bad_sample must be one of {ON_BAD_SAMPLE_CHOICES}; got {on_bad_sample!r}")
+    if metadata_conflict not in METADATA_CONFLICT_CHOICES:
+        raise ValueError(
+            f"metadata_conflict must be one of {METADATA_CONFLICT_CHOICES}; got {metadata_conflict!r}"
+        )
     if num_proc < 1:
         raise ValueError(f"num_proc must be at least 1; got {num_proc}")
-    output_dir = Path(output_dir)
-    if output_dir.exists() and not overwrite:
-        raise FileExistsError(f"{output_dir} already exists; choose another output or allow overwriting")
+    source_path = getattr(source, "path", source)
+    inputs = [source_path, metadata_csv, getattr(source, "metadata_csv", None)]
+    # Absolute: the output may be given relative to a working directory that the swap must not affect.
+    output_dir = check_output(output_dir, ARROW_DATASET, overwrite=overwrite, inputs=inputs)
     reader = open_source(source, metadata_csv, allow_missing_views=allow_missing_views)
     metadata_columns = [c for c in reader.metadata_column_types if c not in KEY_COLUMNS]
     features = gravityspy_features({c: reader.metadata_column_types[c] for c in metadata_columns})
+    overrides, metadata_matched = join_metadata(reader, metadata_conflict)
     split_indices = {split: [] for split in SPLITS}
     unknown_split: list[int] = []
     for index, entry in enumerate(reader.entries):
-        split_indices.get(entry.sample_type, unknown_split).append(index)
+        sample_type = overrides[index][1] if index in overrides else entry.sample_type
+        split_indices.get(sample_type, unknown_split).append(index)
     if unknown_split:
         # Their reading raises the error naming them; under "skip" they are listed as skipped.
         split_indices["train"].extend(unknown_split)
@@ -383,13 +456,12 @@ def convert_to_arrow(
         num_proc,
     )
 
-    work_dir = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}.work-", dir=_parent(output_dir)))
-    try:
+    with work_directory(output_dir) as work_dir:
         skip_log_dir = work_dir / "skipped"
         skip_log_dir.mkdir()
         splits = {}
-        try:
-            for split in SPLITS:
+        for split in SPLITS:
+            try:
                 splits[split] = _build_split(
                     reader,
                     split_indices[split],
@@ -400,41 +472,135 @@ def convert_to_arrow(
                     on_bad_sample=on_bad_sample,
                     cache_dir=str(work_dir / "cache"),
                     skip_log_dir=str(skip_log_dir),
+                    label_overrides={i: overrides[i][0] for i in split_indices[split] if i in overrides},
                 )
-        except Exception as error:
-            recorded = sorted(skip_log_dir.glob("error-*.json"))
-            if recorded:
-                raise GravitySpyDataError(**json.loads(recorded[0].read_text())) from None
-            original = _original_error(error)
-            if original is not error:
-                raise original from None
-            raise
+            except Exception as error:
+                recorded = sorted(skip_log_dir.glob("error-*.json"))
+                if recorded:
+                    raise GravitySpyDataError(**json.loads(recorded[0].read_text())) from None
+                if on_bad_sample == "skip" and set(split_indices[split]) <= _skipped_indices(skip_log_dir):
+                    # Every sample of the split was bad: keep the split, empty (as documented).
+                    splits[split] = _empty_split(features, split)
+                    continue
+                original = _original_error(error)
+                if original is not error:
+                    raise original from None
+                raise
         skipped = sorted(
             (item for log in skip_log_dir.glob("skipped-*.json") for item in json.loads(log.read_text())),
             key=lambda item: item["sample"],
         )
         dataset_dict = DatasetDict(splits)
         stats = _stats(dataset_dict, source, skipped, metadata_columns)
-        with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
+        stats["metadata_matched"] = metadata_matched
+        with atomic_path(output_dir, kind=ARROW_DATASET, overwrite=overwrite, inputs=inputs) as temporary:
             # An empty split saved with datasets' default of 0 shards cannot be loaded back: force 1.
             empty_splits = {split: 1 for split in SPLITS if len(dataset_dict[split]) == 0}
             dataset_dict.save_to_disk(str(temporary), num_shards=empty_splits)
             (temporary / STATS_FILENAME).write_text(json.dumps(stats, indent=2) + "\n")
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
 
     if skipped:
         listing = "\n".join(f"  {item['sample']}: {item['error']}" for item in skipped)
         logger.warning("skipped %d bad sample(s):\n%s", len(skipped), listing)
+        for split in SPLITS:
+            if split_indices[split] and len(dataset_dict[split]) == 0:
+                logger.warning(
+                    "split %s is empty: all of its %d sample(s) were skipped",
+                    split,
+                    len(split_indices[split]),
+                )
     result = load_from_disk(str(output_dir))
     if push_to_hub:
         _push_to_hub(result, output_dir / STATS_FILENAME, push_to_hub)
     return result
 
 
-def _parent(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.parent
+def join_metadata(reader, metadata_conflict: str = "error") -> tuple[dict[int, tuple[str, str]], int | None]:
+    """Check how the metadata CSV of ``reader`` matches its samples.
+
+    Logs how many sample ids the CSV matched. A CSV that matches no sample is an error; so is a
+    sample whose CSV ``label`` or ``sample_type`` disagrees with the source (HDF5 group or PNG
+    folder), unless ``metadata_conflict`` says which wins: ``"source"`` keeps the source's,
+    ``"metadata"`` takes the CSV's. A CSV label that is the known correction of a mislabelled sample
+    (``LABEL_CORRECTIONS``) is no disagreement.
+
+    Returns
+    -------
+    overrides : dict
+        ``{sample index: (label, sample_type)}`` taken from the CSV (only with ``"metadata"``).
+    matched : int or None
+        How many samples the CSV matched; None without a CSV.
+
+    Raises
+    ------
+    GravitySpyDataError
+        Naming the CSV and, for disagreements, the first ids.
+    """
+    csv_path = getattr(reader, "metadata_csv", None)
+    if csv_path is None:
+        return {}, None
+    rows, _ = read_metadata_csv(csv_path)
+    entries = reader.entries
+    matched = [index for index, entry in enumerate(entries) if entry.gravityspy_id in rows]
+    logger.info(
+        "metadata CSV %s: %d of %d sample ids matched (%d CSV rows unused)",
+        csv_path,
+        len(matched),
+        len(entries),
+        len(rows) - len(matched),
+    )
+    if entries and not matched:
+        raise GravitySpyDataError(
+            f"none of the {len(entries)} sample ids of {getattr(reader, 'path', 'the source')} appear in the "
+            f"metadata CSV's {len(rows)} rows (CSV ids e.g. {sorted(rows)[:3]}, sample ids e.g. "
+            f"{[e.gravityspy_id for e in entries[:3]]}): is it the CSV of another data set?",
+            source=str(csv_path),
+            field="gravityspy_id",
+        )
+    conflicts: list[str] = []
+    overrides: dict[int, tuple[str, str]] = {}
+    for index in matched:
+        entry, row = entries[index], rows[entries[index].gravityspy_id]
+        label, split = row.get("label"), row.get("sample_type")
+        filed = {entry.label, reader.label_of(index)}
+        differs = []
+        if label is not None and str(label) not in filed:
+            differs.append(f"label {label!r} (source {reader.label_of(index)!r})")
+        if split is not None and str(split) != entry.sample_type:
+            differs.append(f"sample_type {split!r} (source {entry.sample_type!r})")
+        if not differs:
+            continue
+        conflicts.append(f"{entry.gravityspy_id}: {', '.join(differs)}")
+        if metadata_conflict == "metadata":
+            overrides[index] = (
+                str(label) if label is not None else reader.label_of(index),
+                str(split) if split is not None else entry.sample_type,
+            )
+    if conflicts and metadata_conflict == "error":
+        raise GravitySpyDataError(
+            f"{len(conflicts)} sample(s) have a label or sample_type in the metadata CSV that disagrees with "
+            f"{getattr(reader, 'path', 'the source')}: {'; '.join(conflicts[:5])}"
+            f"{' ...' if len(conflicts) > 5 else ''}. Say which wins (convert --metadata-conflict source "
+            "or metadata)",
+            source=str(csv_path),
+            field="label" if "label" in conflicts[0] else "sample_type",
+        )
+    if conflicts:
+        logger.warning(
+            "%d sample(s) disagree with the metadata CSV; the %s wins: %s",
+            len(conflicts),
+            "CSV" if metadata_conflict == "metadata" else "source",
+            "; ".join(conflicts[:5]),
+        )
+    for index, (label, _) in overrides.items():
+        if label not in CLASS_NAMES:
+            raise GravitySpyDataError(
+                f"unknown class {label!r} in the metadata CSV",
+                str(csv_path),
+                entries[index].gravityspy_id,
+                "label",
+            )
+    return overrides, len(matched)
 
 
 def _stats(

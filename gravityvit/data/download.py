@@ -33,7 +33,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 60.0
 USER_AGENT = "gravityvit-download/0.1 (+https://github.com/gravityvit)"
+# The folder an archive is unpacked into.
+EXTRACTED_ARCHIVE = OutputKind("extracted PNG archive", directory=True)
 
 
 class ZenodoUnreachableError(ConnectionError):
@@ -59,6 +61,27 @@ class ChecksumMismatchError(OSError):
 
 class DownloadInterruptedError(OSError):
     """The connection dropped during a download; the ``.part`` file is kept and the next call resumes."""
+
+
+class UnsafeRecordError(RuntimeError):
+    """A Zenodo record lists a file that must not be written: a name that is not a plain file name,
+    or (unless verification is turned off) no md5 checksum to verify it against."""
+
+
+def _check_file_name(key: str, record_id: int | None) -> None:
+    """Refuse a file name that is not one plain path component (it would be written outside the output)."""
+    if (
+        key in (".", "..")
+        or "/" in key
+        or "\\" in key
+        or key != key.strip()
+        or os.path.isabs(key)
+        or any(ord(character) < 32 for character in key)
+    ):
+        raise UnsafeRecordError(
+            f"Zenodo record {'' if record_id is None else f'{record_id} '}lists a file named {key!r}, which is "
+            "not a plain file name (it would be written outside the output folder); the record is refused"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +111,7 @@ def _parse_file(entry: dict[str, Any], endpoint: str, record_id: int) -> RecordF
     key = entry.get("key") or entry.get("filename")
     if not key:
         raise ValueError(f"a file entry of Zenodo record {record_id} has no name: {entry}")
+    _check_file_name(str(key), record_id)
     checksum = entry.get("checksum")
     md5 = None
     if isinstance(checksum, str):
@@ -164,6 +188,7 @@ def download_file(
     endpoint: str = ZENODO_ENDPOINT,
     resume_attempts: int = 2,
     timeout_s: float = TIMEOUT_S,
+    verify: bool = True,
 ) -> Path:
     """Download one record file into ``output_dir`` with resume and md5 verification.
 
@@ -171,13 +196,20 @@ def download_file(
     ``Range`` request (restarted when the server ignores it). When the transfer drops, it resumes up
     to ``resume_attempts`` times in this call, then raises ``DownloadInterruptedError`` keeping the
     ``.part`` for the next call. A complete file is checked against the record's md5 and renamed to
-    ``KEY``; on a mismatch the bad bytes are deleted and ``ChecksumMismatchError`` is raised.
+    ``KEY``; on a mismatch the bad bytes are deleted and ``ChecksumMismatchError`` is raised. A file
+    the record lists without an md5 is refused (``UnsafeRecordError``) unless ``verify`` is False.
 
     Returns
     -------
     Path
         The verified file.
     """
+    _check_file_name(record_file.key, None)
+    if record_file.md5 is None and verify:
+        raise UnsafeRecordError(
+            f"{record_file.key}: Zenodo lists no md5 checksum for it, so it cannot be verified; refused "
+            "(download --no-verify accepts unverified files)"
+        )
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     target = output_dir / record_file.key
@@ -292,6 +324,7 @@ def download_gravityspy(
     record_id: int | None = None,
     resume_attempts: int = 2,
     timeout_s: float = TIMEOUT_S,
+    verify: bool = True,
 ) -> dict[str, Path]:
     """Download a Gravity Spy training set version from Zenodo into ``output_dir``.
 
@@ -311,6 +344,8 @@ def download_gravityspy(
         Resumes within this call after a dropped connection (a later call resumes as well).
     timeout_s : float
         Socket timeout of each request, in seconds.
+    verify : bool
+        Refuse files the record lists without an md5 checksum (default); ``False`` keeps them unverified.
 
     Returns
     -------
@@ -325,6 +360,8 @@ def download_gravityspy(
         A download does not match its md5 (the bad file is deleted).
     DownloadInterruptedError
         The transfer dropped more often than ``resume_attempts``; run again to resume.
+    UnsafeRecordError
+        The record lists a file name that is not a plain name, or a file without md5 (with ``verify``).
     """
     if version not in GRAVITY_SPY_RECORDS:
         raise ValueError(
@@ -335,10 +372,21 @@ def download_gravityspy(
     files = _select_files(
         version, fetch_record_files(record_id, endpoint=endpoint, timeout_s=timeout_s), include_png, record_id
     )
+    unverifiable = [f.key for f in files if f.md5 is None]
+    if unverifiable and verify:  # refused before any byte is fetched
+        raise UnsafeRecordError(
+            f"Zenodo record {record_id} lists no md5 checksum for {unverifiable}, so they cannot be verified; "
+            "refused (download --no-verify accepts unverified files)"
+        )
     logger.info("downloading %s from Zenodo record %s: %s", version, record_id, [f.key for f in files])
     return {
         f.key: download_file(
-            f, output_dir, endpoint=endpoint, resume_attempts=resume_attempts, timeout_s=timeout_s
+            f,
+            output_dir,
+            endpoint=endpoint,
+            resume_attempts=resume_attempts,
+            timeout_s=timeout_s,
+            verify=verify,
         )
         for f in files
     }
@@ -353,7 +401,7 @@ def extract_archive(
     (tarfile's "data" filter). Returns ``output_dir``.
     """
     archive, output_dir = Path(archive), Path(output_dir)
-    with atomic_path(output_dir, directory=True, overwrite=overwrite) as temporary:
+    with atomic_path(output_dir, kind=EXTRACTED_ARCHIVE, overwrite=overwrite, inputs=(archive,)) as temporary:
         if archive.name.endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
                 for member in bundle.namelist():

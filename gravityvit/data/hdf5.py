@@ -30,7 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path, check_output, csv_with_header
 from gravityvit.gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, SPLITS, VIEW_SHAPE
 
 # Known label errors of the published training set, corrected on reading (``apply_label_corrections``).
@@ -45,6 +45,22 @@ _ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 NUM_VIEWS = len(HDF5_VIEW_KEYS)
 # Interpolation and float rounding may overshoot [0, 1] by a hair: such values are clipped, not refused.
 VALUE_TOLERANCE = 1e-5
+# Root attribute that marks a file written by ``GravitySpyHDF5Writer``: only such a file (not, e.g.,
+# the Zenodo training set) may be replaced by a new one.
+WRITER_ATTRIBUTE = "gravityvit_writer"
+
+
+def _written_by_gravityvit(path: Path) -> bool:
+    try:
+        with h5py.File(path, "r") as handle:
+            return WRITER_ATTRIBUTE in handle.attrs
+    except (OSError, ValueError):
+        return False
+
+
+GRAVITYSPY_HDF5 = OutputKind("Gravity Spy HDF5 file", recognise=_written_by_gravityvit)
+# The writer's metadata CSV starts with the key columns, in this order (the Zenodo CSVs do not).
+METADATA_CSV = OutputKind("metadata CSV", recognise=csv_with_header(*KEY_COLUMNS))
 
 
 class GravitySpyDataError(ValueError):
@@ -192,17 +208,28 @@ def validate_views(views: np.ndarray, *, source: str | None = None, sample: str 
     )
 
 
-def validate_sample_keys(
-    gravityspy_id: Any, label: Any, sample_type: Any, *, source: str | None = None
+def validate_gravityspy_id(
+    gravityspy_id: Any, *, source: str | None = None, sample: str | None = None
 ) -> None:
-    """Check the id, label and split of a sample; raise ``GravitySpyDataError`` naming the bad field."""
+    """Check a sample id with the one rule that readers and writers share.
+
+    1-64 characters of A-Z, a-z, 0-9, ``_`` or ``-``: no ``..``, path separators, spaces or non-ASCII
+    letters, so an id is safe as a file name and the same in every format.
+    """
     if not isinstance(gravityspy_id, str) or not _ID_PATTERN.match(gravityspy_id):
         raise GravitySpyDataError(
             f"gravityspy_id must be 1-64 characters of A-Z, a-z, 0-9, _ or -; got {gravityspy_id!r}",
             source=source,
-            sample=str(gravityspy_id),
+            sample=sample or str(gravityspy_id),
             field="gravityspy_id",
         )
+
+
+def validate_sample_keys(
+    gravityspy_id: Any, label: Any, sample_type: Any, *, source: str | None = None
+) -> None:
+    """Check the id, label and split of a sample; raise ``GravitySpyDataError`` naming the bad field."""
+    validate_gravityspy_id(gravityspy_id, source=source)
     if label not in CLASS_NAMES:
         raise GravitySpyDataError(
             f"unknown class {label!r}; expected one of the 22 Gravity Spy classes {list(CLASS_NAMES)}",
@@ -341,7 +368,9 @@ class GravitySpyHDF5Writer:
         Also write a CSV with columns ``gravityspy_id, label, sample_type, ifo`` followed by every
         ``metadata`` key seen (in first-seen order; a sample without a key leaves the cell empty).
     overwrite : bool
-        Replace existing files on success; with ``False`` an existing file raises ``FileExistsError``.
+        Replace files written earlier by this writer on success; with ``False`` an existing file
+        raises ``OutputError`` (a ``FileExistsError``). Any other file at either path (the Zenodo
+        file, a CSV of other columns) is always refused.
     compression : str, optional
         h5py compression of the view datasets (e.g. ``"gzip"``). The Zenodo files are uncompressed
         (the default), which keeps random access cheap.
@@ -366,15 +395,23 @@ class GravitySpyHDF5Writer:
         self._ids: set[str] = set()
 
     def __enter__(self) -> GravitySpyHDF5Writer:
+        if self.metadata_csv is not None:
+            # Both outputs are checked before either is started.
+            check_output(self.metadata_csv, METADATA_CSV, overwrite=self.overwrite)
         stack = contextlib.ExitStack()
         try:
-            temporary_h5 = stack.enter_context(atomic_path(self.path, overwrite=self.overwrite))
+            temporary_h5 = stack.enter_context(
+                atomic_path(self.path, kind=GRAVITYSPY_HDF5, overwrite=self.overwrite)
+            )
             self._temporary_csv = (
-                stack.enter_context(atomic_path(self.metadata_csv, overwrite=self.overwrite))
+                stack.enter_context(
+                    atomic_path(self.metadata_csv, kind=METADATA_CSV, overwrite=self.overwrite)
+                )
                 if self.metadata_csv is not None
                 else None
             )
             self._file = h5py.File(temporary_h5, "w")
+            self._file.attrs[WRITER_ATTRIBUTE] = "gravityvit"
         except BaseException:
             stack.close()
             raise
@@ -765,6 +802,7 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
                 sample=entry.hdf5_path,
                 field="sample_type",
             )
+        validate_gravityspy_id(entry.gravityspy_id, source=source, sample=entry.hdf5_path)
         views = self.read_views(entry)
         row = self._metadata.get(entry.gravityspy_id, {})
         label = entry.label

@@ -41,7 +41,7 @@ import scipy.fft
 from scipy.interpolate import CubicSpline
 
 from gravityvit import gravity_spy
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path, is_png_file
 
 if TYPE_CHECKING:
     from gwpy.frequencyseries import FrequencySeries
@@ -71,6 +71,8 @@ SCAN_SAMPLE_RATE_HZ = 8192.0
 # The rendered PNG: axes at [0.125, 0.1, 0.775, 0.8] of an 8x6 in figure at 100 dpi, shrunk on the
 # right by a colorbar (5 % wide, 3 % pad) as in Gravity Spy's plot code.
 PNG_DPI = 100
+# A rendered Omega-scan PNG may replace only another PNG image.
+OMEGA_SCAN_PNG = OutputKind("Omega-scan PNG", recognise=is_png_file)
 PNG_FIGSIZE_IN: tuple[float, float] = (8.0, 6.0)
 AXES_RECT: tuple[float, float, float, float] = (0.125, 0.1, 0.775, 0.8)
 COLORBAR_SIZE, COLORBAR_PAD = 0.05, 0.03
@@ -938,7 +940,7 @@ def render_gravityspy_png(
     colorbar.ax.tick_params(labelsize=12, direction="in")
     colorbar.ax.yaxis.label.set_size(15)
     path = Path(path)
-    with atomic_path(path) as temporary:
+    with atomic_path(path, kind=OMEGA_SCAN_PNG) as temporary:
         figure.savefig(temporary, format="png", dpi=PNG_DPI)
     return path
 

@@ -32,6 +32,7 @@ from gravityvit.data.hdf5 import (
     GravitySpySample,
     IndexedSampleReader,
     read_metadata_csv,
+    validate_gravityspy_id,
     validate_view,
 )
 from gravityvit.gravity_spy import (
@@ -62,7 +63,7 @@ def read_png_view(
     try:
         with Image.open(path) as image:
             view = png_to_view(image)
-    except (OSError, UnidentifiedImageError, SyntaxError) as error:
+    except (OSError, UnidentifiedImageError, SyntaxError, Image.DecompressionBombError) as error:
         raise GravitySpyDataError(f"cannot read the PNG: {error}", str(path), sample, field) from error
     except ValueError as error:
         raise GravitySpyDataError(str(error), str(path), sample, field) from error
@@ -215,6 +216,7 @@ class GravitySpyPNGReader(IndexedSampleReader):
             )
         if entry.problem is not None:
             raise GravitySpyDataError(entry.problem, source, entry.name, "gravityspy_id")
+        validate_gravityspy_id(entry.gravityspy_id, source=source, sample=entry.name)
         files = dict(entry.files)
         if not self.allow_missing_views:
             for duration in DURATION_LABELS:

@@ -28,10 +28,22 @@ def _stamp_matches(stamp: Path, expected: dict[str, Any]) -> bool:
         return False
 
 
-def _write_stamp(stamp: Path, content: dict[str, Any]) -> None:
-    from gravityvit.file_utils import atomic_path
+def _is_stamp(path: Path) -> bool:
+    """Whether ``path`` is one of the stamps below: a JSON object with only their keys."""
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(content, dict) and set(content) <= _STAMP_KEYS
 
-    with atomic_path(stamp) as temporary:
+
+_STAMP_KEYS = {"samples_per_class", "seed", "simulator", "hdf5", "mtime_ns", "size"}
+
+
+def _write_stamp(stamp: Path, content: dict[str, Any]) -> None:
+    from gravityvit.file_utils import OutputKind, atomic_path
+
+    with atomic_path(stamp, kind=OutputKind("dataset stamp", recognise=_is_stamp)) as temporary:
         temporary.write_text(json.dumps(content))
 
 
@@ -50,14 +62,19 @@ def simulated_dataset_paths(root: str | os.PathLike, samples_per_class: int, see
 
 def simulate_cached(h5_path: str | os.PathLike, samples_per_class: int, seed: int, num_proc: int = 1) -> bool:
     """Simulate ``h5_path`` unless it was made with these settings by this simulator; True if simulated."""
-    from gravityvit.data.simulator import simulate_dataset
+    from gravityvit.data.simulator import default_metadata_csv, simulate_dataset
 
     h5_path = Path(h5_path)
     stamp = h5_path.with_suffix(".json")
     settings = {"samples_per_class": samples_per_class, "seed": seed, "simulator": simulator_digest()}
     if h5_path.exists() and _stamp_matches(stamp, settings):
         return False
-    stamp.unlink(missing_ok=True)
+    if _is_stamp(stamp):
+        # A stale cache of ours (the stamp says so): files written before output markers existed
+        # are not recognised by the writer, so they go here.
+        h5_path.unlink(missing_ok=True)
+        default_metadata_csv(h5_path).unlink(missing_ok=True)
+        stamp.unlink()
     simulate_dataset(h5_path, samples_per_class=samples_per_class, seed=seed, num_proc=num_proc)
     _write_stamp(stamp, settings)
     return True

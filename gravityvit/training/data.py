@@ -136,7 +136,9 @@ def check_glitch_dataset(
     ------
     GlitchDatasetError
         For a missing or empty split, a missing label or Image column, a label column that is not a
-        ClassLabel, or class names (or their order) that differ from the model's ``id2label``.
+        ClassLabel, class names (or their order) that differ from the model's ``id2label``, or rows
+        that cannot train: a label outside the classes (e.g. -1) or no image in any view column.
+        The message names the split and the row numbers.
     """
     model_names = [str(id2label[i]) for i in sorted(int(k) for k in id2label)]
     required = [LABEL_COLUMN, *view_columns_for(view_durations_s)]
@@ -168,6 +170,59 @@ def check_glitch_dataset(
                 f"{source}, split {split!r}: the label names of column {LABEL_COLUMN!r} do not match the "
                 f"model's id2label ({detail}); dataset: {names}; model: {model_names}"
             )
+        _check_rows(data, split, source, len(model_names), required[1:])
+
+
+# Rows named in a message, at most.
+_LISTED_ROWS = 10
+
+
+def _check_rows(data, split: str, source: str, num_labels: int, view_columns: Sequence[str]) -> None:
+    """Raise ``GlitchDatasetError`` naming rows with a label outside [0, num_labels) or no view at all.
+
+    Reads the label and image columns as Arrow batches (memory-mapped, no image is decoded), so a
+    bad row is named before training rather than as a batch index in the middle of it.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    bad_labels: list[tuple[int, Any]] = []
+    no_views: list[int] = []
+    start = 0
+    columns = [LABEL_COLUMN, *view_columns]
+    for batch in data.select_columns(columns).with_format("arrow").iter(batch_size=4096):
+        labels = batch.column(LABEL_COLUMN)
+        invalid = pc.or_kleene(pc.less(labels, 0), pc.greater_equal(labels, num_labels))
+        invalid = pc.fill_null(pc.or_kleene(invalid, pc.is_null(labels)), True)
+        for row in np.flatnonzero(invalid.to_numpy(zero_copy_only=False)):
+            bad_labels.append((start + int(row), labels[int(row)].as_py()))
+        missing = None
+        for column in view_columns:
+            cells = batch.column(column)
+            absent = pc.is_null(cells)
+            if pa.types.is_struct(cells.type):  # an Image cell {"bytes", "path"} with neither
+                empty = pc.and_(
+                    pc.is_null(pc.struct_field(cells, "bytes")), pc.is_null(pc.struct_field(cells, "path"))
+                )
+                absent = pc.or_(absent, pc.fill_null(empty, True))
+            missing = absent if missing is None else pc.and_(missing, absent)
+        if missing is not None:
+            no_views.extend(
+                start + int(row) for row in np.flatnonzero(missing.to_numpy(zero_copy_only=False))
+            )
+        start += batch.num_rows
+    if bad_labels:
+        listing = ", ".join(f"row {row}: {label!r}" for row, label in bad_labels[:_LISTED_ROWS])
+        raise GlitchDatasetError(
+            f"{source}, split {split!r}: {len(bad_labels)} row(s) have a label outside 0..{num_labels - 1} "
+            f"({listing}{' ...' if len(bad_labels) > _LISTED_ROWS else ''}); fix or drop them before training"
+        )
+    if no_views:
+        rows = ", ".join(map(str, no_views[:_LISTED_ROWS]))
+        raise GlitchDatasetError(
+            f"{source}, split {split!r}: {len(no_views)} row(s) have no image in any of {list(view_columns)} "
+            f"(rows {rows}{' ...' if len(no_views) > _LISTED_ROWS else ''}); a sample needs at least one view"
+        )
 
 
 def _decode_view(image: Any) -> np.ndarray:

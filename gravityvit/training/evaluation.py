@@ -30,13 +30,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from gravityvit.file_utils import atomic_path
+from gravityvit.file_utils import OutputKind, atomic_path, check_output, directory_of_files
 from gravityvit.inference.calibration import add_calibration_to_report
 from gravityvit.inference.unknown import unknown_summary
 from gravityvit.training.data import GlitchCollator, GlitchViewsTransform, prepare_split
 from gravityvit.training.metrics import compute_glitch_metrics
 
 logger = logging.getLogger(__name__)
+# A report directory; reports written before output markers existed are recognised by their files.
+EVALUATION_REPORT = OutputKind(
+    "evaluation report",
+    directory=True,
+    recognise=directory_of_files(
+        "metrics.json", "classification_report.txt", "*.png", required=("metrics.json",)
+    ),
+)
 
 REPORT_FILES: tuple[str, ...] = (
     "metrics.json",
@@ -370,7 +378,8 @@ def write_evaluation_report(
     dataset : datasets.Dataset
         The split to evaluate, untransformed (as converted).
     output_dir : path
-        The report directory; replaced atomically.
+        The report directory, written atomically. It may replace only an earlier evaluation report
+        (``OutputError`` otherwise, raised before any work).
     split : str
         Name of the split, for titles and the JSON.
     batch_size : int
@@ -392,6 +401,7 @@ def write_evaluation_report(
     """
     if len(dataset) == 0:
         raise ValueError(f"split {split!r} is empty: nothing to evaluate")
+    check_output(output_dir, EVALUATION_REPORT)
     label_names = _label_names(model)
     durations = list(getattr(model.config, "view_durations_s", None) or (0.5, 1.0, 2.0, 4.0))
     logger.info("evaluating on %d %s samples", len(dataset), split)
@@ -429,7 +439,7 @@ def write_evaluation_report(
             model, image_processor, samples_per_class=time_shift_samples_per_class, batch_size=batch_size
         )
 
-    with atomic_path(output_dir, directory=True) as temporary:
+    with atomic_path(output_dir, kind=EVALUATION_REPORT) as temporary:
         # ECE before / after temperature scaling and reliability_diagram.png.
         add_calibration_to_report(
             report,

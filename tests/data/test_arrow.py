@@ -10,6 +10,7 @@ import pytest
 from datasets import load_from_disk
 
 from gravityvit.data.arrow import (
+    ARROW_DATASET,
     MAX_PIXEL_ERROR,
     STATS_FILENAME,
     batch_to_views,
@@ -18,6 +19,7 @@ from gravityvit.data.arrow import (
     example_to_views,
 )
 from gravityvit.data.hdf5 import GravitySpyDataError, GravitySpyHDF5Writer
+from gravityvit.file_utils import MARKER_NAME, atomic_path
 from gravityvit.gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, IMAGE_COLUMNS
 
 from .conftest import make_sample
@@ -103,14 +105,14 @@ def test_bad_sample_error_names_it_and_existing_output_is_untouched(tmp_path, ca
     h5_path = tmp_path / "bad.h5"
     bad_path = write_with_bad_sample(h5_path, bad, drop="2.0.png" if case == "missing_view" else None)
     output = tmp_path / "arrow"
-    output.mkdir()
-    (output / "keep.txt").write_text("previous dataset")
+    with atomic_path(output, kind=ARROW_DATASET) as earlier:  # an earlier output, which must survive
+        (earlier / "keep.txt").write_text("previous dataset")
     with pytest.raises(GravitySpyDataError) as info:
         # The error must also come out whole from a worker process.
         convert_to_arrow(h5_path, output, num_proc=2 if case == "nan" else 1)
     assert bad_path in str(info.value) and str(h5_path) in str(info.value) and reason in str(info.value)
     assert info.value.field == field
-    assert [p.name for p in output.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in output.iterdir()) == [MARKER_NAME, "keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["arrow", "bad.h5"]  # no temporary leftovers
 
 

@@ -14,6 +14,7 @@ import pytest
 from gravityvit.data.download import (
     ChecksumMismatchError,
     DownloadInterruptedError,
+    UnsafeRecordError,
     ZenodoUnreachableError,
     download_gravityspy,
     extract_archive,
@@ -201,3 +202,33 @@ def test_download_command(zenodo, tmp_path, capsys):
     args = parser.parse_args(["download", "--output", str(tmp_path), "--endpoint", "http://127.0.0.1:9"])
     assert args.func(args) == 1
     assert "Zenodo cannot be reached" in capsys.readouterr().err
+
+
+def test_a_file_name_with_a_path_is_refused(zenodo, tmp_path):
+    endpoint, state = zenodo
+    content = b"archive"
+    state["files"]["../x.tar.gz"] = content
+    state["record"]["files"].append(
+        {
+            "key": "../x.tar.gz",
+            "size": len(content),
+            "checksum": f"md5:{hashlib.md5(content).hexdigest()}",
+            "links": {"self": f"{endpoint}/api/records/{RECORD_ID}/files/../x.tar.gz/content"},
+        }
+    )
+    output = tmp_path / "out"
+    with pytest.raises(UnsafeRecordError, match=r"lists a file named '\.\./x\.tar\.gz'"):
+        download_gravityspy("v1d0", output, endpoint=endpoint, include_png=True)
+    assert not (tmp_path / "x.tar.gz").exists() and not output.exists()
+
+
+def test_a_file_without_checksum_needs_no_verify(zenodo, tmp_path, caplog):
+    endpoint, state = zenodo
+    del state["record"]["files"][1]["checksum"]
+    with pytest.raises(UnsafeRecordError, match="lists no md5 checksum"):
+        download_gravityspy("v1d0", tmp_path, endpoint=endpoint)
+    assert list(tmp_path.iterdir()) == []  # refused before any byte is fetched
+    with caplog.at_level("WARNING"):
+        paths = download_gravityspy("v1d0", tmp_path, endpoint=endpoint, verify=False)
+    assert paths["trainingset_v1d0_metadata.csv"].read_bytes() == CSV
+    assert "not verified" in caplog.text

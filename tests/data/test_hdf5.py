@@ -14,6 +14,7 @@ from gravityvit.data.hdf5 import (
     GravitySpyHDF5Reader,
     GravitySpyHDF5Writer,
     read_metadata_csv,
+    write_gravityspy_hdf5,
 )
 from gravityvit.gravity_spy import HDF5_VIEW_KEYS
 
@@ -195,7 +196,8 @@ def test_truncated_file_gives_a_clear_error(tmp_path, small_hdf5):
 )
 def test_writer_rejects_bad_samples_and_leaves_existing_file(tmp_path, change, field):
     path = tmp_path / "out.h5"
-    path.write_bytes(b"previous content")
+    write_gravityspy_hdf5(path, [make_sample(1)])  # an earlier output, which a failed run must keep
+    previous = path.read_bytes()
     sample = make_sample(0)
     for key, value in change.items():
         setattr(sample, key, value)
@@ -205,7 +207,7 @@ def test_writer_rejects_bad_samples_and_leaves_existing_file(tmp_path, change, f
     ):
         writer.write(sample)
     assert info.value.field == field
-    assert path.read_bytes() == b"previous content"
+    assert path.read_bytes() == previous
     assert not (tmp_path / "m.csv").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.h5"]  # no temporary files left behind
 
