@@ -579,7 +579,7 @@ def _scattered_light(w: Waveform, t0: float) -> float:
     snr = trigger_snr(w.rng, low=12.0, cap=60.0)
     period = _loguniform(w.rng, 2.0, 8.0)
     f_top = w.rng.uniform(12, 35)
-    n_harmonics = int(w.rng.integers(2, 6))  # stacked: one thin steady line is Low_Frequency_Lines
+    n_harmonics = int(w.rng.integers(3, 7))  # a stack: one or two thin lines are Low_Frequency_Lines
     offset = t0 - period / 2  # an arch top at the trigger
 
     def arch(t: np.ndarray) -> np.ndarray:
@@ -612,16 +612,12 @@ def _low_frequency_burst(w: Waveform, t0: float) -> float:
 
 
 def _low_frequency_lines(w: Waveform, t0: float) -> float:
-    # One to a few thin horizontal lines low in the band (mostly 10-30 Hz) across the window,
-    # bursting on and off within the data.
+    # One or two thin, unrelated horizontal lines low in the band (10-40 Hz) across the window,
+    # bursting on and off within the data. Not a harmonic stack: in the short views a stack of
+    # bright lines is the top of a Scattered_Light arch.
     snr = trigger_snr(w.rng, low=10.0, index=1.5, cap=30.0)
-    count = int(w.rng.integers(1, 4))
-    fundamental = w.rng.uniform(10, 25)
-    for k in range(count):
-        # Often harmonics of one line, otherwise unrelated lines.
-        frequency_hz = fundamental * (k + 1) if w.rng.random() < 0.5 else w.rng.uniform(10, 40)
-        if frequency_hz > 62:
-            continue
+    for k in range(int(w.rng.integers(1, 3))):
+        frequency_hz = _loguniform(w.rng, 10, 40)
         length = w.rng.uniform(4.5, 7.5)
         start = w.rng.uniform(-3.8, 3.8 - length) if length < 7.5 else -3.75
         # A slow wander of a few per cent (about a pixel row): real low-frequency lines drift, which
@@ -640,27 +636,6 @@ def _low_frequency_lines(w: Waveform, t0: float) -> float:
             snr * (1.0 if k == 0 else w.rng.uniform(0.6, 1.0)),
         )
     return snr
-
-
-def _line_bursts(w: Waveform, t0: float, centre_hz: float, spread_hz: float, snr: float) -> None:
-    # Dashes anywhere in +-2.2 s, often repeating at a near-regular spacing.
-    count = int(w.rng.integers(2, 10))
-    if w.rng.random() < 0.5:  # a regular train, the trigger one of its dashes
-        spacing, first = w.rng.uniform(0.2, 1.0), -int(w.rng.integers(0, count))
-        times = [t0 + (first + k) * spacing + w.rng.normal(0, 0.02) for k in range(count)]
-        times[-first] = t0
-    else:
-        times = [t0] + [w.rng.uniform(-2.2, 2.2) for _ in range(count - 1)]
-    for time_s in times:
-        loudest = time_s == t0
-        duration = _loguniform(w.rng, 0.04, 0.4)
-        frequency_hz = centre_hz + w.rng.uniform(-spread_hz, spread_hz)
-        w.add_track(
-            time_s - duration / 2,
-            time_s + duration / 2,
-            lambda t, f=frequency_hz: np.full_like(t, f),
-            snr if loudest else snr * w.rng.uniform(0.5, 1.0),
-        )
 
 
 def _dotted_line(w: Waveform, t0: float, centre_hz: float, snr: float, count: int, span_s: float) -> None:
