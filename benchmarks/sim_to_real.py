@@ -324,7 +324,7 @@ def plot_mistakes(samples: Sequence[RealSample], predictions: Predictions, outpu
                 fontsize=7,
             )
         fig.suptitle(f"Misclassified real samples ({start + 1}-{start + len(chunk)} of {len(wrong)})")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (1.9 * len(chunk))))  # room for the title
         name = f"mistakes-{page:02d}.png"
         _save_figure(fig, output_dir / name, dpi=80)
         plt.close(fig)
@@ -347,7 +347,7 @@ def plot_real_vs_simulated(
 ) -> None:
     """One row per class: up to ``per_side`` real views, then as many simulated, of one duration."""
     plt = _pyplot()
-    classes = [c for c in real_by_class if real_by_class[c]]
+    classes = [c for c in gravity_spy.CLASS_NAMES if real_by_class.get(c)]
     fig, axes = plt.subplots(
         len(classes), 2 * per_side, figsize=(1.7 * 2 * per_side + 1.5, 1.45 * len(classes)), squeeze=False
     )
@@ -368,7 +368,7 @@ def plot_real_vs_simulated(
                 ax.set_title("real" if column < per_side else "simulated", fontsize=9)
         axes[row, 0].set_ylabel(f"{label}\n{gravity_spy.VIEW_DURATIONS_S[index]:g} s", fontsize=8)
     fig.suptitle("Real (left) and simulated (right) views, one duration per class")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / (1.45 * len(classes))))  # room for the title
     _save_figure(fig, path, dpi=60)
     plt.close(fig)
 

@@ -136,3 +136,14 @@ def test_real_kaggle_samples_convert_with_missing_views(kaggle_samples_dir, tmp_
         expected_mask = np.ones(4, bool) if sample.view_mask is None else sample.view_mask
         assert mask.tolist() == expected_mask.tolist()
         np.testing.assert_allclose(views, sample.views, atol=1e-5)
+
+
+def test_hdf5_writer_refuses_missing_views(kaggle_tree, tmp_path):
+    """The Zenodo HDF5 layout has all four views: a sample read with a view missing is not written."""
+    from gravityvit.data.hdf5 import write_gravityspy_hdf5
+
+    root, _ = kaggle_tree
+    whistle = next(s for s in GravitySpyPNGReader(root, allow_missing_views=True) if s.label == "Whistle")
+    with pytest.raises(GravitySpyDataError, match="needs all four views") as info:
+        write_gravityspy_hdf5(tmp_path / "out.h5", [whistle])
+    assert info.value.field == "0.5.png" and "bbbbbbbbbb" in str(info.value)
