@@ -367,7 +367,7 @@ def _alive(pid: int) -> bool:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux-only")
 def test_killed_conversion_leaves_no_workers_and_its_leftovers_are_cleaned(tmp_path):
-    h5 = _write_h5(tmp_path / "sim.h5", [_sample(i, split="train") for i in range(24)])
+    h5 = _write_h5(tmp_path / "sim.h5", [_sample(i, split="train") for i in range(60)])
     output = tmp_path / "arrow"
     process = subprocess.Popen(
         [sys.executable, "-c", _SLOW_CONVERSION, str(h5), str(output)],
