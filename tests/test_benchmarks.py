@@ -152,6 +152,7 @@ def test_unknown_measurement_is_refused():
         bench.run_benchmarks(TINY, ["nope"])
 
 
+@pytest.mark.slow
 def test_gpu_bench_dry_run_on_cpu():
     args = gpu_bench.parse_args(["--dry-run", "--max-batch", "2", "--model", "gravityvit/multiview-demo"])
     result = gpu_bench.run(args)

@@ -24,7 +24,7 @@ def run_python(code: str) -> dict:
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        timeout=300,
+        timeout=900,
     )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])

@@ -80,6 +80,7 @@ def test_sample_alone_and_in_a_batch_give_the_same_logits():
         torch.testing.assert_close(alone, batched[index : index + 1], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_a_few_steps_drive_the_loss_down():
     model = tiny_cnn()
     inputs = GravityViTImageProcessor.from_config(model.config).preprocess_views(

@@ -133,6 +133,7 @@ def test_backbone_runs_once_per_batch():
     assert calls == [torch.Size([7, 3, 32, 32])]  # the 7 present views, in one call
 
 
+@pytest.mark.slow
 def test_a_few_steps_drive_the_loss_down():
     torch.manual_seed(0)
     model = GravityViTForGlitchClassification(tiny_config(label_smoothing=0.0))

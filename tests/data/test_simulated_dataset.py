@@ -11,6 +11,7 @@ pytest.importorskip("gwpy")
 from gravityvit.data import simulated_dataset
 
 
+@pytest.mark.slow
 def test_made_once_reused_then_remade_when_the_simulator_changes(tmp_path, monkeypatch):
     arrow_dir = simulated_dataset.simulated_arrow_dataset(tmp_path, samples_per_class=1, seed=3)
     base = tmp_path / "simulated_n1_seed3"
