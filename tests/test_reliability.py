@@ -330,10 +330,15 @@ def test_metadata_csv_must_match_and_agree(tmp_path, capsys, caplog):
 # --- 8. killed runs -------------------------------------------------------------------------------------------
 
 
+# The conversion as `gravityvit convert --num-proc 2` runs it (the command line's entry point makes its
+# workers die with it), slowed down so that it can be killed half-way.
 _SLOW_CONVERSION = """
 import sys, time
 from gravityvit.data.arrow import convert_to_arrow
 from gravityvit.data.hdf5 import GravitySpyHDF5Reader
+from gravityvit.file_utils import workers_die_with_parent
+
+workers_die_with_parent()
 
 class SlowReader(GravitySpyHDF5Reader):
     def __getitem__(self, index):
