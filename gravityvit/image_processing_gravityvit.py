@@ -104,7 +104,15 @@ class GravityViTImageProcessor(BaseImageProcessor):
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> GravityViTImageProcessor:
-        """Build the processor matching a ``GravityViTConfig`` or ``GravitySpyCNNConfig``."""
+        """Build the processor matching a ``GravityViTConfig`` or ``GravitySpyCNNConfig``.
+
+        A GravityViT config whose ``image_mean`` / ``image_std`` are left to the backbone (no model
+        built from it yet) gets them from the timm backbone, built on the meta device.
+        """
+        if getattr(config, "backbone", None) and (config.image_mean is None or config.image_std is None):
+            from .modeling_backbone import resolve_backbone_fields
+
+            resolve_backbone_fields(config)
         return cls(
             image_size=config.image_size,
             view_durations_s=config.view_durations_s,

@@ -86,51 +86,6 @@ def glitch_classification_loss(
     return per_sample.sum() / weight[labels].sum()
 
 
-def check_loss_settings(
-    label_smoothing: float,
-    focal_gamma: float,
-    class_weights: Sequence[float] | None,
-    num_labels: int,
-) -> list[float] | None:
-    """Validate the loss fields of a model config; shared by both model configs.
-
-    Parameters
-    ----------
-    label_smoothing : float
-        Must lie in [0, 1).
-    focal_gamma : float
-        Must be >= 0 (0 = cross-entropy).
-    class_weights : sequence of float, optional
-        One non-negative weight per label, with a positive sum.
-    num_labels : int
-        Number of classes of the config.
-
-    Returns
-    -------
-    list of float or None
-        ``class_weights`` as a list of floats (None when unset), ready to store in the config.
-
-    Raises
-    ------
-    ValueError
-        Naming the offending field.
-    """
-    if not 0.0 <= float(label_smoothing) < 1.0:
-        raise ValueError(f"label_smoothing must lie in [0, 1); got {label_smoothing}")
-    if not float(focal_gamma) >= 0.0:
-        raise ValueError(f"focal_gamma must be >= 0 (0 = cross-entropy); got {focal_gamma}")
-    if class_weights is None:
-        return None
-    weights = [float(w) for w in class_weights]
-    if len(weights) != num_labels:
-        raise ValueError(
-            f"class_weights must have one weight per label (num_labels={num_labels}); got {len(weights)}"
-        )
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError("class_weights must be non-negative with a positive sum")
-    return weights
-
-
 def config_classification_loss(logits: torch.Tensor, labels: torch.Tensor, config: Any) -> torch.Tensor:
     """``glitch_classification_loss`` with the loss settings of a model config.
 

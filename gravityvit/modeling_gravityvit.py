@@ -26,8 +26,9 @@ from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .configuration_gravityvit import GravityViTConfig, create_timm_backbone
+from .configuration_gravityvit import GravityViTConfig
 from .losses import config_classification_loss
+from .modeling_backbone import create_timm_backbone, resolve_backbone_fields
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 
@@ -449,6 +450,8 @@ class GravityViTModel(GravityViTPreTrainedModel):
             drop_path_rate=config.drop_path_rate,
             conv_stem_channels=config.conv_stem_channels,
         )
+        # The config leaves what the backbone decides (its width, its normalisation) to the backbone.
+        resolve_backbone_fields(config, self.backbone)
         self.duration_embedding = nn.Parameter(torch.zeros(config.num_views, config.hidden_size))
         self.fusion: nn.Module | None = None
         if config.fusion == "cross_attention":
