@@ -10,83 +10,30 @@ per-class precision / recall / F1, confusion matrix, accuracy with one duration 
 mistakes), ``classification_report.txt``, ``confusion_matrix.png`` (row-normalised),
 ``view_importance.png`` (mean fusion weight per class and duration), ``single_duration_accuracy.png``
 and ``worst_mistakes.png``. ``examples/train.py`` writes the same report for its test split.
+
+The evaluation itself is ``gravityvit.training.run.evaluate``; the flags are the fields of
+``gravityvit.training.arguments.EvaluationArguments``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 
-import gravityvit
-from gravityvit.training.data import check_glitch_dataset, load_glitch_dataset
-from gravityvit.training.evaluation import write_evaluation_report
-
-logger = logging.getLogger("gravityvit.evaluate")
-
-# examples/evaluate.py has the name of the `evaluate` library that the metrics import: keep this
-# folder off sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
+# This file has the name of the `evaluate` library that the metrics import: keep this folder off
+# sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
 _EXAMPLES_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", required=True, help="Trained model directory or Hub id.")
-    parser.add_argument("--dataset", required=True, help="Converted dataset directory or Hub dataset id.")
-    parser.add_argument("--split", default="test", help="Split to evaluate (default: test).")
-    parser.add_argument("--output", required=True, help="Report directory (replaced atomically).")
-    parser.add_argument("--batch_size", type=int, default=64, help="Samples per forward pass.")
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps; default: the best available.")
-    parser.add_argument("--max_samples", type=int, default=None, help="Evaluate only the first N samples.")
-    parser.add_argument("--gallery_size", type=int, default=12, help="Mistakes shown in the gallery.")
-    parser.add_argument(
-        "--no_single_duration",
-        action="store_true",
-        help="Skip the one-duration-only scores (4 extra passes).",
-    )
-    parser.add_argument("--trust_remote_code", action="store_true", help="Allow remote code for Hub models.")
-    return parser
-
-
-def main(argv: list[str] | None = None) -> dict:
-    """Evaluate and write the report; return the metrics."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    from gravityvit.hub import load_model_and_processor
-
-    model, processor = load_model_and_processor(args.model, trust_remote_code=args.trust_remote_code)
-    dataset = load_glitch_dataset(args.dataset)
-    durations = getattr(model.config, "view_durations_s", None) or gravityvit.VIEW_DURATIONS_S
-    check_glitch_dataset(dataset, model.config.id2label, durations, splits=(args.split,), source=args.dataset)
-    split = dataset[args.split]
-    if args.max_samples is not None:
-        split = split.select(range(min(args.max_samples, len(split))))
-    report = write_evaluation_report(
-        model,
-        processor,
-        split,
-        args.output,
-        split=args.split,
-        batch_size=args.batch_size,
-        device=args.device,
-        gallery_size=args.gallery_size,
-        single_duration=not args.no_single_duration,
-    )
-    summary = {
-        k: report[k] for k in ("num_samples", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")
-    }
-    print(json.dumps(summary, indent=2))
-    print(f"report written to {args.output}")
-    return report
-
+from gravityvit.training.arguments import parse_evaluation_arguments  # noqa: E402
+from gravityvit.training.run import SUMMARY_METRICS, evaluate  # noqa: E402
 
 if __name__ == "__main__":
-    main()
-    sys.exit(0)
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    arguments = parse_evaluation_arguments(sys.argv[1:])
+    report = evaluate(arguments)
+    print(json.dumps({k: report[k] for k in ("num_samples", *SUMMARY_METRICS)}, indent=2))
+    print(f"report written to {arguments.output}")

@@ -8,14 +8,11 @@ directory is atomic on POSIX file systems.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 
 def _temporary_sibling(target: Path, *, directory: bool) -> Path:
@@ -88,20 +85,3 @@ def atomic_path(
         _remove(backup)
     else:
         os.replace(temporary, target)
-
-
-def import_script(path: str | os.PathLike, module_name: str | None = None) -> ModuleType:
-    """Import the Python file ``path`` as a module (e.g. an example script that is not in a package).
-
-    The module is registered in ``sys.modules`` under ``module_name`` (default: derived from the path)
-    before it runs, since dataclasses look their module up there.
-    """
-    path = Path(path).resolve()
-    module_name = module_name or f"gravityvit_script_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from gravityvit.file_utils import atomic_path, import_script
+from gravityvit.file_utils import atomic_path
 
 
 def test_atomic_file_replaces_target_only_on_success(tmp_path: Path):
@@ -57,14 +57,3 @@ def test_atomic_outputs_get_umask_permissions(tmp_path: Path):
         os.umask(umask)
     assert (tmp_path / "file.txt").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o755
-
-
-def test_import_script_runs_a_file_as_a_module(tmp_path):
-    import dataclasses
-    import sys
-
-    script = tmp_path / "tool.py"
-    script.write_text("import dataclasses\n\n@dataclasses.dataclass\nclass Args:\n    x: int = 3\n")
-    module = import_script(script, "gravityvit_test_tool")
-    assert sys.modules["gravityvit_test_tool"] is module and dataclasses.is_dataclass(module.Args)
-    assert module.Args().x == 3
