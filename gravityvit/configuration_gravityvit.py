@@ -75,11 +75,9 @@ class GravityViTConfig(GlitchClassifierConfig):
         head_dropout (`float`, *optional*, defaults to 0.1):
             Dropout before each linear layer of the head.
         label_smoothing (`float`, *optional*, defaults to 0.1):
-            Label smoothing of the cross-entropy / focal loss, in [0, 1).
-        focal_gamma (`float`, *optional*, defaults to 0.0):
-            Focal-loss exponent; 0 gives plain cross-entropy.
-        class_weights (`list[float]`, *optional*):
-            Per-class loss weights (one per label, non-negative), e.g. inverse class frequencies.
+            Label smoothing of the loss, in [0, 1).
+        focal_gamma (`float`, *optional*, defaults to 0.0), class_weights (`list[float]`, *optional*):
+            The focal-loss exponent and per-class loss weights, as in ``GlitchClassifierConfig``.
         image_mean (`list[float]`, *optional*):
             Per-channel normalisation mean of the processor; unset, it is the backbone's timm
             ``pretrained_cfg["mean"]``, filled in when the model is built.

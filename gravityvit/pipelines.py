@@ -4,17 +4,11 @@
 GravityViT or CNN-baseline checkpoint for one image: the image processor turns a rendered 800x600
 Gravity Spy PNG into one view (the others masked) and a 2x2 merged-view mosaic into four views.
 
-``pipeline("glitch-classification", model=...)`` takes what a glitch really is, all of its views:
-
-- a dict of views by duration (``{0.5: view, "1.0": image, "image_2000ms": "path.png", ...}``);
-- the PNG paths of Gravity Spy samples (``{ifo}_{id}_spectrogram_{d}.png``), grouped by sample id;
-- a folder of such PNGs (searched recursively, grouped by sample id);
-- a Gravity Spy HDF5 file or an Arrow dataset directory (``save_to_disk``) of the converter;
-- strain and GPS time(s): ``{"strain": FILE_OR_TIMESERIES, "gps": T or [T, ...], "channel": ...}``,
-  Omega-scanned first;
-- one array, tuple of views, PIL image or path (as the image processor reads them);
-- or a list of these, classified in batches (``batch_size``) on any device (``device="cpu"``,
-  ``"cuda"``, ``"mps"`` or ``"auto"``).
+``pipeline("glitch-classification", model=...)`` takes what a glitch really is, all of its views: a
+dict of views by duration, the PNGs of Gravity Spy samples or a folder of them, a Gravity Spy HDF5
+file, an Arrow dataset, strain with GPS times, or one array, image or path (the forms are listed in
+``pipeline_inputs``); or a list of these, classified in batches (``batch_size``) on any device
+(``device="cpu"``, ``"cuda"``, ``"mps"`` or ``"auto"``).
 
 Each sample gives ``{"sample_id", "label", "score", "top_k": [{"label", "score"}, ...],
 "view_weights": {"0.5": w, "1.0": w, ...}}``. The inputs are turned into samples by

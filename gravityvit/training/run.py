@@ -94,10 +94,8 @@ class TrainResult:
 
 def _named_config(name: str, overrides: dict[str, Any]):
     """The named configuration ``name`` with ``overrides``, or None when no configuration has that name."""
-    try:
-        from gravityvit.named_configs import get_named_config, list_named_configs
-    except ImportError:
-        return None
+    from gravityvit.named_configs import get_named_config, list_named_configs
+
     if name not in list_named_configs():
         return None
     return get_named_config(name, **overrides)
@@ -106,10 +104,9 @@ def _named_config(name: str, overrides: dict[str, Any]):
 def load_model(model_args: ModelArguments, class_weights: list[float] | None = None):
     """Build or load the model and its image processor; apply the loss settings to its config.
 
-    Returns
-    -------
-    model, image_processor, source
-        ``source`` says where the weights came from (for the model card).
+    Returns:
+        `(model, image_processor, source)`: ``source`` says where the weights came from (for the
+        model card).
     """
     from transformers import AutoConfig, AutoImageProcessor, AutoModelForImageClassification
 
