@@ -135,7 +135,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     import datasets
 
     from gravityvit.data.class_subset import keep_classes
-    from gravityvit.file_utils import import_script
+    from gravityvit.training.arguments import parse_train_arguments
+    from gravityvit.training.run import train
 
     work_dir = Path(args.work_dir)
     if args.dataset is None:
@@ -153,7 +154,6 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         raise SystemExit(f"open_set: --held_out names classes the dataset does not have: {unknown}")
     test = dataset["test"]
     true_names = np.array(all_names)[np.asarray(test["label"])]
-    train = import_script(REPO_ROOT / "examples" / "train.py")
 
     results: dict[str, Any] = {"dataset": str(dataset_dir), "train_arguments": extra, "held_out": {}}
     for held_out in args.held_out:
@@ -162,18 +162,24 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         keep_classes(dataset, known, splits=("train", "validation")).save_to_disk(str(subset_dir))
         model_dir = work_dir / f"without_{held_out}" / "model"
         logger.info("training without %s (%d classes)", held_out, len(known))
-        run_results = train.main(
-            train_arguments(_config_overrides(extra, known), subset_dir, model_dir, args.seed)
+        run_results = train(
+            *parse_train_arguments(
+                train_arguments(_config_overrides(extra, known), subset_dir, model_dir, args.seed)
+            )
         )
         figures = open_set_figures(score_test_split(model_dir, test, args.batch_size), true_names, held_out)
-        figures["calibration"] = run_results.get("calibration")
+        figures["calibration"] = run_results.calibration
         results["held_out"][held_out] = figures
         logger.info("%s: %s", held_out, {k: v for k, v in figures.items() if k != "calibration"})
     results["mean_auroc"] = float(np.mean([r["auroc"] for r in results["held_out"].values()]))
 
     if args.reference:
         model_dir = work_dir / "all_classes" / "model"
-        train.main(train_arguments(_config_overrides(extra, all_names), dataset_dir, model_dir, args.seed))
+        train(
+            *parse_train_arguments(
+                train_arguments(_config_overrides(extra, all_names), dataset_dir, model_dir, args.seed)
+            )
+        )
         scored = score_test_split(model_dir, test, args.batch_size)
         for held_out, figures in results["held_out"].items():
             known = true_names != held_out

@@ -327,7 +327,7 @@ def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callabl
     """
     from transformers import ViTConfig, ViTForImageClassification
 
-    from gravityvit.configuration_gravityvit import create_timm_backbone
+    from gravityvit.modeling_backbone import create_timm_backbone
 
     model, processor = build_model(profile, seed)
     config = model.config

@@ -56,7 +56,14 @@ if str(REPO_ROOT) not in sys.path:  # run from a checkout without installing
 
 from gravityvit import gravity_spy  # noqa: E402
 from gravityvit.data import view_statistics as vs  # noqa: E402
-from gravityvit.file_utils import OutputKind, atomic_path  # noqa: E402
+from gravityvit.file_utils import (  # noqa: E402
+    OutputKind,
+    atomic_path,
+    csv_with_header,
+    is_json_document,
+    is_png_file,
+    read_head,
+)
 
 DEFAULT_OUTPUT = REPO_ROOT / "outputs" / "sim_to_real"
 DEFAULT_REAL_SAMPLES_ROOT = REPO_ROOT.parent / "shared" / "real_samples"
@@ -77,10 +84,16 @@ KEY_STATISTICS: tuple[str, ...] = (
 # Files of the simulator's output whose source decides the simulated views (the cache fingerprint).
 SIMULATOR_SOURCES = ("data/simulator.py", "data/omega_scan.py", "gravity_spy.py")  # in the package
 OUTPUT_MARKER = "report.json"  # an OUTDIR holding this (or nothing) is ours to write into
-# A file of the report: an existing one is replaced only inside an earlier report's OUTDIR.
-REPORT_FILE = OutputKind(
-    "sim_to_real report file", recognise=lambda path: (path.parent / OUTPUT_MARKER).is_file()
+# What this script writes: a later run replaces only these (an earlier run's files), nothing else.
+SIMULATED_SAMPLE = OutputKind(
+    "simulated sample (.npz)", recognise=lambda path: read_head(path, 4) == b"PK\x03\x04"
 )
+FIGURE = OutputKind("sim_to_real figure (PNG)", recognise=is_png_file)
+STATISTICS_TABLE = OutputKind("sim_to_real statistics table", recognise=csv_with_header("class"))
+MARKDOWN_REPORT = OutputKind(
+    "sim_to_real report", recognise=lambda path: read_head(path).startswith(b"# Sim-to-real report")
+)
+JSON_REPORT = OutputKind("sim_to_real report (JSON)", recognise=is_json_document)
 
 
 @dataclass
@@ -167,7 +180,7 @@ def _simulate_one(job: tuple[str, int, int, int, str]) -> str:
     from gravityvit.data.simulator import simulate_sample
 
     views, metadata = simulate_sample(label, np.random.SeedSequence((seed, class_index, index)))
-    with atomic_path(Path(path)) as temporary, temporary.open("wb") as handle:
+    with atomic_path(Path(path), kind=SIMULATED_SAMPLE) as temporary, temporary.open("wb") as handle:
         np.savez_compressed(handle, views=views, metadata=json.dumps(_jsonable(metadata)))
     return path
 
@@ -390,12 +403,12 @@ def plot_confusion(summary: Mapping[str, Any], path: Path) -> None:
     for true, row in summary["confusion"].items():
         for predicted, count in row.items():
             matrix[names.index(true), names.index(predicted)] = count
-    with atomic_path(path, kind=REPORT_FILE) as temporary:  # keeps the .png suffix, which sets the format
+    with atomic_path(path, kind=FIGURE) as temporary:  # keeps the .png suffix, which sets the format
         plot_confusion_matrix(matrix, names, temporary, "Real samples: true -> predicted")
 
 
 def _save_figure(fig, path: Path, dpi: int) -> None:
-    with atomic_path(path, kind=REPORT_FILE) as temporary:
+    with atomic_path(path, kind=FIGURE) as temporary:
         fig.savefig(temporary, dpi=dpi, format="png")
 
 
@@ -533,7 +546,7 @@ def markdown_report(report: Mapping[str, Any]) -> str:
 
 def write_statistics_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
     with (
-        atomic_path(path, kind=REPORT_FILE) as temporary,
+        atomic_path(path, kind=STATISTICS_TABLE) as temporary,
         temporary.open("w", newline="", encoding="utf-8") as handle,
     ):
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["class"])
@@ -721,9 +734,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     report["seconds"] = time.perf_counter() - started
 
     write_statistics_csv(rows, args.output / "statistics.csv")
-    with atomic_path(args.output / "report.md", kind=REPORT_FILE) as temporary:
+    with atomic_path(args.output / "report.md", kind=MARKDOWN_REPORT) as temporary:
         temporary.write_text(markdown_report(report), encoding="utf-8")
-    with atomic_path(args.output / OUTPUT_MARKER, kind=REPORT_FILE) as temporary:
+    with atomic_path(args.output / OUTPUT_MARKER, kind=JSON_REPORT) as temporary:
         temporary.write_text(json.dumps(_jsonable(report), indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.output / 'report.md'} and report.json ({report['seconds']:.0f} s)", file=sys.stderr)
     return report

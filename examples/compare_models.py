@@ -6,8 +6,8 @@ Usage::
     python examples/compare_models.py --dataset DIR --output_dir outputs/compare --seeds 0 1 2 \
         [--preset cpu|paper] [--num_train_epochs 30] [any further examples/train.py arguments]
 
-Each model is trained with ``examples/train.py`` (same data, same augmentation and schedule) once
-per seed, evaluated on the test split, and the results go into one markdown table
+Each model is trained with ``gravityvit.training.run.train``, as by ``examples/train.py`` (same data,
+same augmentation and schedule), once per seed, evaluated on the test split, and the results go into one markdown table
 (``OUTPUT_DIR/comparison.md``, also printed) with the mean ± standard deviation over seeds of accuracy,
 macro-F1 and the per-class F1 of the rare classes that decide macro-F1 on Gravity Spy (Paired_Doves,
 Wandering_Line, Chirp, Air_Compressor). ``OUTPUT_DIR/comparison.json`` holds every run's numbers.
@@ -27,8 +27,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 # examples/evaluate.py has the name of the `evaluate` library that the metrics import: keep this
 # folder off sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
 _EXAMPLES_DIR = Path(__file__).resolve().parent
@@ -36,28 +34,11 @@ sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMP
 
 logger = logging.getLogger("gravityvit.compare")
 
-RARE_CLASSES: tuple[str, ...] = ("Paired_Doves", "Wandering_Line", "Chirp", "Air_Compressor")
-
-# name -> (named configuration, config overrides)
-PRESETS: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {
-    "paper": {
-        "GravityViT multi-view (ViT-B/16)": ("gravityvit/multiview-b16", {}),
-        "single-view ViT-B/16 (1 s)": ("gravityvit/singleview-b16", {}),
-        "Gravity Spy CNN (merged view)": ("gravityspy/cnn-baseline", {}),
-    },
-    "cpu": {
-        "GravityViT multi-view": ("gravityvit/multiview-demo", {}),
-        "single-view ViT (1 s)": (
-            "gravityvit/multiview-demo",
-            {"num_views": 1, "view_durations_s": [1.0], "fusion": "mean", "head_hidden_size": 0},
-        ),
-        "Gravity Spy CNN (merged view)": ("gravityspy/cnn-baseline", {}),
-    },
-}
+from gravityvit.training.comparison import PRESETS, RARE_CLASSES, markdown_table  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface; unknown arguments go to examples/train.py."""
+    """The command-line interface; unknown arguments are training arguments (``examples/train.py``'s flags)."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -74,37 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _mean_std(values: list[float]) -> str:
-    array = np.asarray(values, dtype=float)
-    spread = array.std(ddof=1) if len(array) > 1 else 0.0
-    return f"{array.mean():.3f} ± {spread:.3f}"
-
-
-def markdown_table(runs: dict[str, list[dict[str, Any]]], dataset: str, seeds: list[int]) -> str:
-    """One markdown table: mean ± std over seeds of accuracy, macro-F1 and the rare classes' F1."""
-    header = ["model", "accuracy", "macro-F1", *(f"F1 {name}" for name in RARE_CLASSES)]
-    lines = [
-        f"Test split of `{dataset}`, mean ± standard deviation over seeds {seeds}.",
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for name, results in runs.items():
-        cells = [
-            name,
-            _mean_std([r["accuracy"] for r in results]),
-            _mean_std([r["macro_f1"] for r in results]),
-        ]
-        cells += [_mean_std([r["per_class"][c]["f1"] for r in results]) for c in RARE_CLASSES]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
 def main(argv: list[str] | None = None) -> str:
     """Train and evaluate every model for every seed; write and return the markdown table."""
-    from gravityvit.file_utils import import_script
-
-    train = import_script(_EXAMPLES_DIR / "train.py")
+    from gravityvit.training.arguments import parse_train_arguments
+    from gravityvit.training.run import train
 
     args, train_args = build_parser().parse_known_args(argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
@@ -122,12 +76,15 @@ def main(argv: list[str] | None = None) -> str:
                 output_dir / "runs" / name.split(" (")[0].replace(" ", "_").replace("/", "-") / f"seed{seed}"
             )
             logger.info("training %s, seed %d -> %s", name, seed, run_dir)
-            command = ["--dataset", args.dataset, "--model", named_config, "--output_dir", str(run_dir)]
-            if overrides:
-                command += ["--config_overrides", json.dumps(overrides)]
-            command += ["--seed", str(seed), *train_args]
-            train.main(command)
-            report = json.loads((run_dir / "evaluation" / "metrics.json").read_text())
+            settings = {
+                "dataset": args.dataset,
+                "model": named_config,
+                "output_dir": str(run_dir),
+                "config_overrides": json.dumps(overrides) if overrides else None,
+                "seed": seed,
+            }
+            result = train(*parse_train_arguments(train_args, defaults=settings))
+            report = json.loads((Path(result.output_dir) / "evaluation" / "metrics.json").read_text())
             runs.setdefault(name, []).append(
                 {
                     "seed": seed,

@@ -7,7 +7,7 @@ Usage::
 
 1. simulate glitches of the 22 Gravity Spy classes into a Gravity Spy HDF5 file (``gravityvit simulate``),
 2. convert it to an Arrow dataset (``gravityvit convert``),
-3. train a CPU-sized GravityViT with the HF Trainer (``examples/train.py``),
+3. train a CPU-sized GravityViT with the HF Trainer (``gravityvit.training.run.train``, as ``examples/train.py``),
 4. evaluate it on the test split (report: metrics, confusion matrix, view importance, mistakes),
 5. classify a few test samples with ``pipeline("glitch-classification")``, with all four views and
    with one view only.
@@ -27,7 +27,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gravityvit.training.run import TrainResult
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -94,56 +97,39 @@ def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> None:
 
 def train_stage(
     args: argparse.Namespace, arrow_dir: Path, model_dir: Path, train_arguments: list[str]
-) -> dict[str, Any]:
-    """Train the demo model from scratch with examples/train.py (which also writes the test report).
+) -> TrainResult:
+    """Train the demo model from scratch with ``gravityvit.training.run.train`` (which also writes the test report).
 
-    ``train_arguments`` (the demo's unknown arguments, e.g. ``--view_dropout 0.1``) go to train.py last.
+    ``train_arguments`` (the demo's unknown arguments, e.g. ``--view_dropout 0.1``) override the
+    demo's own settings.
     """
-    from gravityvit.file_utils import import_script
-
-    train = import_script(_EXAMPLES_DIR / "train.py")
+    from gravityvit.training.arguments import parse_train_arguments
+    from gravityvit.training.run import train
 
     if model_dir.exists():
         shutil.rmtree(model_dir)  # a fresh run: old checkpoints would be resumed or rotated
     logger.info("[3/5] train: %s %s -> %s", DEMO_MODEL, args.config_overrides, model_dir)
-    return train.main(
-        [
-            "--dataset",
-            str(arrow_dir),
-            "--model",
-            DEMO_MODEL,
-            "--config_overrides",
-            args.config_overrides,
-            "--output_dir",
-            str(model_dir),
-            "--num_train_epochs",
-            str(args.num_train_epochs),
-            "--learning_rate",
-            str(args.learning_rate),
-            "--warmup_epochs",
-            "1",
-            "--per_device_train_batch_size",
-            str(args.batch_size),
-            "--per_device_eval_batch_size",
-            "64",
-            "--seed",
-            str(args.seed),
-            "--early_stopping_patience",
-            "10",
-            "--save_total_limit",
-            "2",
-            "--dataloader_num_workers",
-            "0",
-            # Augmentation with view dropout 0.5: real Gravity Spy samples often come with only one or
-            # two durations, which a model trained on complete samples misreads (docs/simulator.md,
-            # "Sim-to-real accuracy"). `--augment False` after the demo's own arguments turns it off.
-            "--augment",
-            "True",
-            "--view_dropout",
-            "0.5",
-            *train_arguments,
-        ]
-    )
+    demo_settings = {
+        "dataset": str(arrow_dir),
+        "model": DEMO_MODEL,
+        "config_overrides": args.config_overrides,
+        "output_dir": str(model_dir),
+        "num_train_epochs": args.num_train_epochs,
+        "learning_rate": args.learning_rate,
+        "warmup_epochs": 1.0,
+        "per_device_train_batch_size": args.batch_size,
+        "per_device_eval_batch_size": 64,
+        "seed": args.seed,
+        "early_stopping_patience": 10,
+        "save_total_limit": 2,
+        "dataloader_num_workers": 0,
+        # Augmentation with view dropout 0.5: real Gravity Spy samples often come with only one or
+        # two durations, which a model trained on complete samples misreads (docs/simulator.md,
+        # "Sim-to-real accuracy"). `--augment False` after the demo's own arguments turns it off.
+        "augment": True,
+        "view_dropout": 0.5,
+    }
+    return train(*parse_train_arguments(train_arguments, defaults=demo_settings))
 
 
 def classify_stage(model_dir: Path, arrow_dir: Path, count: int = 6) -> list[dict[str, Any]]:
@@ -225,16 +211,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     timings["classify_s"] = time.perf_counter() - t
     timings["total_s"] = time.perf_counter() - started
 
-    test = results.get("test", {})
+    test = results.test or {}
     summary = {
         "timings": timings,
         "test_accuracy": test.get("accuracy"),
         "test_macro_f1": test.get("macro_f1"),
         "test_single_duration": test.get("single_duration"),
-        "validation_accuracy": results["validation"].get("accuracy"),
-        "validation_macro_f1": results["validation"].get("macro_f1"),
+        "validation_accuracy": results.validation.get("accuracy"),
+        "validation_macro_f1": results.validation.get("macro_f1"),
         "model_dir": str(model_dir),
-        "report_dir": results.get("report_dir"),
+        "report_dir": results.report_dir,
         "dataset": str(arrow_dir),
         "settings": {**vars(args), "train_arguments": train_arguments},
         "examples": predictions,
@@ -247,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"  test accuracy          {test.get('accuracy', float('nan')):.4f}")
     print(f"  test macro-F1          {test.get('macro_f1', float('nan')):.4f}")
     print(f"  model                  {model_dir}")
-    print(f"  evaluation report      {results.get('report_dir')}  (metrics.json, confusion_matrix.png, ...)")
+    print(f"  evaluation report      {results.report_dir}  (metrics.json, confusion_matrix.png, ...)")
     print(f"  summary                {output_dir / 'demo_summary.json'}")
     return summary
 

@@ -12,106 +12,50 @@ mistakes, ECE before and after temperature scaling, unknown-glitch scores, and w
 ``classification_report.txt``, ``confusion_matrix.png`` (row-normalised), ``view_importance.png``
 (mean fusion weight per class and duration), ``single_duration_accuracy.png``, ``worst_mistakes.png``
 and ``reliability_diagram.png``. ``examples/train.py`` writes the same report for its test split.
+
+The evaluation itself is ``gravityvit.training.run.evaluate``; the flags are the fields of
+``gravityvit.training.arguments.EvaluationArguments``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
 import sys
 from pathlib import Path
 
-import gravityvit
-from gravityvit.training.data import check_glitch_dataset, load_glitch_dataset
-from gravityvit.training.evaluation import write_evaluation_report
-
-logger = logging.getLogger("gravityvit.evaluate")
-
-# examples/evaluate.py has the name of the `evaluate` library that the metrics import: keep this
-# folder off sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
+# This file has the name of the `evaluate` library that the metrics import: keep this folder off
+# sys.path (python puts a script's folder first) so that `import evaluate` finds the library.
 _EXAMPLES_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
 
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--model", required=True, help="Trained model directory or Hub id.")
-    parser.add_argument("--dataset", required=True, help="Converted dataset directory or Hub dataset id.")
-    parser.add_argument("--split", default="test", help="Split to evaluate (default: test).")
-    parser.add_argument(
-        "--output",
-        required=True,
-        help="Report directory; replaces only an earlier report (anything else there is refused).",
-    )
-    parser.add_argument("--batch_size", type=int, default=64, help="Samples per forward pass.")
-    parser.add_argument("--device", default=None, help="cpu, cuda, mps; default: the best available.")
-    parser.add_argument("--max_samples", type=int, default=None, help="Evaluate only the first N samples.")
-    parser.add_argument("--gallery_size", type=int, default=12, help="Mistakes shown in the gallery.")
-    parser.add_argument(
-        "--no_single_duration",
-        action="store_true",
-        help="Skip the one-duration-only scores (4 extra passes).",
-    )
-    parser.add_argument(
-        "--time_shift_samples_per_class",
-        type=int,
-        default=0,
-        help="Also measure label flips when the glitch moves by 1, 5 and 10 ms, on this many simulated "
-        "glitches per class (7 Omega scans each; 0 = skip).",
-    )
-    parser.add_argument("--trust_remote_code", action="store_true", help="Allow remote code for Hub models.")
-    return parser
+from gravityvit.file_utils import OutputError  # noqa: E402
+from gravityvit.training.arguments import parse_evaluation_arguments  # noqa: E402
+from gravityvit.training.run import SUMMARY_METRICS, evaluate  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> dict:
-    """Evaluate and write the report; return the metrics."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
-    from gravityvit.file_utils import OutputError, check_output
-    from gravityvit.hub import load_model_and_processor
-    from gravityvit.training.evaluation import EVALUATION_REPORT
+    """Evaluate and write the report; return the metrics.
 
-    # Before loading anything: the report may replace only an earlier report, never the model or data.
+    An ``--output`` that holds anything but an earlier report is refused before any work, with exit
+    status 2 and a one-line message.
+    """
+    logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
+    arguments = parse_evaluation_arguments(sys.argv[1:] if argv is None else argv)
     try:
-        check_output(args.output, EVALUATION_REPORT, inputs=(args.model, args.dataset))
+        report = evaluate(arguments)
     except OutputError as error:
-        parser.error(f"--output {error}")  # exit status 2, one line
-    model, processor = load_model_and_processor(args.model, trust_remote_code=args.trust_remote_code)
-    dataset = load_glitch_dataset(args.dataset)
-    durations = getattr(model.config, "view_durations_s", None) or gravityvit.VIEW_DURATIONS_S
-    check_glitch_dataset(dataset, model.config.id2label, durations, splits=(args.split,), source=args.dataset)
-    split = dataset[args.split]
-    if args.max_samples is not None:
-        split = split.select(range(min(args.max_samples, len(split))))
-    report = write_evaluation_report(
-        model,
-        processor,
-        split,
-        args.output,
-        split=args.split,
-        batch_size=args.batch_size,
-        device=args.device,
-        gallery_size=args.gallery_size,
-        single_duration=not args.no_single_duration,
-        time_shift_samples_per_class=args.time_shift_samples_per_class,
-    )
-    summary = {
-        k: report[k] for k in ("num_samples", "accuracy", "balanced_accuracy", "macro_f1", "weighted_f1")
-    }
+        print(f"{Path(sys.argv[0]).name}: error: --output {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    summary = {k: report[k] for k in ("num_samples", *SUMMARY_METRICS)}
     summary["calibration"] = report.get("calibration")
     if "time_shift" in report:
         summary["time_shift_flip_rate"] = report["time_shift"]["flip_rate"]
     print(json.dumps(summary, indent=2))
-    print(f"report written to {args.output}")
+    print(f"report written to {arguments.output}")
     return report
 
 
 if __name__ == "__main__":
     main()
-    sys.exit(0)

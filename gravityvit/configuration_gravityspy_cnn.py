@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from transformers import PreTrainedConfig
-
-from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S, VIEW_SHAPE
-from .losses import check_loss_settings, check_trust_settings
+from .configuration_common import GlitchClassifierConfig, check_rate
+from .gravity_spy import VIEW_SHAPE
 
 
-class GravitySpyCNNConfig(PreTrainedConfig):
+class GravitySpyCNNConfig(GlitchClassifierConfig):
     r"""Configuration of ``GravitySpyCNNForGlitchClassification``, the Gravity Spy production classifier
     (Bahaadini et al. 2018): the four views tiled 2x2 into one "merged view" image, four
     convolution blocks (conv, ReLU, 2x2 max-pool), a dense layer with dropout and a softmax.
@@ -47,17 +43,8 @@ class GravitySpyCNNConfig(PreTrainedConfig):
             Processor normalisation std.
         id2label (`dict[int, str]`, *optional*):
             Class names by index; defaults to the 22 Gravity Spy classes.
-        logit_temperature (`float`, *optional*, defaults to 1.0):
-            Temperature that divides the classifier's logits before the softmax (temperature
-            scaling, Guo et al. 2017). ``examples/train.py`` fits it on the validation split at the end
-            of training (``gravityvit calibrate`` fits it for an existing model) so that the scores are
-            calibrated probabilities; it changes no predicted label. The models return the divided
-            logits; their loss uses the undivided ones.
-        unknown_threshold (`float`, *optional*):
-            Threshold of the unknown-glitch score (``gravityvit.inference.unknown``: the energy
-            ``-logsumexp`` of the temperature-scaled logits): a sample scoring above it is flagged
-            ``is_unknown``. Fitted with the temperature so that 95 % of the validation samples pass.
-            ``None`` (not fitted) reports no flag.
+        logit_temperature (`float`, *optional*, defaults to 1.0), unknown_threshold (`float`, *optional*):
+            The calibration fitted at the end of training (see ``GlitchClassifierConfig``).
 
     Raises:
         ValueError: at construction for ``num_views != 4``, mismatched durations, a class_weights
@@ -68,41 +55,21 @@ class GravitySpyCNNConfig(PreTrainedConfig):
     model_type = "gravityspy_cnn"
 
     image_size: int | list[int] | tuple[int, int] = VIEW_SHAPE
-    num_views: int = 4
-    view_durations_s: list[float] | tuple[float, ...] = VIEW_DURATIONS_S
     conv_channels: list[int] | tuple[int, ...] = (16, 32, 64, 64)
     kernel_size: int = 5
     dense_size: int = 256
     dropout: float = 0.5
-    label_smoothing: float = 0.0
-    focal_gamma: float = 0.0
-    class_weights: list[float] | None = None
-    image_mean: list[float] | tuple[float, ...] = (0.0, 0.0, 0.0)
-    image_std: list[float] | tuple[float, ...] = (1.0, 1.0, 1.0)
-    logit_temperature: float = 1.0
-    unknown_threshold: float | None = None
+    image_mean: list[float] | tuple[float, ...] | None = (0.0, 0.0, 0.0)
+    image_std: list[float] | tuple[float, ...] | None = (1.0, 1.0, 1.0)
 
-    def __post_init__(self, **kwargs: Any) -> None:
-        if self.id2label is None and kwargs.get("num_labels") is None:
-            self.id2label = dict(enumerate(CLASS_NAMES))
-            self.label2id = {name: index for index, name in enumerate(CLASS_NAMES)}
-        super().__post_init__(**kwargs)
-        if self.id2label is not None and self.label2id is None:
-            self.label2id = {name: int(index) for index, name in self.id2label.items()}
-        self._validate()
-
-    def _validate(self) -> None:
-        height, width = self.image_size_hw
-        self.image_size = self.image_size if isinstance(self.image_size, int) else [height, width]
+    def _check_model_fields(self) -> None:
+        """Check the CNN's own fields (the shared ones are checked by ``GlitchClassifierConfig``)."""
         if self.num_views != 4:
             raise ValueError(
                 f"the merged-view CNN tiles 2x2 views: num_views must be 4; got {self.num_views}"
             )
-        self.view_durations_s = [float(d) for d in self.view_durations_s]
-        if len(self.view_durations_s) != self.num_views:
-            raise ValueError(
-                f"view_durations_s must have {self.num_views} entries; got {self.view_durations_s}"
-            )
+        if self.image_mean is None or self.image_std is None:
+            raise ValueError("the CNN needs image_mean and image_std (3 values each)")
         self.conv_channels = [int(c) for c in self.conv_channels]
         if not self.conv_channels or min(self.conv_channels) < 1:
             raise ValueError(f"conv_channels must be positive ints; got {self.conv_channels}")
@@ -110,34 +77,13 @@ class GravitySpyCNNConfig(PreTrainedConfig):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int; got {value!r}")
+        height, width = self.image_size_hw
         min_size = 2 ** len(self.conv_channels)
         if min(2 * height, 2 * width) < min_size:
             raise ValueError(
                 f"image_size {self.image_size} is too small for {len(self.conv_channels)} poolings"
             )
-        if not 0.0 <= float(self.dropout) < 1.0:
-            raise ValueError(f"dropout must lie in [0, 1); got {self.dropout}")
-        self.class_weights = check_loss_settings(
-            self.label_smoothing, self.focal_gamma, self.class_weights, self.num_labels
-        )
-        self.logit_temperature, self.unknown_threshold = check_trust_settings(
-            self.logit_temperature, self.unknown_threshold
-        )
-        self.image_mean = [float(m) for m in self.image_mean]
-        self.image_std = [float(s) for s in self.image_std]
-        if len(self.image_mean) != 3 or len(self.image_std) != 3 or min(self.image_std) <= 0:
-            raise ValueError(
-                f"image_mean / image_std need 3 values (std > 0); got {self.image_mean}, {self.image_std}"
-            )
-
-    @property
-    def image_size_hw(self) -> tuple[int, int]:
-        """Size of one view as (height, width) pixels."""
-        if isinstance(self.image_size, int) and not isinstance(self.image_size, bool):
-            return (self.image_size, self.image_size)
-        if isinstance(self.image_size, (list, tuple)) and len(self.image_size) == 2:
-            return (int(self.image_size[0]), int(self.image_size[1]))
-        raise ValueError(f"image_size must be an int or a (height, width) pair; got {self.image_size!r}")
+        check_rate("dropout", self.dropout)
 
 
 __all__ = ["GravitySpyCNNConfig"]

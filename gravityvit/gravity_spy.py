@@ -13,7 +13,9 @@ so that checkpoints load with ``trust_remote_code=True`` where gravityvit is not
 from __future__ import annotations
 
 import os
+import re
 import warnings
+from collections.abc import Sequence
 
 import numpy as np
 from PIL import Image
@@ -111,6 +113,12 @@ RENDERED_PNG_AXES: dict[tuple[int, int], tuple[int, int, int, int]] = {
 RENDERED_PNG_FORMATS = " or ".join(f"{w}x{h}" for w, h in RENDERED_PNG_AXES)
 # skimage.color.rgb2gray weights (ITU-R BT.709), as in Gravity Spy's reader.
 RGB_TO_GRAY = np.array([0.2125, 0.7154, 0.0721], dtype=np.float32)
+# Two durations in seconds are the same view when they differ by less than this.
+DURATION_TOLERANCE_S = 1e-6
+# Gravity Spy PNG names, e.g. H1_zmIdpucyOG_spectrogram_1.0.png; an id may itself contain underscores.
+PNG_NAME_PATTERN = re.compile(
+    r"^(?P<ifo>[A-Z][0-9])_(?P<gravityspy_id>.+)_spectrogram_(?P<duration>[0-9.]+)\.png$"
+)
 # Omega-scan colour scale of the rendered PNGs (normalized energy).
 NORMALIZED_ENERGY_RANGE: tuple[float, float] = (0.0, 25.5)
 # Largest image that is decoded, in pixels (a rendered PNG has 480,000): a larger file is refused
@@ -149,12 +157,29 @@ def duration_label(duration_s: float) -> str:
     return f"{float(duration_s):.1f}"
 
 
-def view_index(duration_s: float) -> int:
-    """Return the view position of a duration in seconds; raise ``ValueError`` for an unknown one."""
-    for index, known in enumerate(VIEW_DURATIONS_S):
-        if abs(float(duration_s) - known) < 1e-6:
-            return index
-    raise ValueError(f"unknown view duration {duration_s!r} s; expected one of {VIEW_DURATIONS_S}")
+def match_duration(duration_s: float, durations_s: Sequence[float]) -> int | None:
+    """Return the position of ``duration_s`` in ``durations_s``, or None when it is not there.
+
+    The one duration comparison of the package: durations come from file names (``1.0``), configs
+    (``1``) and JSON, so they match within ``DURATION_TOLERANCE_S`` rather than exactly.
+    """
+    duration_s = float(duration_s)
+    for position, known in enumerate(durations_s):
+        if abs(duration_s - float(known)) < DURATION_TOLERANCE_S:
+            return position
+    return None
+
+
+def view_position(duration_s: float) -> int:
+    """Return the position of a duration among Gravity Spy's four views (``VIEW_DURATIONS_S``: 0 to 3).
+
+    Raises:
+        ValueError: for a duration that is not one of Gravity Spy's.
+    """
+    position = match_duration(duration_s, VIEW_DURATIONS_S)
+    if position is None:
+        raise ValueError(f"unknown view duration {duration_s!r} s; expected one of {VIEW_DURATIONS_S}")
+    return position
 
 
 def rgb_to_gray(rgb: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ from .gravity_spy import (
     VIEW_WIDTH,
     image_to_view,
     is_rendered_png_size,
+    match_duration,
     open_image_file,
     split_merged_view,
 )
@@ -108,7 +109,15 @@ class GravityViTImageProcessor(BaseImageProcessor):
 
     @classmethod
     def from_config(cls, config: Any, **kwargs: Any) -> GravityViTImageProcessor:
-        """Build the processor matching a ``GravityViTConfig`` or ``GravitySpyCNNConfig``."""
+        """Build the processor matching a ``GravityViTConfig`` or ``GravitySpyCNNConfig``.
+
+        A GravityViT config whose ``image_mean`` / ``image_std`` are left to the backbone (no model
+        built from it yet) gets them from the timm backbone, built on the meta device.
+        """
+        if getattr(config, "backbone", None) and (config.image_mean is None or config.image_std is None):
+            from .modeling_backbone import resolve_backbone_fields
+
+            resolve_backbone_fields(config)
         return cls(
             image_size=config.image_size,
             view_durations_s=config.view_durations_s,
@@ -332,9 +341,9 @@ class GravityViTImageProcessor(BaseImageProcessor):
             )
 
     def _slot_of(self, duration_s: float, field: str) -> int:
-        for slot, known in enumerate(self.view_durations_s):
-            if abs(float(duration_s) - known) < 1e-6:
-                return slot
+        slot = match_duration(duration_s, self.view_durations_s)
+        if slot is not None:
+            return slot
         raise ValueError(
             f"{field}: duration {duration_s} s is not one of the model's views {self.view_durations_s}"
         )
@@ -348,8 +357,8 @@ class GravityViTImageProcessor(BaseImageProcessor):
                 if view is None:
                     continue
                 duration = _duration_of_key(key, where)
-                unused = not any(abs(duration - known) < 1e-6 for known in self.view_durations_s)
-                if unused and any(abs(duration - known) < 1e-6 for known in VIEW_DURATIONS_S):
+                unused = match_duration(duration, self.view_durations_s) is None
+                if unused and match_duration(duration, VIEW_DURATIONS_S) is not None:
                     continue  # a Gravity Spy view the model does not use (e.g. a single-view model)
                 field = f"{where}, view {duration} s"
                 slots[self._slot_of(duration, field)] = _single_view(view, field)
@@ -423,7 +432,7 @@ class GravityViTImageProcessor(BaseImageProcessor):
             )
         slots = {}
         for duration, view in zip(durations, views):
-            if view is None or not any(abs(duration - known) < 1e-6 for known in self.view_durations_s):
+            if view is None or match_duration(duration, self.view_durations_s) is None:
                 continue
             field = f"{where}, view {duration} s"
             slots[self._slot_of(duration, field)] = _single_view(view, field)
@@ -433,9 +442,9 @@ class GravityViTImageProcessor(BaseImageProcessor):
 
 
 def _gravity_spy_slot(duration_s: float) -> int:
-    for slot, known in enumerate(VIEW_DURATIONS_S):
-        if abs(duration_s - known) < 1e-6:
-            return slot
+    slot = match_duration(duration_s, VIEW_DURATIONS_S)
+    if slot is not None:
+        return slot
     raise ValueError(f"view duration {duration_s} s is not one of the Gravity Spy views {VIEW_DURATIONS_S}")
 
 

@@ -9,7 +9,6 @@ Imports only torch: copied beside the model code by ``save_pretrained`` for ``tr
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -85,79 +84,6 @@ def glitch_classification_loss(
         weight = torch.ones(num_labels, device=logits.device)
     per_sample = -(targets * modulation * log_probs * weight).sum(dim=-1)
     return per_sample.sum() / weight[labels].sum()
-
-
-def check_loss_settings(
-    label_smoothing: float,
-    focal_gamma: float,
-    class_weights: Sequence[float] | None,
-    num_labels: int,
-) -> list[float] | None:
-    """Validate the loss fields of a model config; shared by both model configs.
-
-    Parameters
-    ----------
-    label_smoothing : float
-        Must lie in [0, 1).
-    focal_gamma : float
-        Must be >= 0 (0 = cross-entropy).
-    class_weights : sequence of float, optional
-        One non-negative weight per label, with a positive sum.
-    num_labels : int
-        Number of classes of the config.
-
-    Returns
-    -------
-    list of float or None
-        ``class_weights`` as a list of floats (None when unset), ready to store in the config.
-
-    Raises
-    ------
-    ValueError
-        Naming the offending field.
-    """
-    if not 0.0 <= float(label_smoothing) < 1.0:
-        raise ValueError(f"label_smoothing must lie in [0, 1); got {label_smoothing}")
-    if not float(focal_gamma) >= 0.0:
-        raise ValueError(f"focal_gamma must be >= 0 (0 = cross-entropy); got {focal_gamma}")
-    if class_weights is None:
-        return None
-    weights = [float(w) for w in class_weights]
-    if len(weights) != num_labels:
-        raise ValueError(
-            f"class_weights must have one weight per label (num_labels={num_labels}); got {len(weights)}"
-        )
-    if any(w < 0 for w in weights) or sum(weights) <= 0:
-        raise ValueError("class_weights must be non-negative with a positive sum")
-    return weights
-
-
-def check_trust_settings(
-    logit_temperature: float, unknown_threshold: float | None
-) -> tuple[float, float | None]:
-    """Validate the calibration fields of a model config; shared by both model configs.
-
-    Returns
-    -------
-    (float, float or None)
-        ``logit_temperature`` (finite, > 0) and ``unknown_threshold`` (finite or None) as floats.
-
-    Raises
-    ------
-    ValueError
-        Naming the offending field.
-    """
-    if isinstance(logit_temperature, bool) or not isinstance(logit_temperature, (int, float)):
-        raise ValueError(f"logit_temperature must be a positive number; got {logit_temperature!r}")
-    if not math.isfinite(logit_temperature) or logit_temperature <= 0:
-        raise ValueError(f"logit_temperature must be a finite number > 0; got {logit_temperature}")
-    if unknown_threshold is not None:
-        if isinstance(unknown_threshold, bool) or not isinstance(unknown_threshold, (int, float)):
-            raise ValueError(f"unknown_threshold must be a number or None; got {unknown_threshold!r}")
-        if not math.isfinite(unknown_threshold):
-            raise ValueError(f"unknown_threshold must be finite; got {unknown_threshold}")
-        unknown_threshold = float(unknown_threshold)
-    return float(logit_temperature), unknown_threshold
 
 
 def scale_logits(logits: torch.Tensor, config: Any) -> torch.Tensor:

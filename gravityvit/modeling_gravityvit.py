@@ -26,8 +26,9 @@ from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
-from .configuration_gravityvit import GravityViTConfig, create_timm_backbone
+from .configuration_gravityvit import GravityViTConfig
 from .losses import config_classification_loss, scale_logits
+from .modeling_backbone import create_timm_backbone, resolve_backbone_fields
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 # Normalised pixels lie within a few units of 0; anything beyond this is not a normalised view.
@@ -127,11 +128,12 @@ class GlitchClassifierOutput(ModelOutput):
     attentions: tuple[torch.FloatTensor, ...] | None = None
 
 
-def default_view_index(view_durations_s: list[float]) -> int:
+def lone_view_slot(view_durations_s: list[float]) -> int:
     """Slot that a lone (batch, 3, H, W) view fills: the view whose duration is nearest 1 s.
 
     1 s is Gravity Spy's reference Omega-scan window (and the default of the image processor's
-    ``default_view_duration_s``).
+    ``default_view_duration_s``). A caller picks another slot with ``forward(view_index=...)``;
+    ``gravity_spy.view_position`` is a duration's position among Gravity Spy's four views.
     """
     return min(range(len(view_durations_s)), key=lambda i: abs(view_durations_s[i] - 1.0))
 
@@ -147,7 +149,7 @@ def prepare_multiview_inputs(
     """Check the model inputs and bring them to (B, V, 3, H, W) pixels and a (B, V) bool mask.
 
     A (B, 3, H, W) input is one view per sample: with ``num_views == 1`` it is that view; otherwise
-    it fills slot ``view_index`` (default: the view nearest 1 s, see ``default_view_index``) and the
+    it fills slot ``view_index`` (default: the view nearest 1 s, see ``lone_view_slot``) and the
     other slots are masked.
 
     Raises:
@@ -171,7 +173,7 @@ def prepare_multiview_inputs(
             raise ValueError(f"pixel_values must have shape {expected}; got {given_shape}")
         batch = pixel_values.shape[0]
         if view_index is None:
-            view_index = default_view_index(view_durations_s)
+            view_index = lone_view_slot(view_durations_s)
         if not 0 <= view_index < num_views:
             raise ValueError(f"view_index must lie in [0, {num_views}); got {view_index}")
         if view_mask is not None:
@@ -503,6 +505,8 @@ class GravityViTModel(GravityViTPreTrainedModel):
             drop_path_rate=config.drop_path_rate,
             conv_stem_channels=config.conv_stem_channels,
         )
+        # The config leaves what the backbone decides (its width, its normalisation) to the backbone.
+        resolve_backbone_fields(config, self.backbone)
         self.duration_embedding = nn.Parameter(torch.zeros(config.num_views, config.hidden_size))
         self.fusion: nn.Module | None = None
         if config.fusion == "cross_attention":

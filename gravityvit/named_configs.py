@@ -4,6 +4,12 @@
 from it has random weights (the backbone too) until ImageNet backbone weights are loaded
 (``model.load_backbone_weights(path)`` or ``conversion_scripts/convert_timm_to_gravityvit.py``) or it
 is trained. The names look like Hub ids on purpose, but nothing is downloaded.
+
+What a GravityViT configuration would otherwise take from its timm backbone when the model is built
+(``hidden_size``, ``image_mean``, ``image_std``) is stored here explicitly (``NamedConfig.derived``),
+so a named configuration is complete without torch or timm. Those values follow the backbone: they
+are left out when the overrides change it (``backbone``, ``backbone_kwargs``, ``conv_stem_channels``),
+and the model then derives them again.
 """
 
 from __future__ import annotations
@@ -16,14 +22,23 @@ from transformers import PreTrainedConfig
 from .configuration_gravityspy_cnn import GravitySpyCNNConfig
 from .configuration_gravityvit import GravityViTConfig
 
+# Overriding one of these changes the backbone, and with it the values stored in NamedConfig.derived.
+BACKBONE_FIELDS: tuple[str, ...] = ("backbone", "backbone_kwargs", "conv_stem_channels")
+
 
 @dataclass(frozen=True)
 class NamedConfig:
-    """A named configuration: its config class, arguments and a one-line description."""
+    """A named configuration: its config class, arguments and a one-line description.
+
+    ``derived`` holds the fields that follow from the timm backbone of ``kwargs`` (what
+    ``modeling_backbone.resolve_backbone_fields`` would fill in), stored so that the configuration is
+    complete without building the backbone.
+    """
 
     config_class: type[PreTrainedConfig]
     kwargs: dict[str, Any] = field(default_factory=dict)
     description: str = ""
+    derived: dict[str, Any] = field(default_factory=dict)
 
 
 NAMED_CONFIGS: dict[str, NamedConfig] = {
@@ -31,6 +46,7 @@ NAMED_CONFIGS: dict[str, NamedConfig] = {
         GravityViTConfig,
         {"backbone": "vit_base_patch16_224", "image_size": 224, "fusion_num_heads": 8},
         "ViT-B/16 at 224x224 over the 4 views, cross-attention fusion (86 M backbone parameters).",
+        {"hidden_size": 768, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
     ),
     "gravityvit/multiview-s16": NamedConfig(
         GravityViTConfig,
@@ -41,6 +57,7 @@ NAMED_CONFIGS: dict[str, NamedConfig] = {
             "head_hidden_size": 384,
         },
         "ViT-S/16 at 224x224 over the 4 views, cross-attention fusion (22 M backbone parameters).",
+        {"hidden_size": 384, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
     ),
     "gravityvit/multiview-ti16": NamedConfig(
         GravityViTConfig,
@@ -51,6 +68,7 @@ NAMED_CONFIGS: dict[str, NamedConfig] = {
             "head_hidden_size": 256,
         },
         "ViT-Ti/16 at 224x224 over the 4 views, cross-attention fusion (5.5 M backbone parameters).",
+        {"hidden_size": 192, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
     ),
     "gravityvit/singleview-b16": NamedConfig(
         GravityViTConfig,
@@ -63,6 +81,7 @@ NAMED_CONFIGS: dict[str, NamedConfig] = {
             "head_hidden_size": 0,
         },
         "The single-view baseline: a plain ViT-B/16 (class token, linear head) on the 1 s view only.",
+        {"hidden_size": 768, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]},
     ),
     "gravityvit/multiview-demo": NamedConfig(
         GravityViTConfig,
@@ -92,6 +111,7 @@ NAMED_CONFIGS: dict[str, NamedConfig] = {
         "CPU demo (make demo): a 2-block, width-96 ViT with a convolutional stem (8x8-pixel tokens) at "
         "56x72 pixels over the 4 views, cross-attention fusion (0.41 M parameters); trains from scratch "
         "in minutes on 2 cores.",
+        {"hidden_size": 96},
     ),
     "gravityspy/cnn-baseline": NamedConfig(
         GravitySpyCNNConfig,
@@ -126,8 +146,9 @@ def get_named_config(name: str, **overrides: Any) -> PreTrainedConfig:
     if name not in NAMED_CONFIGS:
         raise KeyError(f"unknown named configuration {name!r}; available: {list_named_configs()}")
     named = NAMED_CONFIGS[name]
-    kwargs = {**named.kwargs, **overrides}
+    derived = {} if set(overrides) & set(BACKBONE_FIELDS) else named.derived
+    kwargs = {**named.kwargs, **derived, **overrides}
     return named.config_class(**kwargs)
 
 
-__all__ = ["NAMED_CONFIGS", "NamedConfig", "get_named_config", "list_named_configs"]
+__all__ = ["BACKBONE_FIELDS", "NAMED_CONFIGS", "NamedConfig", "get_named_config", "list_named_configs"]

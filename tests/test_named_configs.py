@@ -14,6 +14,7 @@ from gravityvit import (
     get_named_config,
     list_named_configs,
 )
+from gravityvit.modeling_backbone import resolve_backbone_fields
 from gravityvit.named_configs import NAMED_CONFIGS
 
 REQUIRED = {
@@ -80,3 +81,26 @@ def test_the_demo_config_runs_on_a_cpu():
     with torch.no_grad():
         outputs = model(**inputs)
     assert outputs.logits.shape == (2, 22) and outputs.view_weights.shape == (2, 4)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, c in NAMED_CONFIGS.items() if c.derived))
+def test_the_stored_backbone_fields_are_what_the_backbone_gives(name):
+    named = NAMED_CONFIGS[name]
+    config = get_named_config(name)
+    for field, value in named.derived.items():
+        assert getattr(config, field) == value
+    # Without the stored values, the backbone gives the same ones.
+    bare = named.config_class(**named.kwargs)
+    assert bare.hidden_size is None
+    resolved = resolve_backbone_fields(bare)
+    assert {field: getattr(resolved, field) for field in named.derived} == named.derived
+
+
+def test_overriding_the_backbone_leaves_its_fields_to_the_new_backbone():
+    kwargs = {**NAMED_CONFIGS["gravityvit/multiview-demo"].kwargs["backbone_kwargs"], "embed_dim": 48}
+    config = get_named_config(
+        "gravityvit/multiview-demo", backbone_kwargs=kwargs, conv_stem_channels=[24, 48, 48]
+    )
+    assert config.hidden_size is None and config.image_mean == [0.16, 0.16, 0.16]
+    model = GravityViTForGlitchClassification(config)
+    assert config.hidden_size == 48 and model.head is not None

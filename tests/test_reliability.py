@@ -576,8 +576,10 @@ def test_conversion_scripts_never_replace_their_input(model_dir, tmp_path, capsy
 
     arrow_script = import_script(REPO_ROOT / "conversion_scripts" / "convert_gravityspy_to_arrow.py")
     h5 = _write_h5(tmp_path / "sim.h5", [_sample(i) for i in range(3)])
+    before = h5.read_bytes()
     assert arrow_script.main(["--hdf5", str(h5), "--output", str(h5)]) == 2
     assert "holds the input" in capsys.readouterr().err
+    assert h5.read_bytes() == before
 
     checkpoint_script = import_script(REPO_ROOT / "conversion_scripts" / "convert_trainer_checkpoint.py")
     run = tmp_path / "run"

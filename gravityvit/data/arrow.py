@@ -49,7 +49,6 @@ from gravityvit.gravity_spy import (
     VIEW_IMAGE_MAX,
     VIEW_SHAPE,
     image_to_view,
-    resize_view,
     view_to_image,
 )
 
@@ -131,7 +130,25 @@ def encode_view(view: np.ndarray) -> bytes:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _decode_image(value: Any) -> np.ndarray | None:
+def decode_view(value: Any, where: str = "view") -> np.ndarray | None:
+    """Decode one stored view cell into a float32 (140, 170) view in [0, 1]; None for a missing view.
+
+    The one decoder of a dataset's view cells: the converter's checks, the training data path and
+    the pipelines' Arrow input all read views through it.
+
+    Parameters
+    ----------
+    value : PIL image, {"bytes", "path"} cell, array or None
+        A decoded Image cell (the default), an undecoded one, a (140, 170) or (1, 140, 170) array
+        (integers are scaled by their range), or None.
+    where : str
+        What the cell is (column, sample), for the error message.
+
+    Raises
+    ------
+    ValueError
+        For a view that is not 170x140 pixels: a stored view is never resized.
+    """
     if value is None:
         return None
     if isinstance(value, Mapping):  # an undecoded Image cell: {"bytes": ..., "path": ...}
@@ -150,7 +167,9 @@ def _decode_image(value: Any) -> np.ndarray | None:
     if view.ndim == 3 and view.shape[0] == 1:
         view = view[0]
     if view.shape != VIEW_SHAPE:
-        view = resize_view(view)
+        raise ValueError(
+            f"{where}: a stored view must be {VIEW_SHAPE[1]}x{VIEW_SHAPE[0]} pixels; got shape {view.shape}"
+        )
     return view.astype(np.float32, copy=False)
 
 
@@ -171,10 +190,21 @@ def example_to_views(example: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray
     view_mask : np.ndarray
         bool (4,), ``True`` where the view is present.
     """
-    views = np.zeros((len(IMAGE_COLUMNS), *VIEW_SHAPE), dtype=np.float32)
-    view_mask = np.zeros(len(IMAGE_COLUMNS), dtype=bool)
-    for index, column in enumerate(IMAGE_COLUMNS):
-        view = _decode_image(example.get(column))
+    return decode_views(example, IMAGE_COLUMNS)
+
+
+def decode_views(example: Mapping[str, Any], columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Decode the view cells ``columns`` of one example into views (V, 140, 170) and a view mask (V,).
+
+    A missing cell (None, or a column absent from the example) is a masked, all-zero view; a view of
+    the wrong shape raises a ValueError naming the sample and the column.
+    """
+    views = np.zeros((len(columns), *VIEW_SHAPE), dtype=np.float32)
+    view_mask = np.zeros(len(columns), dtype=bool)
+    sample = example.get("gravityspy_id")
+    for index, column in enumerate(columns):
+        where = f"sample {sample}, column {column}" if sample is not None else f"column {column}"
+        view = decode_view(example.get(column), where)
         if view is not None:
             views[index], view_mask[index] = view, True
     return views, view_mask

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from gravityvit.data.hdf5 import (
 )
 from gravityvit.gravity_spy import (
     CLASS_NAMES,
+    PNG_NAME_PATTERN,
     SPLITS,
     VIEW_DURATIONS_S,
     VIEW_SHAPE,
@@ -44,10 +44,6 @@ from gravityvit.gravity_spy import (
     png_to_view,
 )
 
-# e.g. H1_0PgqDFdHPl_spectrogram_0.5.png; an id may itself contain underscores.
-PNG_NAME_PATTERN = re.compile(
-    r"^(?P<ifo>[A-Z][0-9])_(?P<gravityspy_id>.+)_spectrogram_(?P<duration>[0-9.]+)\.png$"
-)
 DURATION_LABELS: tuple[str, ...] = tuple(duration_label(d) for d in VIEW_DURATIONS_S)
 
 

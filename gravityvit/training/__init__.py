@@ -1,6 +1,8 @@
 """Training and evaluation of glitch classifiers with the HF Trainer: data path, augmentation, metrics, reports.
 
-``examples/train.py`` and ``examples/evaluate.py`` are built from these parts. Names are imported on
+``train(model_args, data_args, training_args) -> TrainResult`` and ``evaluate(arguments)`` (``run.py``,
+arguments in ``arguments.py``) are the training run and the evaluation; ``examples/train.py`` and
+``examples/evaluate.py`` are command lines over them. Names are imported on
 first use (PEP 562), so ``import gravityvit.training`` does not import torch, datasets or matplotlib.
 """
 
@@ -10,6 +12,15 @@ from gravityvit.lazy_exports import lazy_exports
 
 # Public name -> submodule of gravityvit.training that defines it.
 _EXPORTS: dict[str, str] = {
+    "DataArguments": "arguments",
+    "EvaluationArguments": "arguments",
+    "GlitchTrainingArguments": "arguments",
+    "ModelArguments": "arguments",
+    "parse_evaluation_arguments": "arguments",
+    "parse_train_arguments": "arguments",
+    "TrainResult": "run",
+    "evaluate": "run",
+    "train": "run",
     "SpectrogramAugmentation": "augmentation",
     "GlitchCollator": "data",
     "GlitchDatasetError": "data",

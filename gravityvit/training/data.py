@@ -29,13 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from gravityvit.data.arrow import decode_views
 from gravityvit.gravity_spy import (
     IMAGE_COLUMNS,
     VIEW_DURATIONS_S,
     VIEW_IMAGE_MAX,
     VIEW_SHAPE,
-    image_to_view,
-    view_index,
+    view_position,
 )
 from gravityvit.training.augmentation import SpectrogramAugmentation
 
@@ -90,7 +90,7 @@ def load_glitch_dataset(name_or_path: str | os.PathLike, cache_dir: str | None =
 
 def view_columns_for(view_durations_s: Sequence[float]) -> list[str]:
     """The Arrow Image columns a model with these view durations (seconds) reads, in view order."""
-    return [IMAGE_COLUMNS[view_index(duration_s)] for duration_s in view_durations_s]
+    return [IMAGE_COLUMNS[view_position(duration_s)] for duration_s in view_durations_s]
 
 
 def label_names_of(dataset, split: str | None = None, source: str = "dataset") -> list[str]:
@@ -223,36 +223,6 @@ def _check_rows(data, split: str, source: str, num_labels: int, view_columns: Se
             f"{source}, split {split!r}: {len(no_views)} row(s) have no image in any of {list(view_columns)} "
             f"(rows {rows}{' ...' if len(no_views) > _LISTED_ROWS else ''}); a sample needs at least one view"
         )
-
-
-def _decode_view(image: Any) -> np.ndarray:
-    """A stored Image cell (PIL image) -> float32 (140, 170) view in [0, 1]."""
-    view = image_to_view(image)
-    if view.shape != VIEW_SHAPE:
-        raise ValueError(
-            f"a stored view must be {VIEW_SHAPE[1]}x{VIEW_SHAPE[0]} pixels; got shape {view.shape}"
-        )
-    return view
-
-
-def decode_views(example: Mapping[str, Any], columns: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Decode one example's Image cells into views (V, 140, 170) and a view mask (V,).
-
-    Uses the converter's ``example_to_views`` for the four standard columns, so that the one decoding
-    of an Arrow row is used everywhere; a missing cell (None) is a masked, all-zero view.
-    """
-    if list(columns) == list(IMAGE_COLUMNS):
-        from gravityvit.data.arrow import example_to_views
-
-        views, view_mask = example_to_views(example)
-        return np.asarray(views, dtype=np.float32), np.asarray(view_mask, dtype=bool)
-    views = np.zeros((len(columns), *VIEW_SHAPE), dtype=np.float32)
-    view_mask = np.zeros(len(columns), dtype=bool)
-    for index, column in enumerate(columns):
-        if example.get(column) is not None:
-            views[index] = _decode_view(example[column])
-            view_mask[index] = True
-    return views, view_mask
 
 
 class GlitchViewsTransform:

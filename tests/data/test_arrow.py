@@ -167,6 +167,20 @@ def test_example_to_views_masks_missing_columns(small_hdf5, tmp_path):
     np.testing.assert_array_equal(batch_views[0, :2], views[:2])
 
 
+def test_a_stored_view_of_the_wrong_shape_raises_naming_sample_and_column():
+    from PIL import Image
+
+    from gravityvit.data.arrow import decode_view
+
+    assert decode_view(None) is None
+    assert decode_view(np.zeros((1, 140, 170), np.uint8)).shape == (140, 170)
+    with pytest.raises(ValueError, match=r"column image_1000ms: a stored view must be 170x140 pixels"):
+        decode_view(Image.new("L", (171, 140)), "column image_1000ms")
+    example = {"gravityspy_id": "abc123", "image_500ms": np.zeros((70, 85), np.float32)}
+    with pytest.raises(ValueError, match=r"sample abc123, column image_500ms: .* got shape \(70, 85\)"):
+        example_to_views(example)
+
+
 def _run_convert(argv: list[str]) -> int:
     import argparse
 

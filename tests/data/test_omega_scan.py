@@ -98,7 +98,7 @@ def test_png_round_trip_matches_direct_view(tmp_path):
     )
     assert [path.name for path in paths] == [f"L1_a1B2c3D4e5_spectrogram_{d}.png" for d in ("0.5", "4.0")]
     for duration, path in zip(durations, paths):
-        index = gravity_spy.view_index(duration)
+        index = gravity_spy.view_position(duration)
         image = Image.open(path)
         assert image.size == gravity_spy.PNG_SIZE
         from_png = gravity_spy.png_to_view(image)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from ._examples import load_example
+from gravityvit.training import comparison as compare
 
 
 def test_markdown_table_mean_and_spread():
-    compare = load_example("compare_models")
     rare = {name: {"f1": 0.5} for name in compare.RARE_CLASSES}
     runs = {
         "GravityViT multi-view": [

@@ -13,10 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from gravityvit.training.arguments import parse_train_arguments
 from gravityvit.training.checkpoints import checkpoint_problem, last_complete_checkpoint, list_checkpoints
+from gravityvit.training.run import train
 
-from ._examples import EXAMPLES_DIR, load_example
 from .conftest import tiny_train_args
+
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +49,9 @@ def _wait_for_complete_checkpoint(
 
 
 def test_sigkill_then_resume_matches_uninterrupted_run(tiny_dataset, tmp_path):
-    train = load_example("train")
     extra = ("--evaluate_test", "false", "--early_stopping_patience", "0")
     baseline_dir = tmp_path / "baseline"
-    train.main(tiny_train_args(tiny_dataset, baseline_dir, *extra, epochs=EPOCHS))
+    train(*parse_train_arguments(tiny_train_args(tiny_dataset, baseline_dir, *extra, epochs=EPOCHS)))
 
     killed_dir = tmp_path / "killed"
     args = tiny_train_args(tiny_dataset, killed_dir, *extra, epochs=EPOCHS)
@@ -68,7 +70,8 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tiny_dataset, tmp_path):
     assert process.returncode == -signal.SIGKILL
     assert not (killed_dir / "model.safetensors").exists()  # it really stopped before the end
 
-    resumed = train.main([*args, "--resume_from_checkpoint", "last"])
+    # The killed run was the command line, examples/train.py; the resumed one is the library call.
+    resumed = train(*parse_train_arguments([*args, "--resume_from_checkpoint", "last"]))
     state = json.loads((killed_dir / "trainer_state.json").read_text())
     assert state["global_step"] == 3 * EPOCHS
     expected, got = _final_eval(baseline_dir), _final_eval(killed_dir)
@@ -76,7 +79,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tiny_dataset, tmp_path):
     # The RNG states are restored: within noise of (in practice equal to) the uninterrupted run.
     assert got["eval_loss"] == pytest.approx(expected["eval_loss"], abs=0.05)
     assert got["eval_accuracy"] == pytest.approx(expected["eval_accuracy"], abs=0.1)
-    assert resumed["validation"]["macro_f1"] == pytest.approx(expected["eval_macro_f1"], abs=0.1)
+    assert resumed.validation["macro_f1"] == pytest.approx(expected["eval_macro_f1"], abs=0.1)
     for checkpoint in list_checkpoints(killed_dir):
         assert checkpoint_problem(checkpoint) is None, checkpoint
 

@@ -1,4 +1,4 @@
-"""A tiny end-to-end run: converted data -> 2 epochs through examples/train.py -> evaluate -> reload -> classify."""
+"""A tiny end-to-end run: converted data -> 2 epochs of training -> evaluate -> reload -> classify."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from ._examples import load_example
+from gravityvit.training.arguments import parse_evaluation_arguments, parse_train_arguments
+from gravityvit.training.run import evaluate, train
+
 from .conftest import tiny_train_args
 
 pytestmark = pytest.mark.slow
@@ -17,7 +19,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def trained(tiny_dataset, tmp_path_factory):
     output_dir = tmp_path_factory.mktemp("train") / "model"
-    results = load_example("train").main(tiny_train_args(tiny_dataset, output_dir, epochs=2))
+    results = train(*parse_train_arguments(tiny_train_args(tiny_dataset, output_dir, epochs=2)))
     return output_dir, results
 
 
@@ -39,13 +41,14 @@ def test_training_writes_model_processor_card_and_report(trained):
     metrics = json.loads((report_dir / "metrics.json").read_text())
     assert metrics["num_samples"] == 22 and len(metrics["confusion_matrix"]) == 22
     assert set(metrics["single_duration"]) == {"0.5s", "1s", "2s", "4s"}
-    assert results["test"]["accuracy"] == pytest.approx(metrics["accuracy"])
-    assert 0.0 <= results["validation"]["macro_f1"] <= 1.0
+    assert results.test["accuracy"] == pytest.approx(metrics["accuracy"])
+    assert 0.0 <= results.validation["macro_f1"] <= 1.0
+    assert json.loads((output_dir / "results.json").read_text()) == json.loads(json.dumps(results.to_dict()))
     # The temperature and unknown threshold fitted on validation are saved with the model and used
     # by the test report.
     saved_config = json.loads((output_dir / "config.json").read_text())
-    assert saved_config["logit_temperature"] == pytest.approx(results["calibration"]["temperature"])
-    assert saved_config["unknown_threshold"] == pytest.approx(results["calibration"]["unknown_threshold"])
+    assert saved_config["logit_temperature"] == pytest.approx(results.calibration["temperature"])
+    assert saved_config["unknown_threshold"] == pytest.approx(results.calibration["unknown_threshold"])
     assert metrics["calibration"]["temperature"] == pytest.approx(saved_config["logit_temperature"])
     card = (output_dir / "README.md").read_text()
     assert (
@@ -57,18 +60,20 @@ def test_training_writes_model_processor_card_and_report(trained):
 
 def test_evaluate_script_reload_and_classify(trained, tiny_dataset, tmp_path):
     output_dir, _ = trained
-    report = load_example("evaluate").main(
-        [
-            "--model",
-            str(output_dir),
-            "--dataset",
-            str(tiny_dataset),
-            "--split",
-            "test",
-            "--output",
-            str(tmp_path / "report"),
-            "--no_single_duration",
-        ]
+    report = evaluate(
+        parse_evaluation_arguments(
+            [
+                "--model",
+                str(output_dir),
+                "--dataset",
+                str(tiny_dataset),
+                "--split",
+                "test",
+                "--output",
+                str(tmp_path / "report"),
+                "--no_single_duration",
+            ]
+        )
     )
     assert (tmp_path / "report" / "confusion_matrix.png").is_file()
     expected = json.loads((output_dir / "evaluation" / "metrics.json").read_text())
@@ -111,5 +116,5 @@ def test_mismatched_labels_fail_before_training(tmp_path):
     overrides["id2label"] = {str(i): name for i, name in enumerate(reversed(CLASS_NAMES))}
     args[args.index("--config_overrides") + 1] = json.dumps(overrides)
     with pytest.raises(GlitchDatasetError, match="do not match the model's id2label"):
-        load_example("train").main(args)
+        train(*parse_train_arguments(args))
     assert not (tmp_path / "out" / "checkpoint-1").exists()

@@ -1,4 +1,5 @@
-"""Run examples/train.py under `accelerate launch` and write each rank's weight fingerprint at the end.
+"""Run a training (as examples/train.py does) under `accelerate launch` and write each rank's weight
+fingerprint at the end.
 
 Used by test_two_processes.py: ``accelerate launch --num_processes 2 --cpu two_process_train.py ARGS``.
 """
@@ -6,14 +7,11 @@ Used by test_two_processes.py: ``accelerate launch --num_processes 2 --cpu two_p
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import sys
 from pathlib import Path
 
 import torch
 from transformers import TrainerCallback
-
-EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
 
 class WeightFingerprint(TrainerCallback):
@@ -30,10 +28,8 @@ class WeightFingerprint(TrainerCallback):
 
 
 if __name__ == "__main__":
-    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
-    spec = importlib.util.spec_from_file_location("gravityvit_examples_train", EXAMPLES_DIR / "train.py")
-    train = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = train
-    spec.loader.exec_module(train)
+    from gravityvit.training.arguments import parse_train_arguments
+    from gravityvit.training.run import train
+
     torch.set_num_threads(1)
-    train.main(sys.argv[1:], callbacks=[WeightFingerprint()])
+    train(*parse_train_arguments(sys.argv[1:]), callbacks=[WeightFingerprint()])
