@@ -22,7 +22,7 @@ from gravityvit import (
     GravityViTForGlitchClassification,
     GravityViTImageProcessor,
 )
-from gravityvit.gravity_spy import PNG_SIZE, VIEW_DURATIONS_S, VIEW_SHAPE, duration_label
+from gravityvit.gravity_spy import KAGGLE_PNG_SIZE, PNG_SIZE, VIEW_DURATIONS_S, VIEW_SHAPE, duration_label
 from gravityvit.hub import save_shareable_model
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -80,6 +80,27 @@ def write_png_sample(folder: Path, gravityspy_id: str, seed: int, ifo: str = "H1
         path = folder / f"{ifo}_{gravityspy_id}_spectrogram_{duration_label(duration)}.png"
         Image.fromarray(pixels, mode="RGBA").save(path, compress_level=0)
         paths.append(path)
+    return paths
+
+
+def write_kaggle_sample(
+    folder: Path,
+    gravityspy_id: str,
+    durations: tuple[str, ...] | list[str] = ("0.5", "1.0", "2.0", "4.0"),
+    *,
+    seed: int = 0,
+    ifo: str = "H1",
+) -> dict[float, Path]:
+    """Write random 569x479 RGBA Kaggle crops of one sample for ``durations``; return {duration: path}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = {}
+    for duration in durations:
+        pixels = rng.integers(0, 256, (KAGGLE_PNG_SIZE[1], KAGGLE_PNG_SIZE[0], 4), dtype=np.uint8)
+        pixels[..., 3] = 255
+        path = folder / f"{ifo}_{gravityspy_id}_spectrogram_{duration}.png"
+        Image.fromarray(pixels, mode="RGBA").save(path, compress_level=0)
+        paths[float(duration)] = path
     return paths
 
 

@@ -8,29 +8,16 @@ import csv
 
 import numpy as np
 import pytest
-from inference_helpers import direct_prediction, save_tiny
+from inference_helpers import direct_prediction, save_tiny, write_kaggle_sample
 from PIL import Image
 from transformers import pipeline
 
 import gravityvit.pipelines  # noqa: F401  (registers glitch-classification)
 from gravityvit.cli import main as cli_main
-from gravityvit.gravity_spy import CLASS_NAMES, KAGGLE_PNG_SIZE, VIEW_DURATIONS_S, duration_label, png_to_view
+from gravityvit.gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S, duration_label, png_to_view
 from gravityvit.pipelines import expand_inputs
 
 DURATION_LABELS = [duration_label(d) for d in VIEW_DURATIONS_S]
-
-
-def write_kaggle_sample(folder, gravityspy_id, durations, *, seed, ifo="H1"):
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = {}
-    for duration in durations:
-        pixels = rng.integers(0, 256, (KAGGLE_PNG_SIZE[1], KAGGLE_PNG_SIZE[0], 4), dtype=np.uint8)
-        pixels[..., 3] = 255
-        path = folder / f"{ifo}_{gravityspy_id}_spectrogram_{duration}.png"
-        Image.fromarray(pixels, mode="RGBA").save(path, compress_level=0)
-        paths[float(duration)] = path
-    return paths
 
 
 @pytest.fixture(scope="module")

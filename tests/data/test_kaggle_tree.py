@@ -7,29 +7,14 @@ import json
 
 import numpy as np
 import pytest
+from inference_helpers import write_kaggle_sample
 from PIL import Image
 
 from gravityvit.cli import main as cli_main
 from gravityvit.data.arrow import STATS_FILENAME, convert_to_arrow, example_to_views
 from gravityvit.data.hdf5 import GravitySpyDataError
 from gravityvit.data.png import GravitySpyPNGReader, read_png_sample
-from gravityvit.gravity_spy import IMAGE_COLUMNS, KAGGLE_PNG_SIZE, png_to_view
-
-ALL_DURATIONS = ("0.5", "1.0", "2.0", "4.0")
-
-
-def write_kaggle_sample(folder, gravityspy_id, *, durations=ALL_DURATIONS, ifo="H1", seed=0):
-    """Write random 569x479 RGBA Kaggle crops of one sample; return {duration: path}."""
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    paths = {}
-    for duration in durations:
-        pixels = rng.integers(0, 256, (KAGGLE_PNG_SIZE[1], KAGGLE_PNG_SIZE[0], 4), dtype=np.uint8)
-        pixels[..., 3] = 255
-        path = folder / f"{ifo}_{gravityspy_id}_spectrogram_{duration}.png"
-        Image.fromarray(pixels, mode="RGBA").save(path, compress_level=0)
-        paths[duration] = path
-    return paths
+from gravityvit.gravity_spy import IMAGE_COLUMNS, png_to_view
 
 
 @pytest.fixture
@@ -65,17 +50,17 @@ def test_reader_masks_missing_views_only_when_allowed(kaggle_tree):
     }
     whistle, koi = by_id["bbbbbbbbbb"], by_id["cccccccccc"]
     assert whistle.label == "Whistle" and whistle.view_mask.tolist() == [False, False, False, True]
-    np.testing.assert_array_equal(whistle.views[3], png_to_view(Image.open(files["bbbbbbbbbb"]["4.0"])))
+    np.testing.assert_array_equal(whistle.views[3], png_to_view(Image.open(files["bbbbbbbbbb"][4.0])))
     assert not whistle.views[:3].any()
     assert [v is None for v in whistle.present_views] == [True, True, True, False]
     assert koi.view_mask.tolist() == [True, True, False, False] and koi.ifo == "L1"
     assert by_id["aaaaaaaaaa"].view_mask is None and len(by_id["aaaaaaaaaa"].present_views) == 4
 
-    single = read_png_sample([files["bbbbbbbbbb"]["4.0"]], allow_missing_views=True)
+    single = read_png_sample([files["bbbbbbbbbb"][4.0]], allow_missing_views=True)
     np.testing.assert_array_equal(single.views, whistle.views)
     assert single.view_mask.tolist() == whistle.view_mask.tolist() and single.label == "Whistle"
     with pytest.raises(GravitySpyDataError, match="missing view"):
-        read_png_sample([files["bbbbbbbbbb"]["4.0"]])
+        read_png_sample([files["bbbbbbbbbb"][4.0]])
 
 
 def test_convert_writes_missing_views_as_null(kaggle_tree, tmp_path):
@@ -91,7 +76,7 @@ def test_convert_writes_missing_views_as_null(kaggle_tree, tmp_path):
     assert [whistle[c] is None for c in IMAGE_COLUMNS] == [True, True, True, False]
     views, mask = example_to_views(whistle)
     assert mask.tolist() == [False, False, False, True]
-    np.testing.assert_allclose(views[3], png_to_view(Image.open(files["bbbbbbbbbb"]["4.0"])), atol=1e-5)
+    np.testing.assert_allclose(views[3], png_to_view(Image.open(files["bbbbbbbbbb"][4.0])), atol=1e-5)
     koi_views, koi_mask = example_to_views(dataset["test"][0])
     assert koi_mask.tolist() == [True, True, False, False] and not koi_views[2:].any()
     assert example_to_views(dataset["train"][0])[1].all()
