@@ -310,7 +310,7 @@ def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
     """Remove the temporary siblings of ``target`` left by runs that were killed; return them.
 
     Only names of the form ``.NAME.tmp-PID-*`` / ``.NAME.work-PID-*`` / ``.NAME.old-PID-*`` whose
-    process PID no longer runs (on this machine) are touched. A stale ``.old`` copy is an earlier
+    process PID no longer runs (on this host) are touched. A stale ``.old`` copy is an earlier
     output moved aside just before a replacement: when ``target`` is missing it is put back instead.
     """
     target = _absolute(target)
