@@ -14,34 +14,26 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from gravityvit import gravity_spy
-from gravityvit.data.png import PNG_NAME_PATTERN
+from gravityvit.data.png import GravitySpyPNGReader
 from gravityvit.data.simulator import simulate_sample
 from gravityvit.file_utils import OutputKind, atomic_path, is_png_file
 
 
-def real_views(root: Path, label: str) -> tuple[str, list[np.ndarray | None]] | None:
-    """The real sample of ``label`` under ``root`` with the most durations: its name and views."""
-    from PIL import Image
-
-    files: dict[str, dict[str, Path]] = defaultdict(dict)
-    for path in sorted(root.glob(f"*/{label}/*.png")):
-        match = PNG_NAME_PATTERN.match(path.name)
-        if match is not None:
-            files[f"{match['ifo']}_{match['gravityspy_id']}"][match["duration"]] = path
-    if not files:
+def real_views(reader: GravitySpyPNGReader, label: str) -> tuple[str, list[np.ndarray | None]] | None:
+    """The real sample of ``label`` with the most durations: its name and views (None where missing)."""
+    indices = [i for i, entry in enumerate(reader.entries) if entry.label == label]
+    if not indices:
         return None
-    name = max(files, key=lambda key: len(files[key]))
-    views = []
-    for duration in map(gravity_spy.duration_label, gravity_spy.VIEW_DURATIONS_S):
-        path = files[name].get(duration)
-        views.append(None if path is None else gravity_spy.png_to_view(Image.open(path)))
-    return name, views
+    index = max(indices, key=lambda i: len(reader.entries[i].files))
+    sample = reader[index]
+    mask = sample.view_mask if sample.view_mask is not None else [True] * len(sample.views)
+    views = [view if present else None for view, present in zip(sample.views, mask)]
+    return f"{sample.ifo}_{sample.gravityspy_id}", views
 
 
 def main() -> None:
@@ -65,9 +57,14 @@ def main() -> None:
     parser.add_argument("--per-class", type=int, default=2, help="simulated samples shown per class")
     args = parser.parse_args()
 
+    reader = (
+        GravitySpyPNGReader(args.real_samples, allow_missing_views=True)
+        if args.real_samples.is_dir()
+        else None
+    )
     rows = []  # (title, [four views per sample]): the real sample first, None for a missing view
     for index, label in enumerate(gravity_spy.CLASS_NAMES):
-        real = real_views(args.real_samples, label)
+        real = real_views(reader, label) if reader is not None else None
         samples, captions = [], []
         if real is not None:
             samples.append(real[1])

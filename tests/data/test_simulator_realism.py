@@ -18,11 +18,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from gravityvit import gravity_spy
 from gravityvit.data import simulator
-from gravityvit.data.png import PNG_NAME_PATTERN
+from gravityvit.data.png import GravitySpyPNGReader
 from gravityvit.data.view_statistics import view_statistics
 
 SIMULATED_PER_CLASS = 4
@@ -80,19 +79,15 @@ def pooled_medians(samples: list[list[np.ndarray | None]]) -> dict[str, float]:
 
 
 def real_samples(root: Path, label: str) -> list[list[np.ndarray | None]]:
-    """Every real sample of ``label`` under ``root``'s format folders, missing durations as None."""
-    groups: dict[str, dict[str, np.ndarray]] = defaultdict(dict)
-    for path in sorted(root.glob(f"*/{label}/*.png")):
-        match = PNG_NAME_PATTERN.match(path.name)
-        if match is not None:
-            with Image.open(path) as image:
-                groups[f"{path.parent.parent.name}/{match['gravityspy_id']}"][match["duration"]] = (
-                    gravity_spy.png_to_view(image)
-                )
-    return [
-        [views.get(gravity_spy.duration_label(d)) for d in gravity_spy.VIEW_DURATIONS_S]
-        for views in groups.values()
-    ]
+    """Every real sample of ``label`` under ``root``, missing durations as None."""
+    reader = GravitySpyPNGReader(root, allow_missing_views=True)
+    samples = []
+    for index, entry in enumerate(reader.entries):
+        if entry.label == label:
+            sample = reader[index]
+            mask = sample.view_mask if sample.view_mask is not None else [True] * len(sample.views)
+            samples.append([view if present else None for view, present in zip(sample.views, mask)])
+    return samples
 
 
 def difference(name: str, real: float, simulated: float) -> float:
