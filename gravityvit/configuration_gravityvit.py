@@ -8,6 +8,7 @@ stored explicitly, as in the named configurations.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .configuration_common import GlitchClassifierConfig, check_int, check_rate, image_size_hw
@@ -46,6 +47,12 @@ class GravityViTConfig(GlitchClassifierConfig):
             last entry must equal the ViT's ``embed_dim``. A ViT trained from scratch on a small
             dataset learns several times faster with it (the CPU demo model uses ``[24, 48, 96]``);
             ImageNet patch-embedding weights do not fit it. ``None`` keeps timm's patch embedding.
+        conv_stem_strides (`list[int]`, *optional*):
+            Stride of each stem convolution, one per entry of ``conv_stem_channels`` (default: all 2).
+            A stride above 2 makes that convolution a non-overlapping ``s x s`` patchify layer (kernel
+            ``s``, no padding): ``[4, 2, 2]`` turns 112x144 pixels into the same 7 x 9 tokens as
+            ``[2, 2, 2]`` does 56x72, at about the same cost, while the first layer still sees every
+            pixel of thin lines. The patch size is the product of the strides.
         image_size (`int` or `(int, int)`, *optional*, defaults to 224):
             Input size in pixels, square or (height, width), to which the processor resizes each
             (140, 170) view.
@@ -116,6 +123,7 @@ class GravityViTConfig(GlitchClassifierConfig):
     backbone: str = "vit_base_patch16_224"
     backbone_kwargs: dict[str, Any] | None = None
     conv_stem_channels: list[int] | None = None
+    conv_stem_strides: list[int] | None = None
     image_size: int | list[int] | tuple[int, int] = 224
     fusion: str = "cross_attention"
     fusion_num_heads: int = 8
@@ -166,6 +174,8 @@ class GravityViTConfig(GlitchClassifierConfig):
 
     def _check_conv_stem(self) -> None:
         if self.conv_stem_channels is None:
+            if self.conv_stem_strides is not None:
+                raise ValueError("conv_stem_strides needs conv_stem_channels")
             return
         channels = self.conv_stem_channels
         if (
@@ -175,11 +185,29 @@ class GravityViTConfig(GlitchClassifierConfig):
         ):
             raise ValueError(f"conv_stem_channels must be 1 to 6 positive ints; got {channels!r}")
         self.conv_stem_channels = [int(c) for c in channels]
+        strides = self.conv_stem_strides
+        if strides is not None:
+            if (
+                not isinstance(strides, (list, tuple))
+                or len(strides) != len(channels)
+                or any(isinstance(s, bool) or not isinstance(s, int) or s < 1 for s in strides)
+            ):
+                raise ValueError(
+                    f"conv_stem_strides must be one positive int per entry of conv_stem_channels "
+                    f"({len(channels)}); got {strides!r}"
+                )
+            self.conv_stem_strides = [int(s) for s in strides]
         if "patch_size" in (self.backbone_kwargs or {}):
             raise ValueError(
                 f"conv_stem_channels={self.conv_stem_channels} sets the patch size "
-                f"({2 ** len(channels)} pixels); remove patch_size from backbone_kwargs"
+                f"({conv_stem_patch_size(self.conv_stem_channels, self.conv_stem_strides)} pixels); "
+                "remove patch_size from backbone_kwargs"
             )
 
 
-__all__ = ["FUSION_KINDS", "GravityViTConfig", "image_size_hw"]
+def conv_stem_patch_size(channels: list[int], strides: list[int] | None = None) -> int:
+    """Pixels per token side of a convolutional stem: the product of its strides (2 per layer by default)."""
+    return int(math.prod(strides)) if strides else 2 ** len(channels)
+
+
+__all__ = ["FUSION_KINDS", "GravityViTConfig", "conv_stem_patch_size", "image_size_hw"]

@@ -18,26 +18,34 @@ from timm.layers import HybridEmbed
 from timm.models.vision_transformer_hybrid import ConvStem
 
 from .configuration_common import image_size_hw
+from .configuration_gravityvit import conv_stem_patch_size
 
 
-def conv_stem_embed_layer(channels: Sequence[int]) -> partial:
+def conv_stem_embed_layer(channels: Sequence[int], strides: Sequence[int] | None = None) -> partial:
     """A timm ``embed_layer`` that replaces a ViT's linear patch embedding by a convolutional stem.
 
-    One 3x3 stride-2 convolution per entry of ``channels`` (BatchNorm and GELU between them, as timm's
-    ``ConvStem``), so ``n`` entries make ``2**n``-pixel patches and the last entry is the token width.
+    One convolution per entry of ``channels`` (BatchNorm and GELU between them, as timm's
+    ``ConvStem``); the last entry is the token width. By default each is a 3x3 stride-2 convolution,
+    so ``n`` entries make ``2**n``-pixel patches. A stride ``s`` above 2 in ``strides`` makes that
+    layer an ``s x s`` patchify convolution without overlap or padding, which reads a high-resolution
+    input for the cost of a low-resolution one.
     Early convolutions give a ViT trained from scratch the locality prior it otherwise learns from
     data, which makes it learn several times faster on small datasets (Xiao et al. 2021, "Early
     convolutions help transformers see better").
     """
     channels = tuple(int(c) for c in channels)
+    strides = tuple(int(s) for s in strides) if strides else (2,) * len(channels)
+    kernel_sizes = tuple(s if s > 2 else 3 for s in strides)
+    paddings = tuple(0 if s > 2 else "" for s in strides)
 
     def build(in_chans: int = 3, device=None, dtype=None, **embed_kwargs: Any) -> HybridEmbed:
         stem = ConvStem(
             in_chans=in_chans,
             depth=len(channels),
             channels=channels,
-            stride=(2,) * len(channels),
-            kernel_size=3,
+            stride=strides,
+            kernel_size=kernel_sizes,
+            padding=paddings,
             act_layer=torch.nn.GELU,
             device=device,
             dtype=dtype,
@@ -69,6 +77,7 @@ def create_timm_backbone(
     backbone_kwargs: dict[str, Any] | None = None,
     drop_path_rate: float = 0.0,
     conv_stem_channels: Sequence[int] | None = None,
+    conv_stem_strides: Sequence[int] | None = None,
     **extra_kwargs: Any,
 ) -> torch.nn.Module:
     """Build the timm backbone of a GravityViT model: random init, no classifier head.
@@ -83,6 +92,7 @@ def create_timm_backbone(
         conv_stem_channels (`Sequence[int]`, *optional*): replace the ViT's patch embedding by a
             convolutional stem with these output channels (``conv_stem_embed_layer``); the last must
             equal the ViT's ``embed_dim``.
+        conv_stem_strides (`Sequence[int]`, *optional*): the stride of each stem convolution (default 2).
         **extra_kwargs: passed on to ``timm.create_model`` (the weight loader uses ``pretrained`` and
             ``pretrained_cfg_overlay``).
 
@@ -101,7 +111,7 @@ def create_timm_backbone(
     kwargs.update(extra_kwargs)
     kwargs.setdefault("pretrained", False)
     if conv_stem_channels:
-        kwargs["embed_layer"] = conv_stem_embed_layer(conv_stem_channels)
+        kwargs["embed_layer"] = conv_stem_embed_layer(conv_stem_channels, conv_stem_strides)
     try:
         return _create_model(backbone, image_size_hw(image_size), drop_path_rate, kwargs)
     except (TypeError, ValueError, AssertionError, RuntimeError) as error:
@@ -113,7 +123,9 @@ def create_timm_backbone(
 
 
 def describe_backbone(
-    model: torch.nn.Module, conv_stem_channels: Sequence[int] | None = None
+    model: torch.nn.Module,
+    conv_stem_channels: Sequence[int] | None = None,
+    conv_stem_strides: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Return the ``hidden_size``, ``patch_size`` and pretrained ``mean`` / ``std`` of a built timm backbone.
 
@@ -124,7 +136,7 @@ def describe_backbone(
     patch_embed = getattr(model, "patch_embed", None)
     if patch_embed is not None and getattr(patch_embed, "patch_size", None) is not None:
         # A convolutional stem's tokens are (its stride) x (timm's patch size on its feature map) pixels.
-        stem_stride = 2 ** len(conv_stem_channels or [])
+        stem_stride = conv_stem_patch_size(list(conv_stem_channels or []), conv_stem_strides)
         patch_size = [int(p) * stem_stride for p in patch_embed.patch_size]
     cfg = dict(getattr(model, "pretrained_cfg", None) or {})
     return {
@@ -157,8 +169,9 @@ def resolve_backbone_fields(config: Any, backbone: torch.nn.Module | None = None
                 config.image_size,
                 config.backbone_kwargs,
                 conv_stem_channels=config.conv_stem_channels,
+                conv_stem_strides=config.conv_stem_strides,
             )
-    described = describe_backbone(backbone, config.conv_stem_channels)
+    described = describe_backbone(backbone, config.conv_stem_channels, config.conv_stem_strides)
     if config.hidden_size is not None and int(config.hidden_size) != described["hidden_size"]:
         raise ValueError(
             f"hidden_size={config.hidden_size} does not match backbone {config.backbone!r} "

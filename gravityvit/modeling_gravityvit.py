@@ -504,6 +504,7 @@ class GravityViTModel(GravityViTPreTrainedModel):
             config.backbone_kwargs,
             drop_path_rate=config.drop_path_rate,
             conv_stem_channels=config.conv_stem_channels,
+            conv_stem_strides=config.conv_stem_strides,
         )
         # The config leaves what the backbone decides (its width, its normalisation) to the backbone.
         resolve_backbone_fields(config, self.backbone)

@@ -8,7 +8,8 @@ is trained. The names look like Hub ids on purpose, but nothing is downloaded.
 What a GravityViT configuration would otherwise take from its timm backbone when the model is built
 (``hidden_size``, ``image_mean``, ``image_std``) is stored here explicitly (``NamedConfig.derived``),
 so a named configuration is complete without torch or timm. Those values follow the backbone: they
-are left out when the overrides change it (``backbone``, ``backbone_kwargs``, ``conv_stem_channels``),
+are left out when the overrides change it (``backbone``, ``backbone_kwargs``, ``conv_stem_channels``,
+``conv_stem_strides``),
 and the model then derives them again.
 """
 
@@ -23,7 +24,7 @@ from .configuration_gravityspy_cnn import GravitySpyCNNConfig
 from .configuration_gravityvit import GravityViTConfig
 
 # Overriding one of these changes the backbone, and with it the values stored in NamedConfig.derived.
-BACKBONE_FIELDS: tuple[str, ...] = ("backbone", "backbone_kwargs", "conv_stem_channels")
+BACKBONE_FIELDS: tuple[str, ...] = ("backbone", "backbone_kwargs", "conv_stem_channels", "conv_stem_strides")
 
 
 @dataclass(frozen=True)

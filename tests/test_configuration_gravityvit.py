@@ -127,6 +127,11 @@ def test_rectangular_image_size_and_custom_labels():
         ({"image_std": [0.5, 0.0, 0.5]}, "image_std must be positive"),
         ({"conv_stem_channels": [16, 0]}, "conv_stem_channels must be 1 to 6 positive ints"),
         ({"conv_stem_channels": [16, 32]}, "remove patch_size from backbone_kwargs"),
+        ({"conv_stem_strides": [2, 2]}, "conv_stem_strides needs conv_stem_channels"),
+        (
+            {"conv_stem_channels": [16, 32], "conv_stem_strides": [4]},
+            "one positive int per entry of conv_stem_channels",
+        ),
     ],
 )
 def test_invalid_values_raise_at_construction(overrides, message):

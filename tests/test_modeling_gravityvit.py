@@ -264,6 +264,29 @@ def test_conv_stem_replaces_the_patch_embedding_and_survives_save_load(tmp_path)
     torch.testing.assert_close(loaded(pixels, view_mask=MASK).logits, expected.logits, rtol=0, atol=0)
 
 
+def test_patchify_stem_reads_twice_the_resolution_into_the_same_tokens():
+    backbone_kwargs = {
+        "depth": 1,
+        "embed_dim": 32,
+        "num_heads": 2,
+        "global_pool": "avg",
+        "class_token": False,
+    }
+    model = tiny_model(
+        backbone_kwargs=backbone_kwargs,
+        conv_stem_channels=[8, 16, 32],
+        conv_stem_strides=[4, 2, 2],
+        image_size=64,
+    )
+    patch_embed = model.gravityvit.backbone.patch_embed
+    # A 4x4 patchify layer then two 3x3 stride-2 convolutions: 16x16-pixel tokens, a 4x4 grid at 64x64.
+    assert patch_embed.grid_size == (4, 4) and patch_embed.feature_ratio == (16, 16)
+    first = next(m for m in patch_embed.modules() if isinstance(m, torch.nn.Conv2d))
+    assert first.kernel_size == (4, 4) and first.stride == (4, 4) and first.padding == (0, 0)
+    pixels = torch.randn(3, 4, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    assert model(pixels, view_mask=MASK).logits.shape == (3, 22)
+
+
 REMOTE_SCRIPT = textwrap.dedent(
     """
     import sys
