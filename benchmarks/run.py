@@ -488,7 +488,7 @@ def bench_inference(profile: Profile, context: dict[str, Any]) -> list[Row]:
 
 def simulate_templates(count: int, seed: int = 0) -> tuple[list[tuple[str, np.ndarray]], float, float]:
     """Simulate ``count`` samples (classes in turn): (label, views) pairs, seconds, strain-only seconds."""
-    from gravityvit.data.simulator import simulate_sample, simulate_strain
+    from gravityvit.data.simulation import simulate_sample, simulate_strain
     from gravityvit.gravity_spy import CLASS_NAMES
 
     templates = []

@@ -17,7 +17,7 @@ predicted class, score). The model also classifies the simulated samples, so eac
 accuracy stands beside its simulated one.
 
 For every class with real samples it simulates ``--simulated-per-class`` samples
-(``gravityvit.data.simulator.simulate_sample``, cached as .npz under ``OUTDIR/simulated/<fingerprint>``,
+(``gravityvit.data.simulation.simulate_sample``, cached as .npz under ``OUTDIR/simulated/<fingerprint>``,
 where the fingerprint hashes the simulator's source so that a changed simulator simulates afresh)
 and compares real and simulated views per view duration with
 ``gravityvit.data.view_statistics.class_statistics_table``: the frequency band and time extent of the
@@ -82,7 +82,8 @@ KEY_STATISTICS: tuple[str, ...] = (
     "background_roughness_time",
 )
 # Files of the simulator's output whose source decides the simulated views (the cache fingerprint).
-SIMULATOR_SOURCES = ("data/simulator.py", "data/omega_scan.py", "gravity_spy.py")  # in the package
+# A folder stands for the .py modules in it.
+SIMULATOR_SOURCES = ("data/simulation", "data/omega_scan.py", "gravity_spy.py")  # in the package
 OUTPUT_MARKER = "report.json"  # an OUTDIR holding this (or nothing) is ours to write into
 # What this script writes: a later run replaces only these (an earlier run's files), nothing else.
 SIMULATED_SAMPLE = OutputKind(
@@ -170,14 +171,16 @@ def simulator_fingerprint() -> str:
     """First 12 hex digits of a hash of the simulator's source: the cache key of simulated samples."""
     digest = hashlib.sha256()
     for relative in SIMULATOR_SOURCES:
-        digest.update((Path(gravity_spy.__file__).parent / relative).read_bytes())
+        path = Path(gravity_spy.__file__).parent / relative
+        for source in sorted(path.glob("*.py")) if path.is_dir() else [path]:
+            digest.update(source.read_bytes())
     return digest.hexdigest()[:12]
 
 
 def _simulate_one(job: tuple[str, int, int, int, str]) -> str:
     """Simulate sample ``index`` of ``label`` and save it as .npz at ``path`` (runs in a worker)."""
     label, class_index, seed, index, path = job
-    from gravityvit.data.simulator import simulate_sample
+    from gravityvit.data.simulation import simulate_sample
 
     views, metadata = simulate_sample(label, np.random.SeedSequence((seed, class_index, index)))
     with atomic_path(Path(path), kind=SIMULATED_SAMPLE) as temporary, temporary.open("wb") as handle:

@@ -20,7 +20,7 @@ import numpy as np
 
 from gravityvit import gravity_spy
 from gravityvit.data.png import GravitySpyPNGReader
-from gravityvit.data.simulator import simulate_sample
+from gravityvit.data.simulation import simulate_sample
 from gravityvit.file_utils import OutputKind, atomic_path, is_png_file
 
 

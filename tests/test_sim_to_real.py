@@ -13,7 +13,7 @@ from inference_helpers import save_tiny, write_png_sample
 from PIL import Image
 from transformers import pipeline
 
-import gravityvit.data.simulator
+import gravityvit.data.simulation
 import gravityvit.pipelines
 from gravityvit.data import view_statistics as vs
 from gravityvit.file_utils import import_script
@@ -115,7 +115,7 @@ def test_sim_to_real_end_to_end(real_dirs, model_dir, tmp_path, monkeypatch):
     def no_simulation(*args, **kwargs):
         raise AssertionError("the cached samples should have been used")
 
-    monkeypatch.setattr(gravityvit.data.simulator, "simulate_sample", no_simulation)
+    monkeypatch.setattr(gravityvit.data.simulation, "simulate_sample", no_simulation)
     again = sim_to_real.main(
         ["--no-model", "--real", *map(str, real_dirs), "--simulated-per-class", "1", "--output", str(output)]
     )

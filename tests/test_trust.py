@@ -340,7 +340,7 @@ def test_time_shift_stability_on_a_tiny_model():
 
 def test_shifted_views_move_the_glitch():
     pytest.importorskip("gwpy")
-    from gravityvit.data.simulator import simulate_strain
+    from gravityvit.data.simulation import simulate_strain
     from gravityvit.inference.stability import shifted_views
 
     strain, event_time, _ = simulate_strain("Blip", 5)

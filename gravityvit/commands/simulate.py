@@ -1,6 +1,6 @@
 """``gravityvit simulate``: a simulated Gravity Spy training set in the Zenodo HDF5 layout.
 
-Calls ``gravityvit.data.simulator.simulate_dataset``: 22 randomised glitch families in Gaussian
+Calls ``gravityvit.data.simulation.simulate_dataset``: 22 randomised glitch families in Gaussian
 detector noise, turned into the four Omega-scan views by the same front end as real strain, split
 70/15/15 per class, with a v1d1-style metadata CSV beside the file. Exit codes: 0 written, 1 error
 (nothing is left behind), 2 usage error.
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
         print("gravityvit simulate: --num-proc must be at least 1 and --scale positive", file=sys.stderr)
         return EXIT_USAGE
 
-    from gravityvit.data.simulator import class_counts, default_metadata_csv, simulate_dataset
+    from gravityvit.data.simulation import class_counts, default_metadata_csv, simulate_dataset
 
     counts = class_counts(args.samples_per_class, like_v1d1=args.like_v1d1, scale=args.scale)
     total = sum(counts.values())

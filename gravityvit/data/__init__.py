@@ -39,10 +39,10 @@ _EXPORTS: dict[str, str] = {
     "load_strain": "omega_scan",
     "omega_scan_views": "omega_scan",
     "write_gravityspy_pngs": "omega_scan",
-    # simulator.py: the 22-class glitch simulator
-    "simulate_dataset": "simulator",
-    "simulate_sample": "simulator",
-    "simulate_strain": "simulator",
+    # simulation/: the 22-class glitch simulator (a package)
+    "simulate_dataset": "simulation",
+    "simulate_sample": "simulation",
+    "simulate_strain": "simulation",
     # simulated_dataset.py: the embedded default dataset, made once and reused
     "convert_cached": "simulated_dataset",
     "simulate_cached": "simulated_dataset",

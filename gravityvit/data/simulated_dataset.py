@@ -48,10 +48,17 @@ def _write_stamp(stamp: Path, content: dict[str, Any]) -> None:
 
 
 def simulator_digest() -> str:
-    """A short hash of the simulator's source: simulated data made by other code is not reused."""
-    from gravityvit.data import simulator
+    """A short hash of the simulator's source: simulated data made by other code is not reused.
 
-    return hashlib.sha256(Path(simulator.__file__).read_bytes()).hexdigest()[:16]
+    Hashes every module of the :mod:`gravityvit.data.simulation` package, with its name, so that an
+    edit to any of them (or a module added, removed or renamed) makes new data.
+    """
+    from gravityvit.data import simulation
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(simulation.__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def simulated_dataset_paths(root: str | os.PathLike, samples_per_class: int, seed: int) -> tuple[Path, Path]:
@@ -62,7 +69,7 @@ def simulated_dataset_paths(root: str | os.PathLike, samples_per_class: int, see
 
 def simulate_cached(h5_path: str | os.PathLike, samples_per_class: int, seed: int, num_proc: int = 1) -> bool:
     """Simulate ``h5_path`` unless it was made with these settings by this simulator; True if simulated."""
-    from gravityvit.data.simulator import default_metadata_csv, simulate_dataset
+    from gravityvit.data.simulation import default_metadata_csv, simulate_dataset
 
     h5_path = Path(h5_path)
     stamp = h5_path.with_suffix(".json")
@@ -83,7 +90,7 @@ def simulate_cached(h5_path: str | os.PathLike, samples_per_class: int, seed: in
 def convert_cached(h5_path: str | os.PathLike, arrow_dir: str | os.PathLike, num_proc: int = 1) -> bool:
     """Convert ``h5_path`` into ``arrow_dir`` unless that is the conversion of this very file; True if converted."""
     from gravityvit.data.arrow import convert_to_arrow
-    from gravityvit.data.simulator import default_metadata_csv
+    from gravityvit.data.simulation import default_metadata_csv
 
     h5_path, arrow_dir = Path(h5_path), Path(arrow_dir)
     stamp = arrow_dir.with_name(arrow_dir.name + ".json")

@@ -4,7 +4,7 @@ Omicron trigger times, and so the centre of the Gravity Spy views, are uncertain
 milliseconds. A classifier a scientist can trust gives the same label when the glitch sits 1, 5 or
 10 ms off centre. :func:`time_shift_stability` measures it on simulated data:
 
-1. simulate 8 s of strain with one glitch per sample (``gravityvit.data.simulator.simulate_strain``);
+1. simulate 8 s of strain with one glitch per sample (``gravityvit.data.simulation.simulate_strain``);
 2. move the glitch by ``shift`` (the strain samples rolled by ``shift * sample_rate``; the wrapped
    samples are noise 4 s from the glitch, outside every view) and Omega-scan it with
    ``gravityvit.data.omega_scan.omega_scan_views`` around the unchanged trigger time;
@@ -105,7 +105,7 @@ def time_shift_stability(
         ``|shift|`` (``"1ms"``, ...; both signs pooled) the overall fraction of labels changed;
         ``per_class``: ``{class: {"1ms": rate, ..., "accuracy_unshifted": acc}}``.
     """
-    from gravityvit.data.simulator import GENERATORS, simulate_strain
+    from gravityvit.data.simulation import GENERATORS, simulate_strain
 
     label2id = {str(v): int(k) for k, v in model.config.id2label.items()}
     if classes is None:

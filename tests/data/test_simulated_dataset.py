@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +33,23 @@ def test_made_once_reused_then_remade_when_the_simulator_changes(tmp_path, monke
     assert simulated_dataset.simulate_cached(h5_path, 1, 3)
     assert simulated_dataset.convert_cached(h5_path, arrow_dir)
     assert json.loads((base / "arrow.json").read_text())["mtime_ns"] == h5_path.stat().st_mtime_ns
+
+
+def test_digest_covers_every_module_of_the_simulator(tmp_path, monkeypatch):
+    from gravityvit.data import simulation
+
+    copy = tmp_path / "simulation"
+    shutil.copytree(Path(simulation.__file__).parent, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(simulation, "__file__", str(copy / "__init__.py"))
+    original = simulated_dataset.simulator_digest()
+    assert original == simulated_dataset.simulator_digest()
+
+    # An edit to a glitch family, not only to the package's entry point, is a new simulator.
+    lines = copy / "lines.py"
+    lines.write_text(lines.read_text() + "\n# edited\n")
+    edited = simulated_dataset.simulator_digest()
+    assert edited != original
+
+    # So is a module renamed with the same contents.
+    lines.rename(copy / "tones.py")
+    assert simulated_dataset.simulator_digest() not in (original, edited)

@@ -12,7 +12,7 @@ pytest.importorskip("gwpy")
 h5py = pytest.importorskip("h5py")
 
 from gravityvit import gravity_spy  # noqa: E402
-from gravityvit.data import simulator  # noqa: E402
+from gravityvit.data import simulation  # noqa: E402
 
 # Published per-view pixel statistics of v1d0 (train + validation, all classes) and the tolerance
 # our v1d1-weighted class mix must meet. With one sample per class the estimate itself scatters
@@ -30,7 +30,7 @@ REAL_STD_TOLERANCE = 0.03
 @pytest.fixture(scope="module")
 def one_per_class() -> dict[str, tuple[np.ndarray, dict]]:
     return {
-        label: simulator.simulate_sample(label, np.random.default_rng([11, index]))
+        label: simulation.simulate_sample(label, np.random.default_rng([11, index]))
         for index, label in enumerate(gravity_spy.CLASS_NAMES)
     }
 
@@ -53,8 +53,8 @@ def test_every_class_gives_valid_views(one_per_class):
         if label != "No_Glitch":
             # The loudest tile is the glitch, near the view centre: above the Omicron threshold (7.5),
             # or for the classes whose real views are faint, above FAINT_SNR's floor.
-            faint = label in simulator.FAINT_CLASSES
-            threshold = simulator.FAINT_SNR[0] if faint else simulator.OMICRON_SNR_THRESHOLD
+            faint = label in simulation.FAINT_CLASSES
+            threshold = simulation.FAINT_SNR[0] if faint else simulation.OMICRON_SNR_THRESHOLD
             assert metadata["injected_snr"] >= threshold, label
             assert (
                 abs(metadata["peak_time"] + metadata["peak_time_ns"] * 1e-9 - metadata["event_time"]) <= 0.25
@@ -68,7 +68,7 @@ def test_every_class_gives_valid_views(one_per_class):
 def test_extremely_loud_saturates_over_noise_like_background():
     # Real Extremely_Loud views: a large saturated (yellow, gray ~0.87) region at the centre, the
     # rest still noise (the mean-averaged 64 s ASD and row means must not turn it black).
-    views, metadata = simulator.simulate_sample("Extremely_Loud", np.random.default_rng([11, 5]))
+    views, metadata = simulation.simulate_sample("Extremely_Loud", np.random.default_rng([11, 5]))
     assert metadata["snr"] > 50
     assert (views[0] > 0.8).mean() > 0.08
     sides = np.concatenate([views[3][:, :40], views[3][:, -40:]], axis=1)
@@ -101,7 +101,7 @@ def test_blip_and_scratchy_look_like_real_ones(real_samples_dir, label):
         )
     real = np.asarray(real)
     simulated = np.stack(
-        [simulator.simulate_sample(label, np.random.default_rng([5, k]))[0] for k in range(4)]
+        [simulation.simulate_sample(label, np.random.default_rng([5, k]))[0] for k in range(4)]
     )
     np.testing.assert_allclose(
         simulated.mean(axis=(0, 2, 3)), real.mean(axis=(0, 2, 3)), atol=REAL_MEAN_TOLERANCE
@@ -133,7 +133,7 @@ def test_blips_look_like_real_ones(real_samples_dir):
         gravity_spy.png_to_view(Image.open(path))
         for path in sorted((real_samples_dir / "Blip").glob("*_spectrogram_0.5.png"))
     ]
-    simulated = [simulator.simulate_sample("Blip", np.random.default_rng([6, k]))[0][0] for k in range(12)]
+    simulated = [simulation.simulate_sample("Blip", np.random.default_rng([6, k]))[0][0] for k in range(12)]
     real_peak = [_brightest_frequency_hz(view) for view in real]
     simulated_peak = [_brightest_frequency_hz(view) for view in simulated]
     assert abs(np.log(np.median(simulated_peak) / np.median(real_peak))) < np.log(1.35)
@@ -146,8 +146,8 @@ def test_blips_look_like_real_ones(real_samples_dir):
 
 def _glitch_power_spectrum(label: str, seed: list[int]) -> tuple[np.ndarray, np.ndarray]:
     """Frequencies and power of one class's glitch waveform alone (whitened units, no noise)."""
-    waveform = simulator.Waveform(np.random.default_rng(seed))
-    simulator.GENERATORS[label](waveform, 0.0)
+    waveform = simulation.Waveform(np.random.default_rng(seed))
+    simulation.GENERATORS[label](waveform, 0.0)
     frequencies = np.fft.rfftfreq(waveform.n_samples, 1.0 / waveform.sample_rate_hz)
     return frequencies, np.abs(np.fft.rfft(waveform.data)) ** 2
 
@@ -188,26 +188,26 @@ def test_loudness_separates_blips_from_koi_fish():
     # repeating blips could be louder, a lone loud real blip was called Repeating_Blips.
     def trigger_snrs(label: str) -> list[float]:
         return [
-            simulator.GENERATORS[label](simulator.Waveform(np.random.default_rng([10, k])), 0.0)
+            simulation.GENERATORS[label](simulation.Waveform(np.random.default_rng([10, k])), 0.0)
             for k in range(24)
         ]
 
-    cap = simulator.BLIP_SNR[2]
+    cap = simulation.BLIP_SNR[2]
     assert max(trigger_snrs("Blip") + trigger_snrs("Repeating_Blips")) <= cap
     assert min(trigger_snrs("Koi_Fish")) >= cap
 
 
 def test_split_sizes_and_counts():
-    assert simulator.split_sizes(20) == {"train": 14, "validation": 3, "test": 3}
-    assert simulator.split_sizes(1) == {"train": 1, "validation": 0, "test": 0}
-    assert simulator.split_sizes(3) == {"train": 3, "validation": 0, "test": 0}
-    assert simulator.split_sizes(7) == {"train": 5, "validation": 1, "test": 1}
-    counts = simulator.class_counts(like_v1d1=True, scale=0.01)
+    assert simulation.split_sizes(20) == {"train": 14, "validation": 3, "test": 3}
+    assert simulation.split_sizes(1) == {"train": 1, "validation": 0, "test": 0}
+    assert simulation.split_sizes(3) == {"train": 3, "validation": 0, "test": 0}
+    assert simulation.split_sizes(7) == {"train": 5, "validation": 1, "test": 1}
+    counts = simulation.class_counts(like_v1d1=True, scale=0.01)
     assert counts["Blip"] == 18 and counts["Paired_Doves"] == 1 and len(counts) == 22
     with pytest.raises(ValueError, match="either"):
-        simulator.class_counts(3, like_v1d1=True)
+        simulation.class_counts(3, like_v1d1=True)
     with pytest.raises(ValueError, match="unknown"):
-        simulator.class_counts(1, classes=["Blob"])
+        simulation.class_counts(1, classes=["Blob"])
 
 
 def _contents(h5_path: Path) -> dict[str, np.ndarray]:
@@ -221,8 +221,8 @@ def _contents(h5_path: Path) -> dict[str, np.ndarray]:
 
 def test_dataset_layout_and_determinism(tmp_path):
     kwargs = {"samples_per_class": 3, "seed": 4, "classes": ["Blip", "Whistle"], "progress": False}
-    first = simulator.simulate_dataset(tmp_path / "a.h5", num_proc=1, **kwargs)
-    second = simulator.simulate_dataset(tmp_path / "b.h5", num_proc=2, **kwargs)
+    first = simulation.simulate_dataset(tmp_path / "a.h5", num_proc=1, **kwargs)
+    second = simulation.simulate_dataset(tmp_path / "b.h5", num_proc=2, **kwargs)
     a, b = _contents(first), _contents(second)
     assert a.keys() == b.keys() and len(a) == 6 * 4
     for key in a:
@@ -254,7 +254,7 @@ def test_dataset_layout_and_determinism(tmp_path):
     ):
         assert column in rows[0]
     # A different seed gives different samples.
-    other = simulator.simulate_dataset(tmp_path / "c.h5", num_proc=1, **{**kwargs, "seed": 5})
+    other = simulation.simulate_dataset(tmp_path / "c.h5", num_proc=1, **{**kwargs, "seed": 5})
     assert _contents(other).keys() != a.keys()
 
 
@@ -272,3 +272,13 @@ def test_simulate_command(tmp_path):
         assert sorted(handle) == sorted(gravity_spy.CLASS_NAMES)
     assert (tmp_path / "sim_metadata.csv").is_file()
     assert main(["simulate", "--output", str(output), "--samples-per-class", "1", "--scale", "2"]) == 2
+
+
+def test_former_module_re_exports_the_package():
+    # ``gravityvit.data.simulator`` was the simulator's module; imports written against it still work.
+    from gravityvit.data import simulator
+
+    assert sorted(simulator.__all__) == sorted(simulation.__all__)
+    for name in simulation.__all__:
+        assert getattr(simulator, name) is getattr(simulation, name), name
+    assert set(simulation.GENERATORS) == set(gravity_spy.CLASS_NAMES)

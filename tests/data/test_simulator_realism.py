@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from gravityvit import gravity_spy
-from gravityvit.data import simulator
+from gravityvit.data import simulation
 from gravityvit.data.png import GravitySpyPNGReader
 from gravityvit.data.view_statistics import view_statistics
 
@@ -103,7 +103,7 @@ def test_simulated_class_looks_like_real_one(real_samples_root, label):
         pytest.skip(f"no real {label} samples under {real_samples_root}")
     index = gravity_spy.CLASS_NAMES.index(label)
     simulated = [
-        list(simulator.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
+        list(simulation.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
         for k in range(SIMULATED_PER_CLASS)
     ]
     real_medians, simulated_medians = pooled_medians(real), pooled_medians(simulated)

@@ -1,0 +1,150 @@
+"""Short transients: Blip, Koi_Fish, Tomte, Extremely_Loud, Repeating_Blips and 1400Ripples.
+
+Broadband pulses and bursts of tens to hundreds of ms, alone or in short trains.
+
+Each generator adds one randomised glitch to ``w`` with its loudest point at ``t0`` (seconds from
+the view centre) and returns its trigger SNR; :data:`gravityvit.data.simulation.classes.GENERATORS`
+maps the class names to them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.fft
+
+from gravityvit.data.simulation.constants import REFERENCE_SPAN_S
+from gravityvit.data.simulation.waveform import Waveform, _glitch_tile_snr, _loguniform, trigger_snr
+
+# The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform), log width and
+# trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
+BLIP_CENTRE_HZ: tuple[float, float] = (45.0, 110.0)
+BLIP_LOG_WIDTH: tuple[float, float] = (0.7, 1.0)
+BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
+
+
+def _blip(w: Waveform, t0: float) -> float:
+    # A tall, thin teardrop: a short broadband pulse centred 45-110 Hz. The real Gravity Spy blips
+    # (0.5 s view) are brightest near 45 Hz (38-79 Hz), bright (> 0.5) over ~2 % of the pixels and
+    # ~80 of the 140 rows, a narrow head at the bottom and a thin tail up to several hundred Hz;
+    # these settings give 35 Hz (24-58 Hz), 1.8 % and 64 rows. Earlier settings (centre up to 250 Hz,
+    # narrower band, fainter) made blips that a model trained on them did not recognise in real data.
+    snr = trigger_snr(w.rng, *BLIP_SNR)
+    w.add_pulse(t0, _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH), snr)
+    return snr
+
+
+KOI_FISH_SNR: tuple[float, float] = (80.0, 800.0)
+
+
+def _koi_fish(w: Waveform, t0: float) -> float:
+    # A very loud blip: a fat, saturated head at 25-70 Hz with "fins", bright low-frequency lobes
+    # (15-40 Hz) 0.04-0.15 s to either side, and a thin tail up to ~1-2 kHz. The fins are what
+    # real koi fish show and loud blips do not; the loudness (from the blips' cap up to hundreds)
+    # saturates the head over a tenth of a second.
+    snr = _loguniform(w.rng, *KOI_FISH_SNR)
+    w.add_pulse(t0, _loguniform(w.rng, 25, 70), w.rng.uniform(0.5, 0.8), snr)
+    w.add_pulse(
+        t0 + w.rng.normal(0, 0.002),
+        _loguniform(w.rng, 250, 900),
+        w.rng.uniform(0.35, 0.6),
+        snr * w.rng.uniform(0.1, 0.3),
+    )
+    for side in (-1.0, 1.0):
+        for _ in range(int(w.rng.integers(1, 3))):
+            w.add_sine_gaussian(
+                t0 + side * w.rng.uniform(0.04, 0.15),
+                _loguniform(w.rng, 14, 40),
+                w.rng.uniform(3, 8),
+                snr * w.rng.uniform(0.2, 0.5),
+            )
+    return snr
+
+
+def _tomte(w: Waveform, t0: float) -> float:
+    # A short triangle whose wide, bright base sits at 25-70 Hz and narrows to a point near
+    # 100-200 Hz: a low, squat pulse (narrower in log frequency than a blip), usually louder.
+    snr = trigger_snr(w.rng, low=20.0, index=1.0, cap=150.0)
+    w.add_pulse(t0, _loguniform(w.rng, 35, 70), w.rng.uniform(0.5, 0.7), snr)
+    return snr
+
+
+EXTREMELY_LOUD_ROW_SHARE = (0.25, 1.5)  # glitch energy per Hz over that of 64 s of noise
+
+
+def _extremely_loud(w: Waveform, t0: float) -> float:
+    # A broadband, long, saturating burst: bands of noise from 10 Hz to 0.9-2 kHz lasting 0.2-1.2 s
+    # (the low frequencies lasting longer, a tent in the long views) and loud pulses at the trigger.
+    # With mean-normalised rows a glitch that dominates its rows reaches about 64 s / its duration
+    # in normalized energy, whatever its SNR, and darkens the rest of the row by 1 / (1 + share);
+    # so the glitch is scaled by its energy per Hz relative to 64 s of noise (the share), which
+    # decides the look (saturated column, noise-like surroundings), and its loudest-tile SNR, in
+    # the hundreds to thousands, follows from it.
+    duration = _loguniform(w.rng, 0.08, 0.8)
+    top = _loguniform(w.rng, 900, 2048)
+    w.add_noise_burst(t0 + w.rng.uniform(-0.15, 0.15) * duration, duration, 10, top, 1.0)
+    w.add_noise_burst(
+        t0 + w.rng.uniform(-0.2, 0.2) * duration,
+        duration * w.rng.uniform(1.3, 2.5),
+        10,
+        _loguniform(w.rng, 60, 250),
+        w.rng.uniform(0.5, 1.2),
+    )
+    for k in range(int(w.rng.integers(1, 5))):
+        w.add_pulse(
+            t0 if k == 0 else t0 + w.rng.uniform(-0.5, 0.5) * duration,
+            _loguniform(w.rng, 30, 300),
+            w.rng.uniform(0.8, 1.4),
+            2.0 if k == 0 else w.rng.uniform(0.5, 1.5),
+        )
+    spectrum = np.abs(scipy.fft.rfft(w.data)) ** 2
+    frequencies = np.fft.rfftfreq(w.n_samples, 1.0 / w.sample_rate_hz)
+    band = (frequencies >= 20) & (frequencies <= 1500)
+    # Energy per Hz (Parseval, one-sided) over that of 64 s of unit-variance white noise (2 per Hz s).
+    per_hz = 2.0 * spectrum[band].sum() / w.n_samples / (frequencies[band][-1] - frequencies[band][0])
+    w.data *= np.sqrt(_loguniform(w.rng, *EXTREMELY_LOUD_ROW_SHARE) * 2.0 * REFERENCE_SPAN_S / per_hz)
+    return _glitch_tile_snr(w.data)
+
+
+REPEATING_BLIP_CENTRE_HZ: tuple[float, float] = (90.0, 350.0)
+
+
+def _repeating_blips(w: Waveform, t0: float) -> float:
+    # 2-6 blip-like pulses (no louder than blips: a lone loud blip must not read as a repeating one)
+    # at regular 0.1-0.5 s spacing. The real ones are centred higher than lone blips, at ~90-350 Hz,
+    # with tails up to several hundred Hz.
+    snr = trigger_snr(w.rng, *BLIP_SNR)
+    count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.1, 0.5)
+    centre, width = _loguniform(w.rng, *REPEATING_BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
+    first = -int(w.rng.integers(0, count))
+    for k in range(first, first + count):
+        level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
+        w.add_pulse(
+            t0 + k * spacing * (1 + w.rng.normal(0, 0.03)),
+            centre * np.exp(w.rng.normal(0, 0.15)),
+            width,
+            level,
+        )
+    return snr
+
+
+def _ripples_1400(w: Waveform, t0: float) -> float:
+    # Several short ripples near 1400 Hz within 0.1-1 s: each a quick train of 5-15 short bursts
+    # (Q 10-25, a few ms) whose frequency wiggles by +-20-80 Hz: faint specks near the top of the views.
+    snr = trigger_snr(w.rng, low=8.0, index=2.0, cap=30.0)
+    span = _loguniform(w.rng, 0.1, 1.0)
+    centre = w.rng.uniform(1300, 1500)
+    for k in range(int(w.rng.integers(2, 7))):
+        time_s = t0 if k == 0 else t0 + w.rng.uniform(-span / 2, span / 2)
+        level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
+        frequency_hz = centre + w.rng.uniform(-60, 60)
+        bursts, gap = int(w.rng.integers(5, 16)), w.rng.uniform(0.004, 0.012)
+        wiggle, rate = w.rng.uniform(20, 80), w.rng.uniform(20, 60)
+        for j in range(bursts):
+            offset = (j - bursts / 2) * gap
+            w.add_sine_gaussian(
+                time_s + offset,
+                frequency_hz + wiggle * np.sin(2 * np.pi * rate * offset),
+                w.rng.uniform(10, 25),
+                level * np.exp(-2.0 * (2 * offset / (bursts * gap)) ** 2),  # loudest mid-train
+            )
+    return snr
