@@ -15,14 +15,18 @@ import numpy as np
 from gravityvit.data.simulation.constants import FAINT_SNR
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
+WHISTLE_SNR: tuple[float, float] = (5.0, 12.0)
+
 
 def _chirp(w: Waveform, t0: float) -> float:
     # Newtonian inspiral: f = f_end ((t_c - t + eps) / eps)^(-3/8), rising to the centre. The real
-    # ones (stellar-mass binaries, hardware injections) are a thin hook visible from 30-60 Hz for a
-    # few tenths of a second, nearly vertical at the top: a long slow sweep would be a line.
-    snr = trigger_snr(w.rng, low=9.0, index=1.5, cap=50.0)
-    duration = _loguniform(w.rng, 0.2, 1.5)
-    f_start, f_end = w.rng.uniform(25, 60), _loguniform(w.rng, 250, 900)
+    # ones (stellar-mass binaries, hardware injections) are a thin hook that enters the view at
+    # 35-70 Hz a tenth to half a second before the end, nearly vertical at the top, and never
+    # saturates: a longer sweep lies along the bottom of the short views like a line, and a louder
+    # one swells into a lump.
+    snr = trigger_snr(w.rng, low=8.0, index=1.5, cap=30.0)
+    duration = _loguniform(w.rng, 0.1, 0.6)
+    f_start, f_end = w.rng.uniform(35, 70), _loguniform(w.rng, 250, 900)
     eps = duration * (f_start / f_end) ** (8 / 3)
 
     def frequency(t: np.ndarray) -> np.ndarray:
@@ -40,7 +44,9 @@ def _whistle(w: Waveform, t0: float) -> float:
     # Radio-frequency beat notes: a frequency that sweeps down from above the top of the view (kHz)
     # to a minimum of a few hundred Hz and back up within a tenth of a second or so, a narrow V
     # with curved arms, often repeating as the beating oscillators drift.
-    snr = trigger_snr(w.rng, index=2.0, cap=25.0)
+    # Thin tracks: their brightest pixels sit at a normalized energy of ~16 in the real views, below
+    # the top of the colour scale, for a loudest-tile SNR from about 5.
+    snr = _loguniform(w.rng, *WHISTLE_SNR)
     f_min = _loguniform(w.rng, 150, 1000)
     count = 1 if w.rng.random() < 0.5 else int(w.rng.integers(2, 5))
     spacing = _loguniform(w.rng, 0.15, 1.5)

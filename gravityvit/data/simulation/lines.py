@@ -118,11 +118,11 @@ def _air_compressor(w: Waveform, t0: float) -> float:
 
 
 def _wandering_line(w: Waveform, t0: float) -> float:
-    # A loud line high in the band (300 Hz-1.8 kHz) whose frequency wanders by several per cent
-    # over seconds, smoothly or in a sawtooth of slow falls and quick resets; loud enough that the
-    # rest of the view looks dark beside it.
+    # A loud line high in the band (500 Hz-1.9 kHz, most often near the top of the view) whose
+    # frequency wanders by several per cent over seconds, smoothly or in a sawtooth of slow falls
+    # and quick resets; loud enough that the rest of the view looks dark beside it.
     snr = _loguniform(w.rng, 30.0, 250.0)
-    f0 = _loguniform(w.rng, 300, 1800)
+    f0 = 1900.0 * (500.0 / 1900.0) ** (w.rng.random() ** 2)
     terms = [
         (w.rng.uniform(0.1, 0.8), w.rng.uniform(0.02, 0.08), w.rng.uniform(0, 2 * np.pi)) for _ in range(3)
     ]

@@ -23,6 +23,7 @@ from gravityvit.data.simulation.constants import (
     TRIGGER_JITTER_S,
 )
 from gravityvit.data.simulation.noise import colour, noise_reference, welch_asd, welch_excess
+from gravityvit.data.simulation.scattering import add_background_scattering
 from gravityvit.data.simulation.waveform import Waveform, _glitch_tile_snr
 
 
@@ -91,6 +92,9 @@ def _simulate_strain(
         # Rescale so that the loudest Q tile within the search window has the drawn SNR, as an
         # Omicron trigger's SNR is that of its loudest tile.
         waveform.data *= injected_snr / _glitch_tile_snr(waveform.data)
+    descriptors = _describe(waveform.data, SAMPLE_RATE_HZ)  # of the glitch alone
+    # Detector state under the glitch, at its own loudness (after the rescaling to the trigger SNR).
+    background_scattering = add_background_scattering(waveform, label, injected_snr)
     white = rng.standard_normal(N_SAMPLES) + waveform.data
     strain = TimeSeries(
         colour(white, ifo),
@@ -98,8 +102,13 @@ def _simulate_strain(
         t0=event_time - DATA_DURATION_S / 2,
         name=f"{ifo}:SIMULATED_STRAIN",
     )
-    metadata = {"ifo": ifo, "event_time": event_time, "injected_snr": float(injected_snr)}
-    metadata.update(_describe(waveform.data, SAMPLE_RATE_HZ))
+    metadata = {
+        "ifo": ifo,
+        "event_time": event_time,
+        "injected_snr": float(injected_snr),
+        "background_scattering": int(background_scattering),
+        **descriptors,
+    }
     return strain, event_time, metadata, waveform.data
 
 

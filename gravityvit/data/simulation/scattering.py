@@ -14,28 +14,70 @@ import numpy as np
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
 
-def _scattered_light(w: Waveform, t0: float) -> float:
-    # Stacked arches f_n(t) = n f_1 |sin(pi (t - t_a) / T)| below ~100 Hz, seconds long.
-    # Real arches are slow (the fringe period is that of the scattering surface's motion, seconds):
-    # nearly flat stacked lines in the short views, one or two arches in the 4 s view.
-    snr = trigger_snr(w.rng, low=12.0, cap=60.0)
-    period = _loguniform(w.rng, 2.0, 8.0)
-    f_top = w.rng.uniform(12, 35)
-    n_harmonics = int(w.rng.integers(3, 7))  # a stack: one or two thin lines are Low_Frequency_Lines
-    offset = t0 - period / 2  # an arch top at the trigger
+def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list[float]) -> None:
+    """Add arches f(t) = f_top |sin(pi (t - t_a) / T)| over the whole 8 s, one per top frequency, tops at ``t0``.
+
+    The first arch has SNR ``snr`` and the others fall off as 1 / sqrt(their rank).
+    """
+    offset = t0 - period / 2
 
     def arch(t: np.ndarray) -> np.ndarray:
         return np.abs(np.sin(np.pi * (t - offset) / period))
 
-    for n in range(1, n_harmonics + 1):
+    for rank, top_hz in enumerate(tops_hz, start=1):
         w.add_track(
             -4.0,
             4.0,
-            lambda t, n=n: n * f_top * arch(t),
-            snr * n**-0.5 * w.rng.uniform(0.7, 1.0),
+            lambda t, f=top_hz: f * arch(t),
+            snr * rank**-0.5 * w.rng.uniform(0.7, 1.0),
             envelope=lambda t: arch(t) ** 0.5 * _tukey((t + 4.0) / 8.0, 0.2),
         )
+
+
+def _fringe_harmonics(w: Waveform, low_hz: float = 9.0) -> list[float]:
+    """Top frequencies of the visible fringe harmonics n f_1: a dense stack from ~10 Hz to 25-50 Hz.
+
+    The fringe fundamental f_1 = 2 v / lambda of a slowly moving scattering surface is a few Hz
+    (4.5-8 Hz here, so that neighbouring lines stay apart in the Q tiles), so the harmonics that rise
+    above the detector's noise wall are closely spaced lines, not a few widely spaced ones.
+    """
+    fundamental = w.rng.uniform(4.5, 8.0)
+    top = w.rng.uniform(25.0, 50.0)
+    first = int(np.ceil(low_hz / fundamental))
+    last = max(first + 2, int(top / fundamental))
+    return [n * fundamental for n in range(first, last + 1)]
+
+
+def _scattered_light(w: Waveform, t0: float) -> float:
+    # Stacked arches below ~50 Hz, seconds long. Real arches are slow (the fringe period is that of
+    # the scattering surface's motion, seconds): a dense stack of nearly flat lines in the short
+    # views, arches in the 4 s view.
+    snr = trigger_snr(w.rng, low=12.0, cap=60.0)
+    _arch_stack(w, t0, snr, _loguniform(w.rng, 2.0, 8.0), _fringe_harmonics(w))
     return snr
+
+
+# Scattering is part of the detector's state, not of a glitch: in real data, glitches sit on top of
+# it for hours at a time (it shows under real wandering lines and whistles). The classes whose glitch
+# lies well above the arches' band (>~ 200 Hz) and is loud enough to be what a volunteer labels
+# carry, in a share of their samples, a fainter arch stack in the background at any phase, so that a
+# model learns them from the glitch and does not take the arches for Scattered_Light. Below ~200 Hz
+# the arches would overlap the glitch and blur its label.
+BACKGROUND_SCATTERING_CLASSES: tuple[str, ...] = ("1400Ripples", "Wandering_Line", "Whistle")
+BACKGROUND_SCATTERING_PROBABILITY = 0.3
+BACKGROUND_SCATTERING_SNR: tuple[float, float] = (4.0, 12.0)
+
+
+def add_background_scattering(w: Waveform, label: str, glitch_snr: float) -> bool:
+    """Add, with probability ``BACKGROUND_SCATTERING_PROBABILITY``, a faint arch stack; return whether it did.
+
+    Its SNR is drawn from ``BACKGROUND_SCATTERING_SNR`` and kept below 0.3-0.6 of ``glitch_snr``.
+    """
+    if label not in BACKGROUND_SCATTERING_CLASSES or w.rng.random() >= BACKGROUND_SCATTERING_PROBABILITY:
+        return False
+    snr = min(_loguniform(w.rng, *BACKGROUND_SCATTERING_SNR), glitch_snr * w.rng.uniform(0.3, 0.6))
+    _arch_stack(w, w.rng.uniform(-4.0, 4.0), snr, _loguniform(w.rng, 2.0, 8.0), _fringe_harmonics(w))
+    return True
 
 
 def _light_modulation(w: Waveform, t0: float) -> float:
