@@ -44,9 +44,9 @@ sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMP
 logger = logging.getLogger("gravityvit.demo")
 
 # The CPU demo model, a named configuration (gravityvit/named_configs.py): a 2-block, width-96 ViT
-# with a convolutional stem shared by the four views at 56x72 pixels, cross-attention fusion over all
-# 4 x 63 view tokens, MLP head (0.41 M parameters). What each choice bought is measured in
-# docs/training.md ("The demo model").
+# with a convolutional stem (a 4x4 patchify layer, two 3x3 stride-2 layers) shared by the four views
+# at 112x144 pixels, cross-attention fusion over all 4 x 63 view tokens, MLP head (0.41 M
+# parameters). What each choice bought is measured in docs/training.md ("The demo model").
 DEMO_MODEL = "gravityvit/multiview-demo"
 
 

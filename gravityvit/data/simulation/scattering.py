@@ -35,14 +35,14 @@ def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list
 
 
 def _fringe_harmonics(w: Waveform, low_hz: float = 9.0) -> list[float]:
-    """Top frequencies of the visible fringe harmonics n f_1: a dense stack from ~10 Hz to 25-50 Hz.
+    """Top frequencies of the visible fringe harmonics n f_1: a dense stack from ~10 Hz to 16-32 Hz.
 
     The fringe fundamental f_1 = 2 v / lambda of a slowly moving scattering surface is a few Hz
-    (4.5-8 Hz here, so that neighbouring lines stay apart in the Q tiles), so the harmonics that rise
+    (3-6 Hz here), so the harmonics that rise
     above the detector's noise wall are closely spaced lines, not a few widely spaced ones.
     """
-    fundamental = w.rng.uniform(4.5, 8.0)
-    top = w.rng.uniform(25.0, 50.0)
+    fundamental = w.rng.uniform(3.0, 6.0)
+    top = w.rng.uniform(16.0, 32.0)
     first = int(np.ceil(low_hz / fundamental))
     last = max(first + 2, int(top / fundamental))
     return [n * fundamental for n in range(first, last + 1)]
