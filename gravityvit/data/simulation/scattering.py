@@ -34,25 +34,23 @@ def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list
         )
 
 
-def _fringe_harmonics(w: Waveform, low_hz: float = 9.0) -> list[float]:
-    """Top frequencies of the visible fringe harmonics n f_1: a dense stack from ~10 Hz to 16-32 Hz.
+def _fringe_harmonics(w: Waveform, lowest_hz: float = 15.0) -> list[float]:
+    """Top frequencies of the visible fringe harmonics n f_1: 2-4 lines from 15-30 Hz, 8-14 Hz apart.
 
-    The fringe fundamental f_1 = 2 v / lambda of a slowly moving scattering surface is a few Hz
-    (3-6 Hz here), so the harmonics that rise
-    above the detector's noise wall are closely spaced lines, not a few widely spaced ones.
+    Below ~15 Hz the whitened view of a real scattering arch stack is dark: the stack shows as two to
+    four lines at multiples of an 8-14 Hz fundamental (e.g. 22 and 33 Hz), the lowest the brightest.
     """
-    fundamental = w.rng.uniform(3.0, 6.0)
-    top = w.rng.uniform(16.0, 32.0)
-    first = int(np.ceil(low_hz / fundamental))
-    last = max(first + 2, int(top / fundamental))
-    return [n * fundamental for n in range(first, last + 1)]
+    fundamental = w.rng.uniform(8.0, 14.0)
+    first = int(np.ceil(lowest_hz / fundamental))
+    return [n * fundamental for n in range(first, first + int(w.rng.integers(2, 5)))]
 
 
 def _scattered_light(w: Waveform, t0: float) -> float:
-    # Stacked arches below ~50 Hz, seconds long. Real arches are slow (the fringe period is that of
-    # the scattering surface's motion, seconds): a dense stack of nearly flat lines in the short
-    # views, arches in the 4 s view.
-    snr = trigger_snr(w.rng, low=12.0, cap=60.0)
+    # Stacked arches below ~60 Hz, seconds long. Real arches are slow (the fringe period is that of
+    # the scattering surface's motion, seconds): a few nearly flat lines in the short views, which
+    # only the arches of the 2 s and 4 s views tell from Low_Frequency_Lines. Loud enough to saturate
+    # their tops, but most of the view stays dark (bright share ~0.04 in the real views).
+    snr = trigger_snr(w.rng, low=10.0, cap=40.0)
     _arch_stack(w, t0, snr, _loguniform(w.rng, 2.0, 8.0), _fringe_harmonics(w))
     return snr
 
