@@ -72,7 +72,8 @@ class TrainResult:
         output_dir (`str`): the model directory (model, processor, card, ``results.json``).
         dataset (`str`): the dataset trained on (a directory or Hub id).
         test (`dict[str, Any]`, *optional*): the test report's accuracy, balanced accuracy, macro /
-            weighted F1 and ``single_duration`` accuracies; None without ``--evaluate_test``.
+            weighted F1, ``single_duration`` accuracies and ``intervals`` (95 % bootstrap intervals of
+            accuracy and macro-F1); None without ``--evaluate_test``.
         report_dir (`str`, *optional*): the test report directory.
         calibration (`dict[str, Any]`, *optional*): the temperature and unknown-glitch threshold
             fitted on the validation split (saved in ``config.json``) and their summary.
@@ -219,6 +220,7 @@ def write_model_card(
     simulated: bool,
     per_class: dict[str, Any] | None,
     base_model: str | None,
+    intervals: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """Fill MODEL_CARD.md with the run's metrics, write it as OUTPUT_DIR/README.md and return the text."""
     from gravityvit.modelcard import render_model_card
@@ -233,6 +235,7 @@ def write_model_card(
         model_id=training_args.hub_model_id,
         simulated=simulated,
         per_class_metrics=per_class,
+        metric_intervals=intervals,
         num_parameters=sum(p.numel() for p in model.parameters()),
         base_model=base_model,
     )
@@ -440,6 +443,9 @@ def train(
             )
             result.test = {k: report[k] for k in SUMMARY_METRICS}
             result.test["single_duration"] = report.get("single_duration")
+            result.test["intervals"] = {
+                k: v for k, v in report["intervals"].items() if k != "per_class_f1"
+            }  # the per-class ones are in the report
             result.report_dir = str(Path(training_args.output_dir) / "evaluation")
         card_metrics = {"validation": {k: v for k, v in result.validation.items() if isinstance(v, float)}}
         if result.test is not None:
@@ -461,6 +467,7 @@ def train(
             simulated=simulated or "simul" in dataset_source.lower(),
             per_class=report.get("per_class") if report else None,
             base_model=model_args.backbone_weights and Path(model_args.backbone_weights).name,
+            intervals={"test": result.test["intervals"]} if result.test is not None else None,
         )
         (Path(training_args.output_dir) / "results.json").write_text(
             json.dumps(result.to_dict(), indent=2) + "\n"
