@@ -318,8 +318,23 @@ def train(
     Raises:
         GlitchDatasetError: when the dataset does not fit the model (before any training).
     """
+    from gravityvit.training.tracking import ExperimentTracker
+
     setup_logging(training_args)
     set_seed(training_args.seed)
+    # One MLflow run around everything (see gravityvit.training.tracking), FAILED when training raises.
+    with ExperimentTracker(model_args, data_args, training_args) as tracker:
+        return _train(model_args, data_args, training_args, callbacks, tracker)
+
+
+def _train(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: GlitchTrainingArguments,
+    callbacks: list[TrainerCallback] | None,
+    tracker,
+) -> TrainResult:
+    """The body of ``train`` inside its experiment tracking."""
 
     # Data first: a dataset that does not fit fails before the model is built.
     simulated = data_args.dataset is None
@@ -469,8 +484,14 @@ def train(
             base_model=model_args.backbone_weights and Path(model_args.backbone_weights).name,
             intervals={"test": result.test["intervals"]} if result.test is not None else None,
         )
-        (Path(training_args.output_dir) / "results.json").write_text(
-            json.dumps(result.to_dict(), indent=2) + "\n"
+        results_json = Path(training_args.output_dir) / "results.json"
+        results_json.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        tracker.log_outputs(
+            trainer,
+            result.test,
+            result.report_dir,
+            Path(training_args.output_dir) / "README.md",
+            results_json,
         )
         if push_to_hub:
             from gravityvit.hub import push_model_to_hub
