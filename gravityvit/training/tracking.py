@@ -82,7 +82,12 @@ class ExperimentTracker:
             return self
         import os
 
-        import mlflow
+        try:
+            import mlflow
+        except ImportError as error:
+            raise ImportError(
+                "--report_to mlflow needs the MLflow client: pip install -e '.[tracking]' (or --report_to none)"
+            ) from error
 
         run = mlflow.active_run()
         if run is None:
