@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import transformers
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
@@ -54,6 +54,9 @@ from gravityvit.training.data import (
     split_class_counts,
 )
 from gravityvit.training.metrics import make_compute_metrics
+
+if TYPE_CHECKING:
+    from gravityvit.training.tracking import ExperimentTracker
 
 logger = logging.getLogger("gravityvit.train")
 
@@ -332,7 +335,7 @@ def _train(
     data_args: DataArguments,
     training_args: GlitchTrainingArguments,
     callbacks: list[TrainerCallback] | None,
-    tracker,
+    tracker: ExperimentTracker,
 ) -> TrainResult:
     """The body of ``train`` inside its experiment tracking."""
 
