@@ -45,6 +45,11 @@ INSTALL_REQUIRES = [
 EXTRAS_REQUIRE = {
     "gw": ["gwpy>=4.1", "scipy>=1.11"],
     "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "ruff==0.17.6", "pre-commit>=3.5", "olah>=0.5"],
+    # Experiment tracking (--report_to mlflow,tensorboard). mlflow-skinny is MLflow's client without its
+    # server: the full package adds Flask, gunicorn and a Docker client and caps pyarrow below 26, which
+    # would downgrade the pyarrow that datasets installs. SQLAlchemy and alembic give the client MLflow 3's
+    # default local store (sqlite:///mlflow.db). The UI is the full `mlflow`, see docs/training.md.
+    "tracking": ["mlflow-skinny>=3.0,<4", "sqlalchemy>=2.0", "alembic>=1.12", "tensorboard>=2.15"],
 }
 EXTRAS_REQUIRE["all"] = sorted({req for reqs in EXTRAS_REQUIRE.values() for req in reqs})
 

@@ -10,7 +10,9 @@ Each model is trained with ``gravityvit.training.run.train``, as by ``examples/t
 same augmentation and schedule), once per seed, evaluated on the test split, and the results go into one markdown table
 (``OUTPUT_DIR/comparison.md``, also printed) with the mean ± standard deviation over seeds of accuracy,
 macro-F1 and the per-class F1 of the rare classes that decide macro-F1 on Gravity Spy (Paired_Doves,
-Wandering_Line, Chirp, Air_Compressor). ``OUTPUT_DIR/comparison.json`` holds every run's numbers.
+Wandering_Line, Chirp, Air_Compressor), and each model's macro-F1 95 % bootstrap interval (spanned over
+the seeds) with a line per pair of models saying whether they differ beyond their intervals.
+``OUTPUT_DIR/comparison.json`` holds every run's numbers.
 
 Presets: ``paper`` compares the named configurations as published sizes (``gravityvit/multiview-b16``,
 ``gravityvit/singleview-b16``, ``gravityspy/cnn-baseline``; a GPU job), ``cpu`` the same three
@@ -91,6 +93,7 @@ def main(argv: list[str] | None = None) -> str:
                     "accuracy": report["accuracy"],
                     "macro_f1": report["macro_f1"],
                     "per_class": {c: report["per_class"][c] for c in RARE_CLASSES},
+                    "intervals": report.get("intervals"),
                 }
             )
     table = markdown_table(runs, args.dataset, args.seeds)

@@ -231,6 +231,17 @@ def _architecture_summary(config: Mapping[str, Any]) -> str:
     return f"Model type `{model_type}`."
 
 
+# Per-class columns whose name is not their title in the class table.
+_COLUMN_TITLES: dict[str, str] = {"f1_interval": "F1 95 % interval"}
+
+
+def _format_interval(bounds: Any) -> str:
+    """``[0.912, 0.947]`` for a ``[low, high]`` pair, ``-`` for anything else (no interval)."""
+    if isinstance(bounds, (list, tuple)) and len(bounds) == 2 and all(_is_number(b) for b in bounds):
+        return f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+    return "-"
+
+
 def _class_rows(
     id2label: dict[int, str], per_class_metrics: Mapping[str, Mapping[str, Any]] | None
 ) -> tuple[list[dict[str, Any]], list[str]]:
@@ -241,10 +252,28 @@ def _class_rows(
     for index in sorted(id2label):
         name = id2label[index]
         values = (per_class_metrics or {}).get(name, {})
-        rows.append(
-            {"id": index, "name": name, "values": [_format_value(values.get(col, "-")) for col in columns]}
+        cells = [
+            _format_interval(values.get(col))
+            if col.endswith("_interval")
+            else _format_value(values.get(col, "-"))
+            for col in columns
+        ]
+        rows.append({"id": index, "name": name, "values": cells})
+    return rows, [_COLUMN_TITLES.get(col, col) for col in columns]
+
+
+def _interval_notes(metric_intervals: Mapping[str, Mapping[str, Any]] | None) -> list[str]:
+    """One sentence per split with intervals: their coverage, resamples and seed."""
+    notes = []
+    for split, intervals in (metric_intervals or {}).items():
+        if not intervals:
+            continue
+        confidence = float(intervals.get("confidence", 0.95))
+        notes.append(
+            f"{split}: {confidence:.0%} percentile-bootstrap intervals over the {split} samples "
+            f"({intervals.get('num_resamples', '?')} resamples, seed {intervals.get('seed', '?')})"
         )
-    return rows, columns
+    return notes
 
 
 def resolve_template_path(template_path: str | os.PathLike | None = None) -> Path:
@@ -273,6 +302,7 @@ def render_model_card(
     simulated: bool = False,
     metrics_split: str = "test",
     per_class_metrics: Mapping[str, Mapping[str, Any]] | None = None,
+    metric_intervals: Mapping[str, Mapping[str, Any]] | None = None,
     num_parameters: int | None = None,
     base_model: str | Sequence[str] | None = None,
     license: str = "apache-2.0",
@@ -305,7 +335,12 @@ def render_model_card(
     metrics_split : str
         Split that unprefixed metric names belong to.
     per_class_metrics : dict, optional
-        ``{class_name: {"f1": ..., "support": ...}}`` shown in the class table.
+        ``{class_name: {"f1": ..., "support": ...}}`` shown in the class table; an ``f1_interval``
+        ``[low, high]`` is shown as the class's F1 95 % interval.
+    metric_intervals : dict, optional
+        ``{split: {"accuracy": [low, high], "macro_f1": [low, high], "confidence": 0.95,
+        "num_resamples": 1000, "seed": 0, ...}}``: bootstrap intervals (an evaluation report's
+        ``intervals``) shown beside the split's metrics, with how they were made.
     num_parameters : int, optional
         Parameter count of the model.
     base_model : str or list of str, optional
@@ -377,10 +412,16 @@ def render_model_card(
             if value
         ],
         "metric_rows": [
-            {"split": split, "name": _METRIC_TYPES.get(name, (name, name))[1], "value": f"{value:.4f}"}
+            {
+                "split": split,
+                "name": _METRIC_TYPES.get(name, (name, name))[1],
+                "value": f"{value:.4f}",
+                "interval": _format_interval((metric_intervals or {}).get(split, {}).get(name)),
+            }
             for split, values in normalized.items()
             for name, value in values.items()
         ],
+        "interval_notes": _interval_notes(metric_intervals),
         "training_rows": [
             (key, _format_value(training_args[key]))
             for key in _TRAINING_FIELDS

@@ -84,3 +84,27 @@ def test_real_data_card_without_metrics_and_cnn_config():
 def test_missing_template_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="model-card template"):
         resolve_template_path(tmp_path / "nope.md")
+
+
+def test_card_shows_bootstrap_intervals_and_per_class_f1_with_support():
+    intervals = {"accuracy": [0.9123, 0.9456], "macro_f1": [0.8, 0.85], "confidence": 0.95}
+    intervals.update(num_resamples=1000, seed=0)
+    card = render_model_card(
+        CONFIG,
+        {"test": {"accuracy": 0.93, "macro_f1": 0.82}, "validation": {"accuracy": 0.9}},
+        "Gravity Spy v1d1.",
+        per_class_metrics={
+            "Blip": {"f1": 0.95, "f1_interval": [0.9, 0.98], "support": 120},
+            "Chirp": {"f1": 0.5, "f1_interval": None, "support": 0},
+        },
+        metric_intervals={"test": intervals},
+    )
+    assert "| split | metric | value | 95 % interval |" in card
+    assert "| test | Accuracy | 0.9300 | [0.912, 0.946] |" in card
+    assert "| test | Macro F1 | 0.8200 | [0.800, 0.850] |" in card
+    assert "| validation | Accuracy | 0.9000 | - |" in card
+    assert "95% percentile-bootstrap intervals over the test samples (1000 resamples, seed 0)" in card
+    assert "| id | class | f1 | F1 95 % interval | support |" in card
+    assert "| 3 | Blip | 0.95 | [0.900, 0.980] | 120 |" in card
+    assert "| 4 | Chirp | 0.5 | - | 0 |" in card
+    assert "\n\n\n" not in card

@@ -15,7 +15,8 @@ from pathlib import Path
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 DESCRIPTION = (
     "Convert the Gravity Spy training set (the Zenodo HDF5 file, a simulated file in the same layout, or "
-    "folders of Gravity Spy PNGs) into an Arrow DatasetDict (splits train/validation/test from sample_type; "
+    "folders of Gravity Spy PNGs) into an Arrow DatasetDict (splits train/validation/test from sample_type, "
+    "or by GPS time with a gap: --split time; "
     "columns gravityspy_id, label, ifo, metadata, image_500ms ... image_4000ms as 16-bit PNG) saved with "
     "save_to_disk, with gravityspy_stats.json (class counts, class weights, skipped samples) inside."
 )
@@ -65,6 +66,32 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         ),
     )
     parser.add_argument(
+        "--split",
+        choices=("sample_type", "time"),
+        default="sample_type",
+        help=(
+            "sample_type (default): the splits of the source (Zenodo groups or the CSV's sample_type); time: "
+            "order the samples by GPS time (the metadata CSV's --time-column) and split them 70/15/15 with a "
+            "gap, so that glitches of the same minutes are not in both train and test"
+        ),
+    )
+    parser.add_argument(
+        "--gap-s",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help=(
+            "--split time: least seconds between samples of neighbouring splits; samples within S/2 of a "
+            "boundary are left out and listed in the stats JSON (default 60)"
+        ),
+    )
+    parser.add_argument(
+        "--time-column",
+        default="event_time",
+        metavar="NAME",
+        help="--split time: metadata CSV column of GPS times (default event_time)",
+    )
+    parser.add_argument(
         "--push-to-hub", metavar="REPO", help="also upload the dataset (Parquet) to this Hub repo"
     )
     parser.add_argument(
@@ -100,6 +127,12 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--metadata {args.metadata}: no such file"
     if args.num_proc < 1:
         return f"--num-proc must be at least 1; got {args.num_proc}"
+    if args.gap_s < 0:
+        return f"--gap-s must be at least 0; got {args.gap_s}"
+    if args.split == "time" and args.metadata is None:
+        return (
+            f"--split time needs --metadata CSV: the GPS time of each sample is its {args.time_column} column"
+        )
     if args.allow_missing_views and args.hdf5 is not None:
         return "--allow-missing-views applies to --png-dir (an HDF5 file always has all four views)"
     from gravityvit.data.arrow import ARROW_DATASET
@@ -138,6 +171,9 @@ def run(args: argparse.Namespace) -> int:
             overwrite=not args.no_overwrite,
             allow_missing_views=args.allow_missing_views,
             metadata_conflict=args.metadata_conflict,
+            split_by=args.split,
+            gap_s=args.gap_s,
+            time_column=args.time_column,
         )
     except OutputError as error:  # the output changed while the source was read
         print(f"gravityvit convert: error: --output {error}", file=sys.stderr)
@@ -152,5 +188,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"gravityvit convert: error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
     sizes = ", ".join(f"{split} {len(dataset)}" for split, dataset in dataset_dict.items())
+    if args.split == "time":
+        import json
+
+        print(json.loads((args.output / STATS_FILENAME).read_text())["split"]["summary"])
     print(f"wrote {args.output} ({sizes}); class counts and weights in {args.output / STATS_FILENAME}")
     return EXIT_OK

@@ -47,6 +47,9 @@ _EXPORTS: dict[str, str] = {
     "convert_cached": "simulated_dataset",
     "simulate_cached": "simulated_dataset",
     "simulated_arrow_dataset": "simulated_dataset",
+    # splits.py: time-ordered splits with a gap
+    "TimeSplit": "splits",
+    "time_split": "splits",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,7 +1,7 @@
 """Convert Gravity Spy samples (HDF5 file or PNG folders) into an Arrow ``DatasetDict``.
 
-The dataset has the splits ``train``, ``validation`` and ``test`` (from ``sample_type``) and the
-columns
+The dataset has the splits ``train``, ``validation`` and ``test`` (from ``sample_type``, or by GPS
+time with a gap: ``split_by="time"``, see ``gravityvit.data.splits``) and the columns
 
 - ``gravityspy_id`` (string), ``label`` (ClassLabel with the 22 ``CLASS_NAMES``), ``ifo`` (string);
 - the metadata CSV's columns when a CSV is given (typed int64 / float64 / string from its values);
@@ -33,6 +33,7 @@ import numpy as np
 from PIL import Image
 
 from gravityvit.data.hdf5 import KEY_COLUMNS, GravitySpyDataError, GravitySpyHDF5Reader, read_metadata_csv
+from gravityvit.data.splits import DEFAULT_FRACTIONS, DEFAULT_GAP_S, SPLIT_METHODS, time_split
 from gravityvit.file_utils import (
     OutputKind,
     atomic_path,
@@ -405,6 +406,9 @@ def convert_to_arrow(
     overwrite: bool = True,
     allow_missing_views: bool = False,
     metadata_conflict: str = "error",
+    split_by: str = "sample_type",
+    gap_s: float = DEFAULT_GAP_S,
+    time_column: str = "event_time",
 ):
     """Convert a Gravity Spy HDF5 file or PNG folder tree into a ``DatasetDict`` saved on disk.
 
@@ -439,6 +443,16 @@ def convert_to_arrow(
         their missing image columns as null (``example_to_views`` masks them). Off by default: a
         missing view is then a bad sample, as an incomplete copy of a training set most often is.
         The stats JSON counts the null cells per split and column (``missing_views``).
+    split_by : {"sample_type", "time"}
+        ``"sample_type"`` (default) keeps the splits of the source (the Zenodo file's groups or the
+        CSV's column). ``"time"`` orders the samples by GPS time (the metadata CSV's ``time_column``)
+        and splits them 70 / 15 / 15 with a gap (``gravityvit.data.splits.time_split``), so that
+        glitches of the same minutes do not land in both train and test.
+    gap_s : float
+        With ``split_by="time"``: least time in seconds between kept samples of neighbouring splits;
+        the samples within ``gap_s / 2`` of a boundary are left out (listed in the stats JSON).
+    time_column : str
+        With ``split_by="time"``: the metadata CSV column holding each sample's GPS time.
 
     Returns
     -------
@@ -461,6 +475,8 @@ def convert_to_arrow(
         )
     if num_proc < 1:
         raise ValueError(f"num_proc must be at least 1; got {num_proc}")
+    if split_by not in SPLIT_METHODS:
+        raise ValueError(f"split_by must be one of {SPLIT_METHODS}; got {split_by!r}")
     source_path = getattr(source, "path", source)
     inputs = [source_path, metadata_csv, getattr(source, "metadata_csv", None)]
     # Absolute: the output may be given relative to a working directory that the swap must not affect.
@@ -478,6 +494,9 @@ def convert_to_arrow(
         # Their reading raises the error naming them; under "skip" they are listed as skipped.
         split_indices["train"].extend(unknown_split)
         split_indices["train"].sort()
+    split_stats: dict[str, Any] = {"method": "sample_type"}
+    if split_by == "time":
+        split_indices, split_stats = _time_split(reader, gap_s, time_column)
     logger.info(
         "converting %d samples from %s (%s) with num_proc=%d",
         len(reader.entries),
@@ -523,6 +542,7 @@ def convert_to_arrow(
         dataset_dict = DatasetDict(splits)
         stats = _stats(dataset_dict, source, skipped, metadata_columns)
         stats["metadata_matched"] = metadata_matched
+        stats["split"] = split_stats
         with atomic_path(output_dir, kind=ARROW_DATASET, overwrite=overwrite, inputs=inputs) as temporary:
             # An empty split saved with datasets' default of 0 shards cannot be loaded back: force 1.
             empty_splits = {split: 1 for split in SPLITS if len(dataset_dict[split]) == 0}
@@ -543,6 +563,49 @@ def convert_to_arrow(
     if push_to_hub:
         _push_to_hub(result, output_dir / STATS_FILENAME, push_to_hub)
     return result
+
+
+def _time_split(reader, gap_s: float, time_column: str) -> tuple[dict[str, list[int]], dict[str, Any]]:
+    """Split ``reader``'s samples by the GPS times of its metadata CSV; return the indices and their stats entry.
+
+    Raises:
+        GravitySpyDataError: without a metadata CSV, or for a sample whose time is missing or not a number
+            (naming the CSV, the sample and the column).
+    """
+    csv_path = getattr(reader, "metadata_csv", None)
+    if csv_path is None:
+        raise GravitySpyDataError(
+            f"a time split needs each sample's GPS time: give the metadata CSV (--metadata) with a "
+            f"{time_column!r} column",
+            source=str(getattr(reader, "path", "the source")),
+            field=time_column,
+        )
+    rows, _ = read_metadata_csv(csv_path)
+    times = []
+    for entry in reader.entries:
+        value = rows.get(entry.gravityspy_id, {}).get(time_column)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+            raise GravitySpyDataError(
+                f"no GPS time for the time split: {time_column} is {value!r} in the metadata CSV",
+                str(csv_path),
+                entry.gravityspy_id,
+                time_column,
+            )
+        times.append(float(value))
+    split = time_split(times, gap_s=gap_s)
+    logger.info("%s", split.summary())
+    entries = reader.entries
+    return split.indices, {
+        "method": "time",
+        "time_column": time_column,
+        "fractions": list(DEFAULT_FRACTIONS),
+        "gap_s": split.gap_s,
+        "boundaries_gps": split.boundaries_gps,
+        "ranges_gps": split.ranges_gps,
+        "num_dropped": len(split.dropped),
+        "dropped": sorted(entries[i].gravityspy_id for i in split.dropped),
+        "summary": split.summary(),
+    }
 
 
 def join_metadata(reader, metadata_conflict: str = "error") -> tuple[dict[int, tuple[str, str]], int | None]:

@@ -39,6 +39,8 @@ _EXPORTS: dict[str, str] = {
     "compute_glitch_metrics": "metrics",
     "load_glitch_metric": "metrics",
     "make_compute_metrics": "metrics",
+    "bootstrap_intervals": "intervals",
+    "ExperimentTracker": "tracking",
 }
 
 __all__ = sorted(_EXPORTS)

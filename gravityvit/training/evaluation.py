@@ -4,8 +4,10 @@ Used by ``examples/evaluate.py`` and, on the test split, at the end of ``example
 ``write_evaluation_report`` writes into one directory (atomically: all files or none):
 
 - ``metrics.json``: accuracy, balanced accuracy, macro / weighted F1, per-class precision / recall /
-  F1 / support, the confusion matrix, the accuracy with one duration only, the worst mistakes;
-- ``classification_report.txt``: scikit-learn's per-class table with class names;
+  F1 / support, the confusion matrix, the accuracy with one duration only, the worst mistakes, and
+  under ``intervals`` the 95 % bootstrap intervals of accuracy, macro-F1 and each class's F1 (1,000
+  resamples of the evaluated samples, seed 0; each class's interval is also its ``f1_interval``);
+- ``classification_report.txt``: the intervals, then scikit-learn's per-class table with class names;
 - ``confusion_matrix.png``: row-normalised (recall on the diagonal), class names on both axes;
 - ``view_importance.png``: mean fusion view weight per true class and duration (which windows the
   model looked at), when the model reports ``view_weights``;
@@ -34,6 +36,7 @@ from gravityvit.file_utils import OutputKind, atomic_path, check_output, directo
 from gravityvit.inference.calibration import add_calibration_to_report
 from gravityvit.inference.unknown import unknown_summary
 from gravityvit.training.data import GlitchCollator, GlitchViewsTransform, prepare_split
+from gravityvit.training.intervals import bootstrap_intervals
 from gravityvit.training.metrics import compute_glitch_metrics
 
 logger = logging.getLogger(__name__)
@@ -342,6 +345,36 @@ def plot_mistakes(
     plt.close(fig)
 
 
+def add_intervals(report: dict[str, Any], predictions: Predictions, label_names: Sequence[str]) -> None:
+    """Add the bootstrap intervals to ``report``: ``intervals`` and each class's ``f1_interval`` (after its F1)."""
+    intervals = bootstrap_intervals(predictions.predicted, predictions.labels, len(label_names), label_names)
+    report["intervals"] = intervals
+    for name, scores in report.get("per_class", {}).items():
+        bounds = intervals["per_class_f1"][name]
+        report["per_class"][name] = {
+            "precision": scores["precision"],
+            "recall": scores["recall"],
+            "f1": scores["f1"],
+            "f1_interval": bounds,
+            "support": scores["support"],
+        }
+
+
+def format_interval(bounds: Sequence[float] | None, digits: int = 3) -> str:
+    """``[0.912, 0.947]``, or ``-`` when there is no interval."""
+    return "-" if bounds is None else f"[{bounds[0]:.{digits}f}, {bounds[1]:.{digits}f}]"
+
+
+def _intervals_text(report: dict[str, Any]) -> str:
+    intervals = report["intervals"]
+    return (
+        f"accuracy {report['accuracy']:.4f} {format_interval(intervals['accuracy'], 4)}, macro-F1 "
+        f"{report['macro_f1']:.4f} {format_interval(intervals['macro_f1'], 4)} "
+        f"({intervals['confidence']:.0%} bootstrap intervals, {intervals['num_resamples']} resamples, "
+        f"seed {intervals['seed']})"
+    )
+
+
 def _classification_report(predictions: Predictions, label_names: Sequence[str]) -> str:
     from sklearn.metrics import classification_report
 
@@ -408,6 +441,7 @@ def write_evaluation_report(
     predictions = predict_split(model, image_processor, dataset, batch_size=batch_size, device=device)
     metrics = compute_glitch_metrics(predictions.predicted, predictions.labels, label_names)
     report: dict[str, Any] = {"split": split, "num_samples": len(dataset), **metrics}
+    add_intervals(report, predictions, label_names)
     if single_duration and len(durations) > 1:
         report["single_duration"] = single_duration_results(
             model, image_processor, dataset, label_names, batch_size=batch_size, device=device
@@ -451,7 +485,8 @@ def write_evaluation_report(
         )
         (temporary / "metrics.json").write_text(json.dumps(report, indent=2) + "\n")
         (temporary / "classification_report.txt").write_text(
-            f"{split} split, {len(dataset)} samples\n\n{_classification_report(predictions, label_names)}"
+            f"{split} split, {len(dataset)} samples\n{_intervals_text(report)}\n\n"
+            f"{_classification_report(predictions, label_names)}"
         )
         plot_confusion_matrix(
             np.asarray(metrics["confusion_matrix"]),
@@ -468,11 +503,5 @@ def write_evaluation_report(
         plot_mistakes(
             dataset, mistakes, predictions, label_names, durations, temporary / "worst_mistakes.png"
         )
-    logger.info(
-        "%s: accuracy %.4f, macro-F1 %.4f; report in %s",
-        split,
-        metrics["accuracy"],
-        metrics["macro_f1"],
-        output_dir,
-    )
+    logger.info("%s: %s; report in %s", split, _intervals_text(report), output_dir)
     return report

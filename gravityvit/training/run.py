@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import transformers
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments, set_seed
@@ -55,6 +55,9 @@ from gravityvit.training.data import (
 )
 from gravityvit.training.metrics import make_compute_metrics
 
+if TYPE_CHECKING:
+    from gravityvit.training.tracking import ExperimentTracker
+
 logger = logging.getLogger("gravityvit.train")
 
 # The headline scores of an evaluation report.
@@ -72,7 +75,8 @@ class TrainResult:
         output_dir (`str`): the model directory (model, processor, card, ``results.json``).
         dataset (`str`): the dataset trained on (a directory or Hub id).
         test (`dict[str, Any]`, *optional*): the test report's accuracy, balanced accuracy, macro /
-            weighted F1 and ``single_duration`` accuracies; None without ``--evaluate_test``.
+            weighted F1, ``single_duration`` accuracies and ``intervals`` (95 % bootstrap intervals of
+            accuracy and macro-F1); None without ``--evaluate_test``.
         report_dir (`str`, *optional*): the test report directory.
         calibration (`dict[str, Any]`, *optional*): the temperature and unknown-glitch threshold
             fitted on the validation split (saved in ``config.json``) and their summary.
@@ -219,6 +223,7 @@ def write_model_card(
     simulated: bool,
     per_class: dict[str, Any] | None,
     base_model: str | None,
+    intervals: dict[str, dict[str, Any]] | None = None,
 ) -> str:
     """Fill MODEL_CARD.md with the run's metrics, write it as OUTPUT_DIR/README.md and return the text."""
     from gravityvit.modelcard import render_model_card
@@ -233,6 +238,7 @@ def write_model_card(
         model_id=training_args.hub_model_id,
         simulated=simulated,
         per_class_metrics=per_class,
+        metric_intervals=intervals,
         num_parameters=sum(p.numel() for p in model.parameters()),
         base_model=base_model,
     )
@@ -315,8 +321,23 @@ def train(
     Raises:
         GlitchDatasetError: when the dataset does not fit the model (before any training).
     """
+    from gravityvit.training.tracking import ExperimentTracker
+
     setup_logging(training_args)
     set_seed(training_args.seed)
+    # One MLflow run around everything (see gravityvit.training.tracking), FAILED when training raises.
+    with ExperimentTracker(model_args, data_args, training_args) as tracker:
+        return _train(model_args, data_args, training_args, callbacks, tracker)
+
+
+def _train(
+    model_args: ModelArguments,
+    data_args: DataArguments,
+    training_args: GlitchTrainingArguments,
+    callbacks: list[TrainerCallback] | None,
+    tracker: ExperimentTracker,
+) -> TrainResult:
+    """The body of ``train`` inside its experiment tracking."""
 
     # Data first: a dataset that does not fit fails before the model is built.
     simulated = data_args.dataset is None
@@ -440,6 +461,9 @@ def train(
             )
             result.test = {k: report[k] for k in SUMMARY_METRICS}
             result.test["single_duration"] = report.get("single_duration")
+            result.test["intervals"] = {
+                k: v for k, v in report["intervals"].items() if k != "per_class_f1"
+            }  # the per-class ones are in the report
             result.report_dir = str(Path(training_args.output_dir) / "evaluation")
         card_metrics = {"validation": {k: v for k, v in result.validation.items() if isinstance(v, float)}}
         if result.test is not None:
@@ -461,9 +485,16 @@ def train(
             simulated=simulated or "simul" in dataset_source.lower(),
             per_class=report.get("per_class") if report else None,
             base_model=model_args.backbone_weights and Path(model_args.backbone_weights).name,
+            intervals={"test": result.test["intervals"]} if result.test is not None else None,
         )
-        (Path(training_args.output_dir) / "results.json").write_text(
-            json.dumps(result.to_dict(), indent=2) + "\n"
+        results_json = Path(training_args.output_dir) / "results.json"
+        results_json.write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+        tracker.log_outputs(
+            trainer,
+            result.test,
+            result.report_dir,
+            Path(training_args.output_dir) / "README.md",
+            results_json,
         )
         if push_to_hub:
             from gravityvit.hub import push_model_to_hub

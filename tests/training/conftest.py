@@ -96,5 +96,8 @@ def tiny_train_args(dataset: Path, output_dir: Path, *extra: str, epochs: int = 
         "true",
         "--dataloader_num_workers",
         "0",
+        # MLflow and TensorBoard are installed with the tracking extra; only the tracking tests use them.
+        "--report_to",
+        "none",
         *extra,
     ]
