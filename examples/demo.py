@@ -128,6 +128,9 @@ def train_stage(
         # "Sim-to-real accuracy"). `--augment False` after the demo's own arguments turns it off.
         "augment": True,
         "view_dropout": 0.5,
+        # No experiment tracking by default (MLflow would write mlflow.db and mlruns/ into the working
+        # directory); `--report_to mlflow,tensorboard` after the demo's arguments turns it on.
+        "report_to": "none",
     }
     return train(*parse_train_arguments(train_arguments, defaults=demo_settings))
 
