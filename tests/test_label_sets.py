@@ -108,3 +108,17 @@ def test_every_named_configuration_takes_a_label_set(name):
     assert get_named_config(name).label_set == "v1"
     config = get_named_config(name, label_set="o3")
     assert config.num_labels == 23 and config.id2label[22] == "Whistle"
+
+
+def test_a_class_folder_of_either_set_gives_the_true_label_of_its_pngs(tmp_path):
+    from PIL import Image
+
+    from gravityvit.pipeline_inputs import expand_inputs
+
+    for folder in ("Fast_Scattering", "None_of_the_Above", "Not_A_Class"):
+        for duration in ("0.5", "1.0", "2.0", "4.0"):
+            path = tmp_path / folder / f"L1_{folder[:4]}000001_spectrogram_{duration}.png"
+            path.parent.mkdir(exist_ok=True)
+            Image.new("RGB", (800, 600)).save(path)
+    labels = {sample.sample_id: sample.label for sample in expand_inputs(str(tmp_path))}
+    assert labels == {"Fast000001": "Fast_Scattering", "None000001": "None_of_the_Above", "Not_000001": None}
