@@ -272,8 +272,14 @@ def open_source(
             f"ML classification release); {metadata_csv or 'no CSV'} is not one"
         )
     if hasattr(source, "entries") and hasattr(source, "__getitem__"):
+        if min_confidence is not None:
+            raise ValueError("min_confidence applies to a PNG folder path, not to a reader object")
         return source
     path = Path(source)
+    if min_confidence is not None and not path.is_dir():
+        raise ValueError(
+            f"min_confidence applies to a PNG folder with an ML classification CSV; {path} is not a folder"
+        )
     if path.is_dir() and ml_csv:
         return GravitySpyO3Reader(
             path,
