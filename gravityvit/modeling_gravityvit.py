@@ -685,7 +685,8 @@ def uniform_view_weights(view_mask: torch.Tensor, dtype: torch.dtype = torch.flo
 
 
 class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
-    """GravityViT with an MLP head over the fused representation: the 22-class glitch classifier.
+    """GravityViT with an MLP head over the fused representation: the glitch classifier
+    (one logit per class of ``config.id2label``).
 
     Example:
 

@@ -32,9 +32,9 @@ import torch
 from PIL import Image
 
 from .gravity_spy import (
-    CLASS_NAMES,
     HDF5_VIEW_KEYS,
     IMAGE_COLUMNS,
+    KNOWN_CLASS_NAMES,
     PNG_NAME_PATTERN,
     VIEW_DURATIONS_S,
     duration_label,
@@ -231,7 +231,8 @@ def _group_image_paths(paths: Sequence[Path]) -> Iterator[GlitchSample]:
             continue
         folder, ifo, gravityspy_id = item
         files = dict(sorted(groups[item].items()))
-        label = folder.name if folder.name in CLASS_NAMES else None
+        # A folder named after a class of any label set (v1, o3) gives the sample's true label.
+        label = folder.name if folder.name in KNOWN_CLASS_NAMES else None
         source = str(
             folder / f"{ifo}_{gravityspy_id}_spectrogram_{{{','.join(map(duration_label, files))}}}.png"
         )
@@ -298,7 +299,7 @@ def _hdf5_samples(path: Path) -> Iterator[GlitchSample]:
             entry.gravityspy_id,
             f"{path}:{entry.hdf5_path}",
             load,
-            label=label if label in CLASS_NAMES else None,
+            label=label if label in KNOWN_CLASS_NAMES else None,
             metadata={"split": entry.sample_type},
         )
 

@@ -35,6 +35,8 @@ from gravityvit.gravity_spy import (
     VIEW_DURATIONS_S,
     VIEW_IMAGE_MAX,
     VIEW_SHAPE,
+    describe_label_set,
+    label_set_name,
     view_position,
 )
 from gravityvit.training.augmentation import SpectrogramAugmentation
@@ -159,18 +161,34 @@ def check_glitch_dataset(
             raise GlitchDatasetError(f"{source}, split {split!r} is empty (0 samples)")
         names = label_names_of(data, split, source)
         if names != model_names:
-            only_data = sorted(set(names) - set(model_names))
-            only_model = sorted(set(model_names) - set(names))
-            detail = (
-                f"in the dataset only: {only_data}; in the model only: {only_model}"
-                if only_data or only_model
-                else "same names in a different order"
-            )
-            raise GlitchDatasetError(
-                f"{source}, split {split!r}: the label names of column {LABEL_COLUMN!r} do not match the "
-                f"model's id2label ({detail}); dataset: {names}; model: {model_names}"
-            )
+            raise GlitchDatasetError(_label_mismatch(names, model_names, f"{source}, split {split!r}"))
         _check_rows(data, split, source, len(model_names), required[1:])
+
+
+def _label_mismatch(names: Sequence[str], model_names: Sequence[str], where: str) -> str:
+    """Why a dataset's classes do not fit a model's, and the two ways to make them fit."""
+    only_data = sorted(set(names) - set(model_names))
+    only_model = sorted(set(model_names) - set(names))
+    detail = (
+        f"in the dataset only: {only_data}; in the model only: {only_model}"
+        if only_data or only_model
+        else "same names in a different order"
+    )
+    data_set, model_set = label_set_name(names), label_set_name(model_names)
+    remedies = []
+    if model_set:
+        remedies.append(f"convert the data with `gravityvit convert --label-set {model_set}`")
+    remedies.append(
+        f"train a model of the dataset's classes (--label_set {data_set})"
+        if data_set
+        else "train a model of the dataset's classes (--label_set with its class names, comma-separated)"
+    )
+    remedy = "; or ".join(remedies)
+    return (
+        f"{where}: the label names of column {LABEL_COLUMN!r} do not match the model's id2label: the dataset "
+        f"has {describe_label_set(names)}, the model {describe_label_set(model_names)} ({detail}). "
+        f"{remedy[0].upper()}{remedy[1:]}. Dataset: {list(names)}; model: {list(model_names)}"
+    )
 
 
 # Rows named in a message, at most.
