@@ -466,6 +466,7 @@ def spread_verdicts(runs: dict[str, list[dict[str, Any]]], metric: str = "macro_
         for name, results in runs.items()
     }
     best = max(means, key=means.get)
+    label = {"macro_f1": "macro-F1"}.get(metric, metric)
     lines = []
     for name in runs:
         if name == best:
@@ -479,7 +480,7 @@ def spread_verdicts(runs: dict[str, list[dict[str, Any]]], metric: str = "macro_
         else:
             verdict = f"within the spread (std {stds[best]:.3f} + {stds[name]:.3f} = {spread:.3f})"
         lines.append(
-            f"- {best} vs {name}: {metric} {means[best]:.3f} vs {means[name]:.3f}, {difference:+.3f}, {verdict}"
+            f"- {best} vs {name}: {label} {means[best]:.3f} vs {means[name]:.3f}, {difference:+.3f}, {verdict}"
         )
     return lines
 
