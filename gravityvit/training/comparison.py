@@ -380,6 +380,11 @@ def dry_run_one(
     return result
 
 
+def _duration(hours: float) -> str:
+    """0.31 -> '19 min'; 2.5 -> '2.5 h'."""
+    return f"{hours:.1f} h" if hours >= 1 else f"{60 * hours:.2g} min"
+
+
 def dry_run_table(results: list[dict[str, Any]]) -> str:
     """Markdown table of a dry run: what each model is and what training it would cost."""
     header = [
@@ -389,7 +394,7 @@ def dry_run_table(results: list[dict[str, Any]]) -> str:
         "forward FLOPs / sample",
         "CPU step, batch 2 (s)",
         "training FLOPs",
-        "estimated GPU time (h)",
+        "estimated GPU time",
     ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for r in results:
@@ -401,7 +406,7 @@ def dry_run_table(results: list[dict[str, Any]]) -> str:
             _si(r["forward_flops_per_sample"]),
             f"{r['step_seconds_cpu']:.1f}",
             _si(r["training_flops"]) if "training_flops" in r else "-",
-            f"{r['estimated_gpu_hours']:.2f}" if "estimated_gpu_hours" in r else "-",
+            _duration(r["estimated_gpu_hours"]) if "estimated_gpu_hours" in r else "-",
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"

@@ -155,10 +155,10 @@ def test_paper_preset_dry_run(tmp_path):
     assert results["gravityvit/multiview-b16"]["image_size"] == [224, 224]
     assert results["gravityvit/singleview-b16"]["num_views"] == 1
     assert results["gravityspy/cnn-baseline"]["image_size"] == [140, 170]
-    # ViT-B/16: about 86 M parameters and 17.6 GFLOPs per 224x224 image (2 FLOPs per multiply-add).
+    # ViT-B/16: about 86 M parameters and 17.6 G multiply-adds per 224x224 image (2 FLOPs each).
     assert 85e6 < results["gravityvit/singleview-b16"]["parameters"] < 88e6
     single = results["gravityvit/singleview-b16"]["forward_flops_per_sample"]
-    assert 16e9 < single < 19e9
+    assert 32e9 < single < 37e9
     assert results["gravityvit/multiview-b16"]["forward_flops_per_sample"] > 4 * single
 
 
