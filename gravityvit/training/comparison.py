@@ -277,6 +277,8 @@ def run_one(
         * training_args.gradient_accumulation_steps
     )
     model, processor = load_model_and_processor(result.output_dir)
+    device = training_args.device  # measure where the model trained (the GPU of a paper run)
+    model.to(device)
     run: dict[str, Any] = {
         "seed": seed,
         "accuracy": report["accuracy"],
@@ -294,10 +296,10 @@ def run_one(
 
         test_split = _truncate(dataset[data_args.test_split], data_args.max_eval_samples)
         run["views"] = view_subset_results(
-            model, processor, test_split, batch_size=training_args.per_device_eval_batch_size, device="cpu"
+            model, processor, test_split, batch_size=training_args.per_device_eval_batch_size, device=device
         )
     if settings.real_samples:
-        run["real"] = real_accuracy(result.output_dir, settings.real_samples)
+        run["real"] = real_accuracy(result.output_dir, settings.real_samples, device=device.type)
     return run
 
 

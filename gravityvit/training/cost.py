@@ -200,6 +200,11 @@ class TrainingBudgetCallback(TrainerCallback):
             self._replace_schedule(lr_scheduler)
 
     def on_step_end(self, args, state, control, **kwargs):
+        if self.time_schedule and not self._scheduler_replaced:
+            raise RuntimeError(
+                "TrainingBudgetCallback: the Trainer gave no learning-rate scheduler to replace before the "
+                "first step; pass time_schedule=False to keep the Trainer's own schedule"
+            )
         if self.elapsed_fraction() >= 1.0:
             control.should_training_stop = True
             self.stopped_at_step = state.global_step

@@ -101,7 +101,7 @@ def test_budget_stops_training_once_spent():
     from transformers import TrainerControl, TrainerState
 
     clock = FakeClock()
-    callback = TrainingBudgetCallback(60.0, clock=clock)
+    callback = TrainingBudgetCallback(60.0, time_schedule=False, clock=clock)
     state, control = TrainerState(), TrainerControl()
     callback.on_train_begin(None, state, control)
     clock.now, state.global_step = 59.0, 7
@@ -110,6 +110,10 @@ def test_budget_stops_training_once_spent():
     clock.now, state.global_step = 60.5, 8
     callback.on_step_end(None, state, control)
     assert control.should_training_stop and callback.stopped_at_step == 8
+    # With the clock-based schedule, a step without a scheduler to replace is an error, not a silent
+    # fall-back to a schedule set for the Trainer's (huge) epoch count.
+    with pytest.raises(RuntimeError, match="no learning-rate scheduler"):
+        TrainingBudgetCallback(60.0, clock=clock).on_step_end(None, state, control)
 
 
 def test_budget_replaces_the_trainers_lambda_schedule():
