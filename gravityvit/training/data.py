@@ -257,6 +257,9 @@ class GlitchViewsTransform:
         Applied to every sample when given (the train split); None for evaluation.
     only_view : int, optional
         Keep only this view position (mask the others): accuracy with a single duration.
+    keep_views : sequence of int, optional
+        Keep only these view positions (mask the others): accuracy with a subset of the durations.
+        Exclusive with ``only_view`` (which is ``keep_views=[only_view]``).
     seed : int, optional
         Fixed seed of the augmentation; by default each batch draws a seed from torch's global
         generator, which the Trainer seeds and restores on resume.
@@ -268,15 +271,24 @@ class GlitchViewsTransform:
         augmentation: SpectrogramAugmentation | None = None,
         only_view: int | None = None,
         seed: int | None = None,
+        keep_views: Sequence[int] | None = None,
     ):
         self.view_durations_s = tuple(float(d) for d in view_durations_s)
         self.columns = view_columns_for(self.view_durations_s)
         self.augmentation = augmentation
-        if only_view is not None and not 0 <= only_view < len(self.columns):
-            raise ValueError(
-                f"only_view must be a view position in [0, {len(self.columns)}); got {only_view}"
-            )
+        if only_view is not None and keep_views is not None:
+            raise ValueError("give only_view or keep_views, not both")
+        if only_view is not None:
+            keep_views = [only_view]
+        if keep_views is not None:
+            keep_views = tuple(int(index) for index in keep_views)
+            outside = [index for index in keep_views if not 0 <= index < len(self.columns)]
+            if not keep_views or outside:
+                raise ValueError(
+                    f"kept views must be view positions in [0, {len(self.columns)}); got {list(keep_views)}"
+                )
         self.only_view = only_view
+        self.keep_views = keep_views
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def batch_rng(self) -> np.random.Generator | None:
@@ -290,10 +302,10 @@ class GlitchViewsTransform:
     def finish(
         self, views: np.ndarray, view_mask: np.ndarray, rng: np.random.Generator | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply ``only_view`` or the augmentation to one sample's decoded views (V, 140, 170)."""
-        if self.only_view is not None:
+        """Apply ``only_view`` / ``keep_views`` or the augmentation to one sample's decoded views (V, 140, 170)."""
+        if self.keep_views is not None:
             keep = np.zeros_like(view_mask)
-            keep[self.only_view] = view_mask[self.only_view]
+            keep[list(self.keep_views)] = view_mask[list(self.keep_views)]
             return views * keep[:, None, None], keep
         if self.augmentation is not None:
             return self.augmentation(views, view_mask, rng)
@@ -416,13 +428,16 @@ def prepare_split(
     augmentation: SpectrogramAugmentation | None = None,
     only_view: int | None = None,
     in_memory: bool = False,
+    keep_views: Sequence[int] | None = None,
 ):
     """Attach a GlitchViewsTransform to ``dataset`` (one split); the original is unchanged.
 
     With ``in_memory`` the views are decoded once into an ``InMemoryGlitchViews`` (a torch Dataset
     giving the same samples) instead of at every batch.
     """
-    transform = GlitchViewsTransform(view_durations_s, augmentation=augmentation, only_view=only_view)
+    transform = GlitchViewsTransform(
+        view_durations_s, augmentation=augmentation, only_view=only_view, keep_views=keep_views
+    )
     if in_memory:
         return InMemoryGlitchViews(dataset, transform)
     return dataset.with_transform(transform)
