@@ -33,6 +33,7 @@ Measurements (one function each, see ``MEASUREMENTS``):
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
 import json
@@ -291,8 +292,7 @@ def random_views(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _backbone_dims(backbone) -> dict[str, Any]:
     """The size of a timm ViT, to build a transformers ViT of the same size."""
-    # A convolutional stem (HybridEmbed) makes tokens of its stride times timm's patch size; the
-    # transformers ViT gets a linear embedding of the same token size (same transformer, other stem).
+    # A convolutional stem (HybridEmbed) makes tokens of its stride times timm's patch size.
     ratio = getattr(backbone.patch_embed, "feature_ratio", (1, 1))
     patch = [int(p) * int(r) for p, r in zip(backbone.patch_embed.patch_size, ratio)]
     return {
@@ -303,6 +303,42 @@ def _backbone_dims(backbone) -> dict[str, Any]:
         "image_size": tuple(backbone.patch_embed.img_size),
         "patch_size": patch[0] if isinstance(patch, (tuple, list)) else patch,
     }
+
+
+class _StemProjection(torch.nn.Sequential):
+    """A convolutional stem in the place of transformers' ViT patch projection."""
+
+    @property
+    def weight(self) -> torch.Tensor:
+        # ViTModel.forward casts the pixels to the projection's weight dtype.
+        return next(self.parameters())
+
+
+def hf_vit_like(backbone, num_labels: int) -> torch.nn.Module:
+    """transformers' ``ViTForImageClassification`` of the timm ViT's size, with the same stem.
+
+    A timm convolutional stem (``HybridEmbed``) replaces the transformers patch projection (a copy of
+    the stem's convolutions, whose (N, D, h, w) output the embedding flattens into tokens as it does
+    the projection's), so that both models make the same tokens from the same convolutions.
+    """
+    from timm.layers import HybridEmbed
+    from transformers import ViTConfig, ViTForImageClassification
+
+    hf_config = ViTConfig(
+        **_backbone_dims(backbone),
+        num_labels=num_labels,
+        layer_norm_eps=1e-6,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    hf_config._attn_implementation = "sdpa"
+    hf_model = ViTForImageClassification(hf_config)
+    if isinstance(backbone.patch_embed, HybridEmbed):
+        stem = _StemProjection(
+            copy.deepcopy(backbone.patch_embed.backbone), copy.deepcopy(backbone.patch_embed.proj)
+        )
+        hf_model.vit.embeddings.patch_embeddings.projection = stem
+    return hf_model
 
 
 class _PooledClassifier(torch.nn.Module):
@@ -317,6 +353,25 @@ class _PooledClassifier(torch.nn.Module):
         return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
 
 
+def baseline_models(config) -> dict[str, torch.nn.Module]:
+    """The training-step baselines of a ``GravityViTConfig``, each with the model's own backbone.
+
+    ``timm_loop_per_view`` and ``timm_one_call_b4`` hold a backbone built by
+    ``create_config_backbone``, the function ``GravityViTModel`` builds its backbone with (the
+    convolutional stem included), so the baselines cannot drift from the model; ``hf_vit_b4`` is
+    transformers' ViT of the same size with the same stem (``hf_vit_like``).
+    """
+    from gravityvit.modeling_backbone import create_config_backbone
+
+    num_labels = config.num_labels
+    one_call = _PooledClassifier(create_config_backbone(config), num_labels)
+    return {
+        "timm_loop_per_view": _PooledClassifier(create_config_backbone(config), num_labels),
+        "hf_vit_b4": hf_vit_like(one_call.backbone, num_labels),
+        "timm_one_call_b4": one_call,
+    }
+
+
 def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callable[[], float]], str]:
     """One training step per case, on the same batch of B samples x 4 views; and a model description.
 
@@ -325,10 +380,6 @@ def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callabl
     the same size on the B*4 images, labels repeated), ``timm_one_call_b4`` (one backbone call on
     the B*4 images, linear head: the cost of the backbone alone).
     """
-    from transformers import ViTConfig, ViTForImageClassification
-
-    from gravityvit.modeling_backbone import create_timm_backbone
-
     model, processor = build_model(profile, seed)
     config = model.config
     views, labels_np = random_views(profile.train_batch, seed)
@@ -337,27 +388,15 @@ def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callabl
     labels = torch.as_tensor(labels_np)
     flat_pixels = pixel_values.flatten(0, 1)
     flat_labels = labels.repeat_interleave(NUM_VIEWS)
-    num_labels = config.num_labels
-
-    def backbone() -> torch.nn.Module:
-        return create_timm_backbone(config.backbone, config.image_size, config.backbone_kwargs)
 
     torch.manual_seed(seed)
-    loop_model, one_call_model = (
-        _PooledClassifier(backbone(), num_labels),
-        _PooledClassifier(backbone(), num_labels),
+    baselines = baseline_models(config)
+    loop_model, hf_model, one_call_model = (
+        baselines["timm_loop_per_view"],
+        baselines["hf_vit_b4"],
+        baselines["timm_one_call_b4"],
     )
-    hf_config = ViTConfig(
-        **_backbone_dims(one_call_model.backbone),
-        num_labels=num_labels,
-        layer_norm_eps=1e-6,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    hf_config._attn_implementation = "sdpa"
-    hf_model = ViTForImageClassification(hf_config)
-    models = {"gravityvit": model, "timm_loop_per_view": loop_model, "hf_vit_b4": hf_model}
-    models["timm_one_call_b4"] = one_call_model
+    models = {"gravityvit": model, **baselines}
     optimizers = {name: torch.optim.AdamW(m.parameters(), lr=1e-4) for name, m in models.items()}
     for m in models.values():
         m.train()

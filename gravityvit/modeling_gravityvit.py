@@ -28,7 +28,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_gravityvit import GravityViTConfig
 from .losses import config_classification_loss, scale_logits
-from .modeling_backbone import create_timm_backbone, resolve_backbone_fields
+from .modeling_backbone import create_config_backbone, resolve_backbone_fields
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 # Normalised pixels lie within a few units of 0; anything beyond this is not a normalised view.
@@ -498,13 +498,7 @@ class GravityViTModel(GravityViTPreTrainedModel):
 
     def __init__(self, config: GravityViTConfig) -> None:
         super().__init__(config)
-        self.backbone = create_timm_backbone(
-            config.backbone,
-            config.image_size,
-            config.backbone_kwargs,
-            drop_path_rate=config.drop_path_rate,
-            conv_stem_channels=config.conv_stem_channels,
-        )
+        self.backbone = create_config_backbone(config)
         # The config leaves what the backbone decides (its width, its normalisation) to the backbone.
         resolve_backbone_fields(config, self.backbone)
         self.duration_embedding = nn.Parameter(torch.zeros(config.num_views, config.hidden_size))
