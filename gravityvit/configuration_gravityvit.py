@@ -2,7 +2,7 @@
 
 Plain, JSON-serialisable fields only: this module imports neither torch nor timm. What depends on
 the timm backbone (its token width, its normalisation, its patch size) is derived and checked when
-the model is built (``modeling_gravityvit.create_timm_backbone``, ``resolve_backbone_fields``), or
+the model is built (``modeling_backbone.create_config_backbone``, ``resolve_backbone_fields``), or
 stored explicitly, as in the named configurations.
 """
 

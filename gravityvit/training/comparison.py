@@ -162,18 +162,12 @@ def fit_image_size(named_config: str, overrides: dict[str, Any], size: tuple[int
     """
     import torch
 
-    from gravityvit.modeling_backbone import create_timm_backbone, describe_backbone
+    from gravityvit.modeling_backbone import create_config_backbone, describe_backbone
     from gravityvit.named_configs import get_named_config
 
     config = get_named_config(named_config, **{**overrides, "image_size": list(size)})
     with torch.device("meta"):
-        backbone = create_timm_backbone(
-            config.backbone,
-            config.image_size,
-            config.backbone_kwargs,
-            conv_stem_channels=config.conv_stem_channels,
-            conv_stem_strides=config.conv_stem_strides,
-        )
+        backbone = create_config_backbone(config)
     patch = describe_backbone(backbone, config.conv_stem_channels, config.conv_stem_strides)["patch_size"]
     if patch is None:
         return size
