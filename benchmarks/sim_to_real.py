@@ -82,7 +82,8 @@ KEY_STATISTICS: tuple[str, ...] = (
     "background_roughness_time",
 )
 # Files of the simulator's output whose source decides the simulated views (the cache fingerprint).
-SIMULATOR_SOURCES = ("data/simulator.py", "data/omega_scan.py", "gravity_spy.py")  # in the package
+# Files or folders (every .py inside) of the package.
+SIMULATOR_SOURCES = ("data/simulator.py", "data/omega", "gravity_spy.py")
 OUTPUT_MARKER = "report.json"  # an OUTDIR holding this (or nothing) is ours to write into
 # What this script writes: a later run replaces only these (an earlier run's files), nothing else.
 SIMULATED_SAMPLE = OutputKind(
@@ -169,8 +170,11 @@ def load_real_samples(
 def simulator_fingerprint() -> str:
     """First 12 hex digits of a hash of the simulator's source: the cache key of simulated samples."""
     digest = hashlib.sha256()
+    package = Path(gravity_spy.__file__).parent
     for relative in SIMULATOR_SOURCES:
-        digest.update((Path(gravity_spy.__file__).parent / relative).read_bytes())
+        source = package / relative
+        for path in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
