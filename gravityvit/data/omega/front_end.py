@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from gravityvit import gravity_spy
-from gravityvit.data.omega.parameters import DATA_SPAN_S, FRANGE_HZ, QRANGE, SEARCH_WINDOW_S
+from gravityvit.data.omega.parameters import (
+    DATA_SPAN_S,
+    DEFAULT_BACKEND,
+    FRANGE_HZ,
+    KEEP_MARGIN_FRACTION,
+    QRANGE,
+    SEARCH_WINDOW_S,
+    check_backend,
+)
 from gravityvit.data.omega.qscan import QScan, q_scan
+from gravityvit.data.omega.qscan_fast import fast_q_scan
 from gravityvit.data.omega.views import scan_to_views
 from gravityvit.data.omega.whitening import prepare_whitened
 
@@ -31,31 +40,37 @@ def whiten_and_scan(
     reference_span_s: float | None = None,
     noise_energy: Sequence[np.ndarray] | None = None,
     asd_average: str = "median",
+    backend: str = DEFAULT_BACKEND,
 ) -> QScan:
     """Whiten ``strain`` around ``gps`` and return its loudest Q plane (search window 0.5 s).
 
     Parameters are those of :func:`omega_scan_views`, plus ``reference_span_s`` and
-    ``noise_energy`` of :func:`q_scan`.
+    ``noise_energy`` of :func:`q_scan`. With ``backend="fast"`` the plane keeps only the tiles
+    within ``max(durations_s) / 2`` (plus 5 %) of ``gps``: enough for the views and the PNGs of
+    those durations.
 
     Raises
     ------
     StrainError
         Too little data around ``gps``, sample rate below 4096 Hz, or non-finite samples.
     """
-    values, rate, epoch = prepare_whitened(strain, float(gps), durations_s, data_span_s, whiten, asd_average)
+    check_backend(backend)
+    values, rate, epoch = prepare_whitened(
+        strain, float(gps), durations_s, data_span_s, whiten, asd_average, backend=backend
+    )
     duration = values.size / rate
     search = (max(epoch, gps - SEARCH_WINDOW_S / 2), min(epoch + duration, gps + SEARCH_WINDOW_S / 2))
-    return q_scan(
-        values,
-        rate,
-        epoch,
-        search,
+    settings = dict(
         qrange=qrange,
         frange_hz=frange_hz,
         normalization=normalization,
         reference_span_s=reference_span_s,
         noise_energy=noise_energy,
     )
+    if backend == "gwpy":
+        return q_scan(values, rate, epoch, search, **settings)
+    half_span = max(durations_s) / 2 * (1 + 2 * KEEP_MARGIN_FRACTION)
+    return fast_q_scan(values, rate, epoch, search, keep_s=(gps - half_span, gps + half_span), **settings)
 
 
 def omega_scan_views(
@@ -69,6 +84,7 @@ def omega_scan_views(
     data_span_s: float = DATA_SPAN_S,
     normalization: str = "mean",
     asd_average: str = "median",
+    backend: str = DEFAULT_BACKEND,
 ) -> np.ndarray:
     """Make Gravity Spy's four views of ``strain`` around ``gps``.
 
@@ -98,6 +114,10 @@ def omega_scan_views(
         robust to glitches) or ``"mean"`` (Welch, gwpy's default when the Gravity Spy images were
         made: a loud or steady glitch raises the ASD and partly whitens itself). Only used with
         ``whiten=True``.
+    backend : {"fast", "gwpy"}
+        ``"gwpy"``: the reference implementation (gwpy's whitening, every tile of every Q plane,
+        each view sampled in turn); ``"fast"``: the same numbers, computing only the tiles the
+        views show (views within 0.01 of the reference, several times faster).
 
     Returns
     -------
@@ -120,5 +140,6 @@ def omega_scan_views(
         data_span_s=data_span_s,
         normalization=normalization,
         asd_average=asd_average,
+        backend=backend,
     )
-    return scan_to_views(scan, gps, durations_s=durations_s, frange_hz=frange_hz)
+    return scan_to_views(scan, gps, durations_s=durations_s, frange_hz=frange_hz, backend=backend)

@@ -106,11 +106,15 @@ class QScan:
     epoch_s : float
         GPS time of the first sample of every row.
     duration_s : float
-        Duration of the transformed data; row ``i`` has ``len(energies[i])`` samples over it.
+        Duration of the transformed data; row ``i`` has ``row_tiles[i]`` tiles over it.
     energies : list of np.ndarray
-        Median-normalised energy of each row, float32.
+        Normalised energy of each row, float32: tiles ``tile_offsets[i]`` to
+        ``tile_offsets[i] + len(energies[i])`` of row ``i`` (all of them unless the scan was cropped).
     peak_time_s, peak_frequency_hz, peak_energy : float
         The loudest tile within the search window.
+    tile_offsets, row_tiles : np.ndarray, optional
+        Index of the first kept tile and tile count of each row, for a scan that keeps only part of
+        each row (:func:`gravityvit.data.omega.qscan_fast.fast_q_scan`); ``None``: whole rows.
     """
 
     q: float
@@ -122,6 +126,16 @@ class QScan:
     peak_time_s: float
     peak_frequency_hz: float
     peak_energy: float
+    tile_offsets: np.ndarray | None = None
+    row_tiles: np.ndarray | None = None
+
+    def row_size(self, row: int) -> int:
+        """Tile count of the whole row ``row`` (its time step is ``duration_s / row_size(row)``)."""
+        return self.energies[row].size if self.row_tiles is None else int(self.row_tiles[row])
+
+    def row_offset(self, row: int) -> int:
+        """Index within the whole row of the first tile ``energies[row]`` holds."""
+        return 0 if self.tile_offsets is None else int(self.tile_offsets[row])
 
     @property
     def peak_snr(self) -> float:
