@@ -22,6 +22,9 @@ Measurements (one function each, see ``MEASUREMENTS``):
   ``glitch-classification`` pipeline (goal: pipeline overhead under 20 %);
 - ``simulate`` / ``convert``: samples/s of the simulator (vs its strain-only part) and of the HDF5 ->
   Arrow converter (vs reading the HDF5 file), through the Python API and the ``gravityvit`` CLI;
+- ``omega``: the Omega scan (strain -> four views) per sample, fast backend against the gwpy
+  reference, on simulated (8 s, 8192 Hz) and real-format (64 s, 16384 Hz) strain, in CPU time of
+  the process (one thread of work; wall time on a shared machine measures the other jobs);
 - ``data``: decoding + augmentation + collation samples/s from the Arrow dataset with DataLoader
   ``num_workers`` 0, 1, 2, against the training step's consumption, and the per-stage cost;
 - ``memory``: peak and anonymous resident memory of a subprocess that runs training steps and then
@@ -558,6 +561,70 @@ def simulate_templates(count: int, seed: int = 0) -> tuple[list[tuple[str, np.nd
         simulate_strain(CLASS_NAMES[index % len(CLASS_NAMES)], seed + index)
     strain_s = time.perf_counter() - start
     return templates, simulate_s, strain_s
+
+
+def omega_scan_inputs(count: int, seed: int = 0) -> dict[str, list[tuple[Any, float, float]]]:
+    """Strain segments for the Omega-scan benchmark: ``{kind: [(strain, gps, data_span_s), ...]}``.
+
+    ``simulated``: ``count`` simulated 8 s, 8192 Hz segments (classes in turn); ``real-format``:
+    64 s of 16384 Hz Gaussian noise with a loud sine-Gaussian, the length and rate of a GWOSC
+    segment around a Gravity Spy trigger.
+    """
+    from gwpy.timeseries import TimeSeries
+
+    from gravityvit.data.simulation import simulate_strain
+    from gravityvit.gravity_spy import CLASS_NAMES
+
+    simulated = []
+    for index in range(count):
+        strain, gps, _ = simulate_strain(CLASS_NAMES[(5 * index) % len(CLASS_NAMES)], seed + index)
+        simulated.append((strain, gps, 8.0))
+    rate, duration, gps = 16384, 64.0, 1_000_000_032.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * duration)) / rate - duration / 2
+    width = 8.0 / (2 * np.sqrt(2) * np.pi * 180.0)
+    signal = 40.0 * np.exp(-(t**2) / (2 * width**2)) * np.sin(2 * np.pi * 180.0 * t)
+    real = TimeSeries(rng.standard_normal(t.size) + signal, sample_rate=rate, t0=gps - duration / 2)
+    return {"simulated": simulated, "real-format": [(real, gps, 64.0)]}
+
+
+def bench_omega(profile: Profile, context: dict[str, Any]) -> list[Row]:
+    """Omega scan (strain -> four views) per sample: the fast backend against the gwpy reference."""
+    from gravityvit.data.omega import omega_scan_views
+
+    rows = []
+    count = max(1, profile.simulate_samples // 11)
+    for kind, segments in omega_scan_inputs(count).items():
+        views = {}
+
+        def scan_all(backend: str, segments=segments, views=views) -> None:
+            views[backend] = [
+                omega_scan_views(s, gps, data_span_s=span, backend=backend) for s, gps, span in segments
+            ]
+
+        timings = time_cases(
+            {backend: functools.partial(scan_all, backend) for backend in ("gwpy", "fast")},
+            repeats=profile.repeats,
+            warmup=max(1, profile.warmup),
+            clock=time.process_time,
+        )
+        difference = max(float(np.abs(a - b).max()) for a, b in zip(views["gwpy"], views["fast"]))
+        strain = segments[0][0]
+        fast_s = timings["fast"].median_s / len(segments)
+        gwpy_s = timings["gwpy"].median_s / len(segments)
+        rows.append(
+            Row(
+                "omega",
+                f"Omega scan, {kind} strain ({strain.duration.value:g} s at {strain.sample_rate.value:g} Hz), fast backend",
+                1000 * fast_s,
+                "CPU ms/sample",
+                baseline=f"gwpy backend: {1000 * gwpy_s:.0f} CPU ms/sample",
+                ratio=gwpy_s / fast_s,
+                note=f"{len(segments)} segment(s), 1 process; max view difference {difference:.4f}; "
+                f"{_noise_note(timings)}; goal ratio >= 3",
+            )
+        )
+    return rows
 
 
 def write_tiled_hdf5(
@@ -1180,6 +1247,7 @@ MEASUREMENTS: dict[str, Callable[[Profile, dict[str, Any]], list[Row]]] = {
     "train": bench_train,
     "inference": bench_inference,
     "simulate_convert": bench_simulate_convert,
+    "omega": bench_omega,
     "data": bench_data,
     "memory": bench_memory,
     "scaling": bench_scaling,

@@ -88,8 +88,7 @@ KEY_STATISTICS: tuple[str, ...] = (
     "background_roughness_time",
 )
 # Files of the simulator's output whose source decides the simulated views (the cache fingerprint).
-# A folder stands for the .py modules in it.
-SIMULATOR_SOURCES = ("data/simulation", "data/omega_scan.py", "gravity_spy.py")  # in the package
+SIMULATOR_SOURCES = ("data/simulation", "data/omega", "gravity_spy.py")  # in the package
 OUTPUT_MARKER = "report.json"  # an OUTDIR holding this (or nothing) is ours to write into
 # What this script writes: a later run replaces only these (an earlier run's files), nothing else.
 SIMULATED_SAMPLE = OutputKind(
@@ -117,10 +116,11 @@ def default_real_dirs() -> list[Path]:
 def simulator_fingerprint() -> str:
     """First 12 hex digits of a hash of the simulator's source: the cache key of simulated samples."""
     digest = hashlib.sha256()
+    package = Path(gravity_spy.__file__).parent
     for relative in SIMULATOR_SOURCES:
-        path = Path(gravity_spy.__file__).parent / relative
-        for source in sorted(path.glob("*.py")) if path.is_dir() else [path]:
-            digest.update(source.read_bytes())
+        source = package / relative
+        for path in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 

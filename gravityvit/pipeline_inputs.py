@@ -186,12 +186,12 @@ def _strain_samples(spec: Mapping[str, Any], index: int) -> Iterator[GlitchSampl
             raise InputError(str(name), f"GPS time {gps!r} is not a number") from None
 
         def load(gps: float = gps) -> dict[float, np.ndarray]:
-            omega_scan = _gravityvit_module("data.omega_scan", "strain input (Omega scan)")
+            omega = _gravityvit_module("data.omega", "strain input (Omega scan)")
             series = strain
             if is_file:
-                series = omega_scan.load_strain(strain, channel, gps=gps, pad_s=omega_scan.DATA_SPAN_S / 2)
+                series = omega.load_strain(strain, channel, gps=gps, pad_s=omega.DATA_SPAN_S / 2)
             try:
-                views = omega_scan.omega_scan_views(series, gps)
+                views = omega.omega_scan_views(series, gps)
             except ValueError as error:  # StrainError: too little data, low sample rate, NaN
                 raise InputError(f"{name} at GPS {gps}", str(error)) from error
             return dict(zip(VIEW_DURATIONS_S, views))

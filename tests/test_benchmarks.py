@@ -220,3 +220,16 @@ def test_profile_training_reports_every_phase(tiny_arrow):
     assert all(value > 0 for value in result["phase_s"].values())
     assert result["samples_per_s"] > 0 and 0 < len(result["top_ops"]) <= 5
     assert "| data |" in profile_train.report(result)
+
+
+def test_omega_rows_compare_the_fast_scan_with_gwpys(monkeypatch):
+    inputs = bench.omega_scan_inputs(1)
+    assert len(inputs["simulated"]) == 1 and len(inputs["real-format"]) == 1
+    real, gps, span = inputs["real-format"][0]
+    assert (real.sample_rate.value, real.duration.value, span) == (16384, 64.0, 64.0)
+    # The 64 s segment at 16384 Hz costs seconds per scan: measure a 16 s cut of it here.
+    short = {"simulated": inputs["simulated"], "real-format": [(real.crop(gps - 8, gps + 8), gps, 16.0)]}
+    monkeypatch.setattr(bench, "omega_scan_inputs", lambda count, seed=0: short)
+    rows = bench.bench_omega(TINY, {})
+    _check_rows(rows, {"omega"})
+    assert len(rows) == 2 and all("max view difference" in row.note for row in rows)
