@@ -22,6 +22,9 @@ Measurements (one function each, see ``MEASUREMENTS``):
   ``glitch-classification`` pipeline (goal: pipeline overhead under 20 %);
 - ``simulate`` / ``convert``: samples/s of the simulator (vs its strain-only part) and of the HDF5 ->
   Arrow converter (vs reading the HDF5 file), through the Python API and the ``gravityvit`` CLI;
+- ``omega``: the Omega scan (strain -> four views) per sample, fast backend against the gwpy
+  reference, on simulated (8 s, 8192 Hz) and real-format (64 s, 16384 Hz) strain, in CPU time of
+  the process (one thread of work; wall time on a shared machine measures the other jobs);
 - ``data``: decoding + augmentation + collation samples/s from the Arrow dataset with DataLoader
   ``num_workers`` 0, 1, 2, against the training step's consumption, and the per-stage cost;
 - ``memory``: peak and anonymous resident memory of a subprocess that runs training steps and then
@@ -33,6 +36,7 @@ Measurements (one function each, see ``MEASUREMENTS``):
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
 import json
@@ -97,6 +101,10 @@ class Profile:
         Samples classified per timed call at batch 1 (calls too short to time singly).
     startup_model_import : bool
         Whether ``startup`` also times importing the model classes (torch, timm, transformers).
+    clock : str
+        How ``train`` times its steps: ``wall`` (``time.perf_counter``) or ``cpu``
+        (``time.process_time``, the process's CPU time: with one torch thread it leaves out the time
+        spent waiting for a core that other jobs hold).
     """
 
     name: str
@@ -116,8 +124,10 @@ class Profile:
     scaling_processes: tuple[int, ...] = (1, 2)
     inference_inner: int = 8
     startup_model_import: bool = True
+    clock: str = "wall"
 
 
+CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
 # The full suite's model: a 4-block ViT-Ti/16 (width 192) at 112x144, 2.3 M parameters, the largest a
 # 2-core CPU trains in minutes. The quick suite measures the `make demo` model as it is.
 FULL_MODEL = "gravityvit/multiview-ti16"
@@ -203,7 +213,11 @@ class Timing:
 
 
 def time_cases(
-    cases: Mapping[str, Callable[[], Any]], repeats: int = 5, warmup: int = 1, inner: int = 1
+    cases: Mapping[str, Callable[[], Any]],
+    repeats: int = 5,
+    warmup: int = 1,
+    inner: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> dict[str, Timing]:
     """Time each case's call: warm-up, then ``repeats`` interleaved rounds; the median per case.
 
@@ -218,6 +232,8 @@ def time_cases(
         Untimed calls of every case first (allocator, kernels, caches).
     inner : int
         Calls per timed sample (for calls too short to time singly); the time is divided by it.
+    clock : callable
+        The clock read around each sample (``CLOCKS``: wall or process CPU time).
 
     Returns
     -------
@@ -232,10 +248,10 @@ def time_cases(
     for round_index in range(max(1, repeats)):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
-            start = time.perf_counter()
+            start = clock()
             for _ in range(inner):
                 cases[name]()
-            times[name].append((time.perf_counter() - start) / inner)
+            times[name].append((clock() - start) / inner)
     return {name: Timing(statistics.median(values), values) for name, values in times.items()}
 
 
@@ -291,8 +307,7 @@ def random_views(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 
 def _backbone_dims(backbone) -> dict[str, Any]:
     """The size of a timm ViT, to build a transformers ViT of the same size."""
-    # A convolutional stem (HybridEmbed) makes tokens of its stride times timm's patch size; the
-    # transformers ViT gets a linear embedding of the same token size (same transformer, other stem).
+    # A convolutional stem (HybridEmbed) makes tokens of its stride times timm's patch size.
     ratio = getattr(backbone.patch_embed, "feature_ratio", (1, 1))
     patch = [int(p) * int(r) for p, r in zip(backbone.patch_embed.patch_size, ratio)]
     return {
@@ -303,6 +318,42 @@ def _backbone_dims(backbone) -> dict[str, Any]:
         "image_size": tuple(backbone.patch_embed.img_size),
         "patch_size": patch[0] if isinstance(patch, (tuple, list)) else patch,
     }
+
+
+class _StemProjection(torch.nn.Sequential):
+    """A convolutional stem in the place of transformers' ViT patch projection."""
+
+    @property
+    def weight(self) -> torch.Tensor:
+        # ViTModel.forward casts the pixels to the projection's weight dtype.
+        return next(self.parameters())
+
+
+def hf_vit_like(backbone, num_labels: int) -> torch.nn.Module:
+    """transformers' ``ViTForImageClassification`` of the timm ViT's size, with the same stem.
+
+    A timm convolutional stem (``HybridEmbed``) replaces the transformers patch projection (a copy of
+    the stem's convolutions, whose (N, D, h, w) output the embedding flattens into tokens as it does
+    the projection's), so that both models make the same tokens from the same convolutions.
+    """
+    from timm.layers import HybridEmbed
+    from transformers import ViTConfig, ViTForImageClassification
+
+    hf_config = ViTConfig(
+        **_backbone_dims(backbone),
+        num_labels=num_labels,
+        layer_norm_eps=1e-6,
+        hidden_dropout_prob=0.0,
+        attention_probs_dropout_prob=0.0,
+    )
+    hf_config._attn_implementation = "sdpa"
+    hf_model = ViTForImageClassification(hf_config)
+    if isinstance(backbone.patch_embed, HybridEmbed):
+        stem = _StemProjection(
+            copy.deepcopy(backbone.patch_embed.backbone), copy.deepcopy(backbone.patch_embed.proj)
+        )
+        hf_model.vit.embeddings.patch_embeddings.projection = stem
+    return hf_model
 
 
 class _PooledClassifier(torch.nn.Module):
@@ -317,6 +368,25 @@ class _PooledClassifier(torch.nn.Module):
         return self.backbone.forward_head(self.backbone.forward_features(images), pre_logits=True)
 
 
+def baseline_models(config) -> dict[str, torch.nn.Module]:
+    """The training-step baselines of a ``GravityViTConfig``, each with the model's own backbone.
+
+    ``timm_loop_per_view`` and ``timm_one_call_b4`` hold a backbone built by
+    ``create_config_backbone``, the function ``GravityViTModel`` builds its backbone with (the
+    convolutional stem included), so the baselines cannot drift from the model; ``hf_vit_b4`` is
+    transformers' ViT of the same size with the same stem (``hf_vit_like``).
+    """
+    from gravityvit.modeling_backbone import create_config_backbone
+
+    num_labels = config.num_labels
+    one_call = _PooledClassifier(create_config_backbone(config), num_labels)
+    return {
+        "timm_loop_per_view": _PooledClassifier(create_config_backbone(config), num_labels),
+        "hf_vit_b4": hf_vit_like(one_call.backbone, num_labels),
+        "timm_one_call_b4": one_call,
+    }
+
+
 def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callable[[], float]], str]:
     """One training step per case, on the same batch of B samples x 4 views; and a model description.
 
@@ -325,10 +395,6 @@ def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callabl
     the same size on the B*4 images, labels repeated), ``timm_one_call_b4`` (one backbone call on
     the B*4 images, linear head: the cost of the backbone alone).
     """
-    from transformers import ViTConfig, ViTForImageClassification
-
-    from gravityvit.modeling_backbone import create_timm_backbone
-
     model, processor = build_model(profile, seed)
     config = model.config
     views, labels_np = random_views(profile.train_batch, seed)
@@ -337,27 +403,15 @@ def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callabl
     labels = torch.as_tensor(labels_np)
     flat_pixels = pixel_values.flatten(0, 1)
     flat_labels = labels.repeat_interleave(NUM_VIEWS)
-    num_labels = config.num_labels
-
-    def backbone() -> torch.nn.Module:
-        return create_timm_backbone(config.backbone, config.image_size, config.backbone_kwargs)
 
     torch.manual_seed(seed)
-    loop_model, one_call_model = (
-        _PooledClassifier(backbone(), num_labels),
-        _PooledClassifier(backbone(), num_labels),
+    baselines = baseline_models(config)
+    loop_model, hf_model, one_call_model = (
+        baselines["timm_loop_per_view"],
+        baselines["hf_vit_b4"],
+        baselines["timm_one_call_b4"],
     )
-    hf_config = ViTConfig(
-        **_backbone_dims(one_call_model.backbone),
-        num_labels=num_labels,
-        layer_norm_eps=1e-6,
-        hidden_dropout_prob=0.0,
-        attention_probs_dropout_prob=0.0,
-    )
-    hf_config._attn_implementation = "sdpa"
-    hf_model = ViTForImageClassification(hf_config)
-    models = {"gravityvit": model, "timm_loop_per_view": loop_model, "hf_vit_b4": hf_model}
-    models["timm_one_call_b4"] = one_call_model
+    models = {"gravityvit": model, **baselines}
     optimizers = {name: torch.optim.AdamW(m.parameters(), lr=1e-4) for name, m in models.items()}
     for m in models.values():
         m.train()
@@ -396,12 +450,14 @@ def make_train_steps(profile: Profile, seed: int = 0) -> tuple[dict[str, Callabl
 def bench_train(profile: Profile, context: dict[str, Any]) -> list[Row]:
     """Training-step samples/s of GravityViT and the three baselines (see ``make_train_steps``)."""
     steps, description = make_train_steps(profile)
-    timings = time_cases(steps, repeats=profile.repeats, warmup=profile.warmup)
+    timings = time_cases(steps, repeats=profile.repeats, warmup=profile.warmup, clock=CLOCKS[profile.clock])
     batch = profile.train_batch
     rate = {name: batch / t.median_s for name, t in timings.items()}
     context["train_samples_per_s"] = rate["gravityvit"]
     context["model_description"] = description
     note = f"B={batch} samples x 4 views; {description}; {_noise_note(timings)}"
+    if profile.clock == "cpu":
+        note += "; timed by process CPU time"
     rows = [Row("train step", "gravityvit", rate["gravityvit"], "samples/s", note=note)]
     labels = {
         "timm_loop_per_view": "timm backbone called once per view (4 calls)",
@@ -505,6 +561,70 @@ def simulate_templates(count: int, seed: int = 0) -> tuple[list[tuple[str, np.nd
         simulate_strain(CLASS_NAMES[index % len(CLASS_NAMES)], seed + index)
     strain_s = time.perf_counter() - start
     return templates, simulate_s, strain_s
+
+
+def omega_scan_inputs(count: int, seed: int = 0) -> dict[str, list[tuple[Any, float, float]]]:
+    """Strain segments for the Omega-scan benchmark: ``{kind: [(strain, gps, data_span_s), ...]}``.
+
+    ``simulated``: ``count`` simulated 8 s, 8192 Hz segments (classes in turn); ``real-format``:
+    64 s of 16384 Hz Gaussian noise with a loud sine-Gaussian, the length and rate of a GWOSC
+    segment around a Gravity Spy trigger.
+    """
+    from gwpy.timeseries import TimeSeries
+
+    from gravityvit.data.simulation import simulate_strain
+    from gravityvit.gravity_spy import CLASS_NAMES
+
+    simulated = []
+    for index in range(count):
+        strain, gps, _ = simulate_strain(CLASS_NAMES[(5 * index) % len(CLASS_NAMES)], seed + index)
+        simulated.append((strain, gps, 8.0))
+    rate, duration, gps = 16384, 64.0, 1_000_000_032.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(rate * duration)) / rate - duration / 2
+    width = 8.0 / (2 * np.sqrt(2) * np.pi * 180.0)
+    signal = 40.0 * np.exp(-(t**2) / (2 * width**2)) * np.sin(2 * np.pi * 180.0 * t)
+    real = TimeSeries(rng.standard_normal(t.size) + signal, sample_rate=rate, t0=gps - duration / 2)
+    return {"simulated": simulated, "real-format": [(real, gps, 64.0)]}
+
+
+def bench_omega(profile: Profile, context: dict[str, Any]) -> list[Row]:
+    """Omega scan (strain -> four views) per sample: the fast backend against the gwpy reference."""
+    from gravityvit.data.omega import omega_scan_views
+
+    rows = []
+    count = max(1, profile.simulate_samples // 11)
+    for kind, segments in omega_scan_inputs(count).items():
+        views = {}
+
+        def scan_all(backend: str, segments=segments, views=views) -> None:
+            views[backend] = [
+                omega_scan_views(s, gps, data_span_s=span, backend=backend) for s, gps, span in segments
+            ]
+
+        timings = time_cases(
+            {backend: functools.partial(scan_all, backend) for backend in ("gwpy", "fast")},
+            repeats=profile.repeats,
+            warmup=max(1, profile.warmup),
+            clock=time.process_time,
+        )
+        difference = max(float(np.abs(a - b).max()) for a, b in zip(views["gwpy"], views["fast"]))
+        strain = segments[0][0]
+        fast_s = timings["fast"].median_s / len(segments)
+        gwpy_s = timings["gwpy"].median_s / len(segments)
+        rows.append(
+            Row(
+                "omega",
+                f"Omega scan, {kind} strain ({strain.duration.value:g} s at {strain.sample_rate.value:g} Hz), fast backend",
+                1000 * fast_s,
+                "CPU ms/sample",
+                baseline=f"gwpy backend: {1000 * gwpy_s:.0f} CPU ms/sample",
+                ratio=gwpy_s / fast_s,
+                note=f"{len(segments)} segment(s), 1 process; max view difference {difference:.4f}; "
+                f"{_noise_note(timings)}; goal ratio >= 3",
+            )
+        )
+    return rows
 
 
 def write_tiled_hdf5(
@@ -1127,6 +1247,7 @@ MEASUREMENTS: dict[str, Callable[[Profile, dict[str, Any]], list[Row]]] = {
     "train": bench_train,
     "inference": bench_inference,
     "simulate_convert": bench_simulate_convert,
+    "omega": bench_omega,
     "data": bench_data,
     "memory": bench_memory,
     "scaling": bench_scaling,
@@ -1249,6 +1370,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--dataset", type=Path, help="Reuse this converted Arrow dataset (skips making one).")
     parser.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's choice).")
     parser.add_argument("--repeats", type=int, help="Timed repeats per case (default: the profile's).")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="Time the train steps by wall time or by the process's CPU time (needs --threads 1): on "
+        "cores shared with other jobs the CPU time of one thread leaves out the waits for a core.",
+    )
     parser.add_argument("--memory-child", help=argparse.SUPPRESS)
     parser.add_argument("--budget-mib", type=float, help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -1263,6 +1391,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     profile = PROFILES[args.profile or ("quick" if args.quick else "full")]
     if args.repeats:
         profile = dataclasses.replace(profile, repeats=args.repeats)
+    if args.clock == "cpu" and args.threads != 1:
+        # With several threads the process CPU time adds the threads up (and their spin-waits).
+        raise SystemExit("--clock cpu needs --threads 1")
+    profile = dataclasses.replace(profile, clock=args.clock)
     if args.memory_child:
         print(json.dumps(memory_child(args.memory_child, profile.name, args.budget_mib)))
         return 0

@@ -41,10 +41,8 @@ import os
 import platform
 import sys
 import time
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +62,14 @@ from gravityvit.file_utils import (  # noqa: E402
     is_png_file,
     read_head,
 )
+from gravityvit.inference.real_samples import (  # noqa: E402
+    Predictions,
+    RealSample,
+    accuracy_summary,
+    classify,
+    load_pipeline,
+    load_real_samples,
+)
 
 DEFAULT_OUTPUT = REPO_ROOT / "outputs" / "sim_to_real"
 DEFAULT_REAL_SAMPLES_ROOT = REPO_ROOT.parent / "shared" / "real_samples"
@@ -82,8 +88,7 @@ KEY_STATISTICS: tuple[str, ...] = (
     "background_roughness_time",
 )
 # Files of the simulator's output whose source decides the simulated views (the cache fingerprint).
-# A folder stands for the .py modules in it.
-SIMULATOR_SOURCES = ("data/simulation", "data/omega_scan.py", "gravity_spy.py")  # in the package
+SIMULATOR_SOURCES = ("data/simulation", "data/omega", "gravity_spy.py")  # in the package
 OUTPUT_MARKER = "report.json"  # an OUTDIR holding this (or nothing) is ours to write into
 # What this script writes: a later run replaces only these (an earlier run's files), nothing else.
 SIMULATED_SAMPLE = OutputKind(
@@ -97,31 +102,6 @@ MARKDOWN_REPORT = OutputKind(
 JSON_REPORT = OutputKind("sim_to_real report (JSON)", recognise=is_json_document)
 
 
-@dataclass
-class RealSample:
-    """One real sample: its views (zeros where missing), which are present, and where it came from."""
-
-    sample_id: str
-    label: str
-    folder: str  # the real folder (e.g. ``kaggle``) it was read from
-    views: np.ndarray
-    view_mask: np.ndarray
-    source: str = ""
-
-    @property
-    def present_views(self) -> list[np.ndarray | None]:
-        return [view if present else None for view, present in zip(self.views, self.view_mask)]
-
-
-@dataclass
-class Predictions:
-    """What the model said about a list of samples, in their order."""
-
-    predicted: list[str] = field(default_factory=list)
-    scores: list[float] = field(default_factory=list)
-    view_weights: list[dict[str, float]] = field(default_factory=list)
-
-
 # ---------------------------------------------------------------------------------------------------
 # Inputs: real samples and simulated ones
 # ---------------------------------------------------------------------------------------------------
@@ -133,47 +113,14 @@ def default_real_dirs() -> list[Path]:
     return [root / name for name in REAL_SUBFOLDERS if (root / name).is_dir()]
 
 
-def load_real_samples(
-    directories: Sequence[Path], classes: Sequence[str] | None = None
-) -> tuple[list[RealSample], list[dict[str, str]]]:
-    """Read every sample of the PNG folders (missing durations masked); bad samples become failures."""
-    from gravityvit.data.hdf5 import GravitySpyDataError
-    from gravityvit.data.png import GravitySpyPNGReader
-
-    samples: list[RealSample] = []
-    failures: list[dict[str, str]] = []
-    for directory in directories:
-        try:
-            reader = GravitySpyPNGReader(directory, allow_missing_views=True)
-        except (FileNotFoundError, GravitySpyDataError) as error:
-            failures.append({"source": str(directory), "error": str(error)})
-            continue
-        for index, entry in enumerate(reader.entries):
-            if classes is not None and entry.label not in classes:
-                continue
-            try:
-                sample = reader[index]
-            except GravitySpyDataError as error:
-                failures.append({"source": entry.name, "error": str(error)})
-                continue
-            mask = (
-                np.ones(len(gravity_spy.VIEW_DURATIONS_S), bool)
-                if sample.view_mask is None
-                else sample.view_mask
-            )
-            samples.append(
-                RealSample(sample.gravityspy_id, sample.label, directory.name, sample.views, mask, entry.name)
-            )
-    return samples, failures
-
-
 def simulator_fingerprint() -> str:
     """First 12 hex digits of a hash of the simulator's source: the cache key of simulated samples."""
     digest = hashlib.sha256()
+    package = Path(gravity_spy.__file__).parent
     for relative in SIMULATOR_SOURCES:
-        path = Path(gravity_spy.__file__).parent / relative
-        for source in sorted(path.glob("*.py")) if path.is_dir() else [path]:
-            digest.update(source.read_bytes())
+        source = package / relative
+        for path in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
+            digest.update(path.read_bytes())
     return digest.hexdigest()[:12]
 
 
@@ -222,83 +169,6 @@ def simulate_classes(
 # ---------------------------------------------------------------------------------------------------
 # Classification
 # ---------------------------------------------------------------------------------------------------
-
-
-def load_pipeline(model: str, device: str, trust_remote_code: bool = False):
-    """The glitch-classification pipeline of ``model`` (a directory or Hub id)."""
-    from gravityvit.hub import load_model_and_processor
-    from gravityvit.pipelines import GlitchClassificationPipeline, resolve_device
-
-    loaded, processor = load_model_and_processor(model, trust_remote_code=trust_remote_code)
-    return GlitchClassificationPipeline(
-        model=loaded, image_processor=processor, device=resolve_device(device)
-    )
-
-
-def classify(
-    pipe, views_list: Sequence[Sequence[np.ndarray | None]], ids: Sequence[str], batch_size: int
-) -> Predictions:
-    """Classify samples given as four views each (``None`` for a missing one), as ``gravityvit predict`` does."""
-    from gravityvit.commands.predict import classify_samples
-    from gravityvit.pipelines import GlitchSample
-
-    samples = [
-        GlitchSample(
-            sample_id,
-            sample_id,
-            lambda views=views: {
-                d: view for d, view in zip(gravity_spy.VIEW_DURATIONS_S, views) if view is not None
-            },
-        )
-        for sample_id, views in zip(ids, views_list)
-    ]
-    results, failures = classify_samples(pipe, samples, batch_size=batch_size, top_k=1)
-    if failures:
-        raise ValueError(f"could not classify {failures[0][0]}: {failures[0][1]}")
-    return Predictions(
-        predicted=[r["label"] for r in results],
-        scores=[float(r["score"]) for r in results],
-        view_weights=[r["view_weights"] for r in results],
-    )
-
-
-def accuracy_summary(
-    labels: Sequence[str], predicted: Sequence[str], groups: Sequence[str] | None = None
-) -> dict[str, Any]:
-    """Overall accuracy, per class (counts and accuracy), per group (e.g. folder) and the confusion."""
-    if len(labels) != len(predicted):
-        raise ValueError(f"{len(labels)} labels but {len(predicted)} predictions")
-    right = [t == p for t, p in zip(labels, predicted)]
-    per_class: dict[str, dict[str, Any]] = {}
-    confusion: dict[str, dict[str, int]] = {}
-    order = [c for c in gravity_spy.CLASS_NAMES if c in labels] + sorted(
-        set(labels) - set(gravity_spy.CLASS_NAMES)
-    )
-    for label in order:
-        chosen = [i for i, t in enumerate(labels) if t == label]
-        correct = sum(right[i] for i in chosen)
-        per_class[label] = {"n": len(chosen), "correct": correct, "accuracy": correct / len(chosen)}
-        counts = Counter(predicted[i] for i in chosen)
-        confusion[label] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
-    summary: dict[str, Any] = {
-        "n": len(labels),
-        "correct": sum(right),
-        "accuracy": sum(right) / len(labels) if labels else math.nan,
-        "per_class": per_class,
-        "confusion": confusion,
-        "classes_never_right": [label for label, row in per_class.items() if row["correct"] == 0],
-    }
-    if groups is not None:
-        summary["per_folder"] = {}
-        for group in dict.fromkeys(groups):
-            chosen = [i for i, g in enumerate(groups) if g == group]
-            correct = sum(right[i] for i in chosen)
-            summary["per_folder"][group] = {
-                "n": len(chosen),
-                "correct": correct,
-                "accuracy": correct / len(chosen),
-            }
-    return summary
 
 
 # ---------------------------------------------------------------------------------------------------

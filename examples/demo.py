@@ -141,10 +141,11 @@ def classify_stage(model_dir: Path, arrow_dir: Path, count: int = 6) -> list[dic
     from transformers import pipeline
 
     import gravityvit.pipelines  # noqa: F401  (registers "glitch-classification")
-    from gravityvit.gravity_spy import CLASS_NAMES, IMAGE_COLUMNS
+    from gravityvit.gravity_spy import IMAGE_COLUMNS
 
     test = datasets.load_from_disk(str(arrow_dir))["test"]
     labels = test["label"]
+    class_names = test.features["label"].names  # the dataset's label set
     # One sample of each of several classes, rare ones first.
     chosen, seen = [], set()
     for name in (
@@ -156,7 +157,7 @@ def classify_stage(model_dir: Path, arrow_dir: Path, count: int = 6) -> list[dic
         "Scattered_Light",
         "Whistle",
     ):
-        index = next((i for i, label in enumerate(labels) if CLASS_NAMES[label] == name), None)
+        index = next((i for i, label in enumerate(labels) if class_names[label] == name), None)
         if index is not None and name not in seen:
             chosen.append(index)
             seen.add(name)
@@ -172,7 +173,7 @@ def classify_stage(model_dir: Path, arrow_dir: Path, count: int = 6) -> list[dic
     logger.info("[5/5] classify: %d test samples with pipeline('glitch-classification')", len(inputs))
     rows = []
     for result, index in zip(results, chosen + chosen):
-        true = CLASS_NAMES[labels[index]]
+        true = class_names[labels[index]]
         weights = " ".join(f"{d}s:{w:.2f}" for d, w in result["view_weights"].items())
         mark = "ok " if result["label"] == true else "MISS"
         print(

@@ -1,4 +1,5 @@
-"""GravityViT: multi-view Vision Transformer classifier of LIGO glitches (22 Gravity Spy classes).
+"""GravityViT: multi-view Vision Transformer classifier of LIGO glitches (Gravity Spy's 22 v1 classes
+or the 23 of its O3 model, or any label set).
 
 ``import gravityvit`` is light: it imports neither torch nor transformers. Every public name below is
 imported from its submodule on first use (PEP 562 ``__getattr__``), so ``gravityvit --help`` and the
@@ -27,6 +28,9 @@ _EXPORTS: dict[str, str] = {
     "CLASS_NAMES": "gravity_spy",
     "HDF5_VIEW_KEYS": "gravity_spy",
     "IMAGE_COLUMNS": "gravity_spy",
+    "LABEL_SETS": "gravity_spy",
+    "O3_CLASS_NAMES": "gravity_spy",
+    "resolve_label_set": "gravity_spy",
     "VIEW_DURATIONS_S": "gravity_spy",
     "VIEW_SHAPE": "gravity_spy",
     # the GravityViT model family
@@ -53,6 +57,8 @@ __all__ = [
     "FUSION_KINDS",
     "HDF5_VIEW_KEYS",
     "IMAGE_COLUMNS",
+    "LABEL_SETS",
+    "O3_CLASS_NAMES",
     "VIEW_DURATIONS_S",
     "VIEW_SHAPE",
     "GlitchClassificationPipeline",
@@ -68,6 +74,7 @@ __all__ = [
     "get_named_config",
     "glitch_classification_loss",
     "list_named_configs",
+    "resolve_label_set",
 ]
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
@@ -75,7 +82,16 @@ __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
 if TYPE_CHECKING:  # what type checkers and IDEs see: the same names, imported eagerly
     from .configuration_gravityspy_cnn import GravitySpyCNNConfig
     from .configuration_gravityvit import FUSION_KINDS, GravityViTConfig
-    from .gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, IMAGE_COLUMNS, VIEW_DURATIONS_S, VIEW_SHAPE
+    from .gravity_spy import (
+        CLASS_NAMES,
+        HDF5_VIEW_KEYS,
+        IMAGE_COLUMNS,
+        LABEL_SETS,
+        O3_CLASS_NAMES,
+        VIEW_DURATIONS_S,
+        VIEW_SHAPE,
+        resolve_label_set,
+    )
     from .image_processing_gravityvit import GravityViTImageProcessor
     from .losses import glitch_classification_loss
     from .modeling_gravityspy_cnn import GravitySpyCNNForGlitchClassification

@@ -1,9 +1,9 @@
 """What the glitch classifier configurations (GravityViT, Gravity Spy CNN) have in common.
 
-Both classify the 22 Gravity Spy classes from the same processor outputs, so they share the view
-layout (``image_size``, ``num_views``, ``view_durations_s``), the normalisation (``image_mean``,
-``image_std``), the loss settings and the default ``id2label``; the fields and their checks live
-here, once.
+Both classify Gravity Spy classes from the same processor outputs, so they share the view layout
+(``image_size``, ``num_views``, ``view_durations_s``), the normalisation (``image_mean``,
+``image_std``), the loss settings and the classes (``label_set`` / ``id2label``: the 22 v1 classes by
+default); the fields and their checks live here, once.
 
 A configuration holds plain, JSON-serialisable fields only: this module imports neither torch nor
 timm, so reading a ``config.json`` needs neither. It is copied beside the model code by
@@ -18,7 +18,7 @@ from typing import Any
 
 from transformers import PreTrainedConfig
 
-from .gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
+from .gravity_spy import VIEW_DURATIONS_S, label_set_name, resolve_label_set
 
 
 def image_size_hw(image_size: int | list[int] | tuple[int, int]) -> tuple[int, int]:
@@ -134,8 +134,15 @@ class GlitchClassifierConfig(PreTrainedConfig):
             Per-channel normalisation mean of the processor (3 values).
         image_std (`list[float]`, *optional*):
             Per-channel normalisation std of the processor (3 positive values).
+        label_set (`str` or `list[str]`, *optional*):
+            The classes, when ``id2label`` is not given: a named set of ``gravity_spy.LABEL_SETS``
+            (``"v1"``: the 22 classes of the v1 training set, the default; ``"o3"``: the 23 classes of
+            Gravity Spy's O3 model) or a list of class names in label order. Given with ``id2label``,
+            it must name the same classes in the same order. After construction it always describes
+            ``id2label``: the set's name, or the list of names for a custom set; assigning it (also
+            through ``from_pretrained(..., label_set="o3")``) replaces ``id2label`` and ``label2id``.
         id2label (`dict[int, str]`, *optional*):
-            Class names by index; defaults to the 22 Gravity Spy classes in ``CLASS_NAMES`` order.
+            Class names by index; defaults to the classes of ``label_set``.
         logit_temperature (`float`, *optional*, defaults to 1.0):
             Temperature that divides the classifier's logits before the softmax (temperature
             scaling, Guo et al. 2017). Training fits it on the validation split at the end
@@ -162,14 +169,24 @@ class GlitchClassifierConfig(PreTrainedConfig):
     image_std: list[float] | tuple[float, ...] | None = None
     logit_temperature: float = 1.0
     unknown_threshold: float | None = None
+    label_set: str | list[str] | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
+        if self.label_set is not None:
+            names = resolve_label_set(self.label_set)
+            if self.id2label is not None and _names_by_id(self.id2label) != list(names):
+                raise ValueError(
+                    f"label_set {self.label_set!r} and id2label name different classes: label_set has "
+                    f"{list(names)}, id2label {_names_by_id(self.id2label)}; give one of them"
+                )
         if self.id2label is None and kwargs.get("num_labels") is None:
-            self.id2label = dict(enumerate(CLASS_NAMES))
-            self.label2id = {name: index for index, name in enumerate(CLASS_NAMES)}
+            names = resolve_label_set(self.label_set)
+            self.id2label = dict(enumerate(names))
+            self.label2id = {name: index for index, name in enumerate(names)}
         super().__post_init__(**kwargs)
         if self.id2label is not None and self.label2id is None:
             self.label2id = {name: int(index) for index, name in self.id2label.items()}
+        self._sync_label_set()
         self._check_common_fields()
         self._check_model_fields()
 
@@ -206,10 +223,39 @@ class GlitchClassifierConfig(PreTrainedConfig):
     def _check_model_fields(self) -> None:
         """Check the fields of one model family (overridden by each configuration)."""
 
+    def __setattr__(self, key: str, value: Any) -> None:
+        # Once built, a config keeps label_set and id2label in agreement: assigning the label set
+        # (from_pretrained(..., label_set="o3") assigns) replaces the classes; assigning id2label
+        # (adding a class) renames the set.
+        if key not in ("label_set", "id2label") or not self.__dict__.get("_post_init_done"):
+            super().__setattr__(key, value)
+            return
+        if key == "label_set":
+            names = resolve_label_set(value)
+            super().__setattr__("id2label", dict(enumerate(names)))
+            super().__setattr__("label2id", {name: index for index, name in enumerate(names)})
+        else:
+            super().__setattr__("id2label", None if value is None else {int(k): v for k, v in value.items()})
+        self._sync_label_set()
+
+    def _sync_label_set(self) -> None:
+        """Set ``label_set`` from ``id2label``: a named set's name, else the list of class names."""
+        if self.id2label is None:
+            described = None
+        else:
+            names = _names_by_id(self.id2label)
+            described = label_set_name(names) or names
+        self.__dict__["label_set"] = described
+
     @property
     def image_size_hw(self) -> tuple[int, int]:
         """Size of one view at the model's input as (height, width) pixels."""
         return image_size_hw(self.image_size)
+
+
+def _names_by_id(id2label: dict) -> list[str]:
+    """The class names of an ``id2label`` mapping (int or JSON string keys) in label order."""
+    return [str(id2label[key]) for key in sorted(id2label, key=int)]
 
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 Plain, JSON-serialisable fields only: this module imports neither torch nor timm. What depends on
 the timm backbone (its token width, its normalisation, its patch size) is derived and checked when
-the model is built (``modeling_gravityvit.create_timm_backbone``, ``resolve_backbone_fields``), or
+the model is built (``modeling_backbone.create_config_backbone``, ``resolve_backbone_fields``), or
 stored explicitly, as in the named configurations.
 """
 
@@ -96,8 +96,11 @@ class GravityViTConfig(GlitchClassifierConfig):
         hidden_size (`int`, *optional*):
             Width of the backbone's tokens; unset, it is filled in from the backbone when the model is
             built (a given value must match it there).
+        label_set (`str` or `list[str]`, *optional*):
+            The classes: ``"v1"`` (the 22 classes of the v1 training set, the default), ``"o3"`` (the 23
+            of Gravity Spy's O3 model) or a list of class names (see ``GlitchClassifierConfig``).
         id2label (`dict[int, str]`, *optional*):
-            Class names by index; defaults to the 22 Gravity Spy classes in ``CLASS_NAMES`` order.
+            Class names by index; defaults to the classes of ``label_set``.
         logit_temperature (`float`, *optional*, defaults to 1.0), unknown_threshold (`float`, *optional*):
             The calibration fitted at the end of training (see ``GlitchClassifierConfig``).
 

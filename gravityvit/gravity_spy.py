@@ -46,6 +46,77 @@ CLASS_NAMES: tuple[str, ...] = (
     "Whistle",
 )
 
+# Gravity Spy's O3 model (Glanzer et al. 2023, arXiv:2208.12849): v1's classes plus Blip_Low_Frequency and
+# Fast_Scattering, without None_of_the_Above; 23 classes in the same alphabetical order.
+O3_CLASS_NAMES: tuple[str, ...] = tuple(
+    sorted((set(CLASS_NAMES) - {"None_of_the_Above"}) | {"Blip_Low_Frequency", "Fast_Scattering"})
+)
+
+# The named label sets: a config's ``label_set``, ``gravityvit convert --label-set``. A label set is
+# the ordered list of class names of a classifier (its ``id2label``) and of a converted dataset.
+DEFAULT_LABEL_SET = "v1"
+LABEL_SETS: dict[str, tuple[str, ...]] = {"v1": CLASS_NAMES, "o3": O3_CLASS_NAMES}
+# Every class of a named label set: what the readers and writers accept as a Gravity Spy class.
+KNOWN_CLASS_NAMES: tuple[str, ...] = tuple(sorted(set().union(*LABEL_SETS.values())))
+_CLASS_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def resolve_label_set(label_set: str | Sequence[str] | None = None) -> tuple[str, ...]:
+    """Return the class names of a label set, in label order.
+
+    Args:
+        label_set: ``None`` (the default set, ``"v1"``), the name of a set in ``LABEL_SETS``
+            (``"v1"``: the 22 classes of the v1 training set; ``"o3"``: the 23 classes of Gravity
+            Spy's O3 model), a comma-separated string of class names (``"Blip,Koi_Fish"``, as the
+            command line gives it), or a sequence of class names in label order.
+
+    Raises:
+        ValueError: for an unknown set name, fewer than two classes, a name that is not letters,
+            digits, ``_`` or ``-``, or a name given twice.
+    """
+    if label_set is None:
+        return LABEL_SETS[DEFAULT_LABEL_SET]
+    if isinstance(label_set, str):
+        if label_set in LABEL_SETS:
+            return LABEL_SETS[label_set]
+        if "," not in label_set:
+            raise ValueError(
+                f"unknown label set {label_set!r}: expected one of {sorted(LABEL_SETS)} or a list of class "
+                "names (comma-separated on the command line)"
+            )
+        label_set = [name.strip() for name in label_set.split(",")]
+    names = list(label_set)
+    bad = [name for name in names if not isinstance(name, str) or not _CLASS_NAME_PATTERN.match(name)]
+    if bad:
+        raise ValueError(
+            f"label set: class names must be non-empty letters, digits, _ or -; got {bad} in {names}"
+        )
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(
+            f"label set: class names must be distinct; {duplicates} given more than once in {names}"
+        )
+    if len(names) < 2:
+        raise ValueError(f"label set: a classifier needs at least 2 classes; got {names}")
+    return tuple(names)
+
+
+def label_set_name(names: Sequence[str]) -> str | None:
+    """The name of the named label set whose classes are ``names`` in that order, or None."""
+    names = tuple(names)
+    return next((name for name, classes in LABEL_SETS.items() if classes == names), None)
+
+
+def describe_label_set(names: Sequence[str]) -> str:
+    """How messages name a label set: ``'o3' (23 classes)`` or ``a custom set of 3 classes``."""
+    name = label_set_name(names)
+    return (
+        f"label set {name!r} ({len(names)} classes)"
+        if name
+        else f"a custom label set of {len(names)} classes"
+    )
+
+
 # Class counts of the v1d1 training set (all splits), used by ``simulate --like-v1d1``.
 V1D1_CLASS_COUNTS: dict[str, int] = {
     "1080Lines": 328,

@@ -122,6 +122,24 @@ def create_timm_backbone(
         ) from error
 
 
+def create_config_backbone(config: Any) -> torch.nn.Module:
+    """Build the timm backbone of a ``GravityViTConfig``: what ``GravityViTModel`` holds, random init.
+
+    The one place that turns the configuration's backbone fields (``backbone``, ``image_size``,
+    ``backbone_kwargs``, ``drop_path_rate``, ``conv_stem_channels``, ``conv_stem_strides``) into a timm
+    model, so that the model and anything that must match it (the benchmarks' baselines) build the same
+    network.
+    """
+    return create_timm_backbone(
+        config.backbone,
+        config.image_size,
+        config.backbone_kwargs,
+        drop_path_rate=config.drop_path_rate,
+        conv_stem_channels=config.conv_stem_channels,
+        conv_stem_strides=config.conv_stem_strides,
+    )
+
+
 def describe_backbone(
     model: torch.nn.Module,
     conv_stem_channels: Sequence[int] | None = None,
@@ -194,4 +212,10 @@ def resolve_backbone_fields(config: Any, backbone: torch.nn.Module | None = None
     return config
 
 
-__all__ = ["conv_stem_embed_layer", "create_timm_backbone", "describe_backbone", "resolve_backbone_fields"]
+__all__ = [
+    "conv_stem_embed_layer",
+    "create_config_backbone",
+    "create_timm_backbone",
+    "describe_backbone",
+    "resolve_backbone_fields",
+]

@@ -21,6 +21,7 @@ from typing import ClassVar
 
 import timm
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedConfig, PreTrainedModel
 from transformers import initialization as init
@@ -28,7 +29,7 @@ from transformers.utils import ModelOutput
 
 from .configuration_gravityvit import GravityViTConfig
 from .losses import config_classification_loss, scale_logits
-from .modeling_backbone import create_timm_backbone, resolve_backbone_fields
+from .modeling_backbone import create_config_backbone, resolve_backbone_fields
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 # Normalised pixels lie within a few units of 0; anything beyond this is not a normalised view.
@@ -244,8 +245,12 @@ def prepare_config_inputs(
 class GravityViTCrossAttention(nn.Module):
     """Multi-head attention of a few query tokens over many key tokens, with a key padding mask.
 
-    The probabilities are computed explicitly (softmax of the scores), not with a fused kernel,
-    because the per-view attention mass is an output.
+    The probabilities are an output (the per-view attention mass), so they are computed explicitly
+    (softmax of the scores). The attended values come from the same probabilities, or, in the
+    re-associated order without attention dropout, from ``F.scaled_dot_product_attention`` over the
+    same scores: its fused backward is cheaper than autograd's through the softmax and the two key
+    products, and the explicit probabilities cost nothing in the backward pass unless something
+    differentiates them.
 
     With few queries the key/value projection of every key token (``kv_proj``, 2 D x D per token)
     is the cost, so it is re-associated onto the queries when that is cheaper (``num_heads x
@@ -313,6 +318,18 @@ class GravityViTCrossAttention(nn.Module):
         )
         scores = (q_in @ keys.transpose(1, 2)).view(batch, heads, num_queries, keys.shape[1])
         probs = self._softmax(scores, key_mask)
+        if not (self.training and self.attn_dropout.p > 0):
+            # One head of (heads x queries) rows over the shared keys, which are also the values (the
+            # scale is already in q_in). Probabilities sum to 1, so the value bias enters once.
+            keys_as_head = keys[:, None]
+            mixed = F.scaled_dot_product_attention(
+                q_in[:, None],
+                keys_as_head,
+                keys_as_head,
+                attn_mask=None if key_mask is None else key_mask[:, None, None, :],
+                scale=1.0,
+            ).view(batch, heads, num_queries, hidden)
+            return probs, torch.einsum("bhqd,hed->bhqe", mixed, weight[1]) + value_bias
         dropped = self.attn_dropout(probs)
         mixed = (dropped.reshape(batch, heads * num_queries, -1) @ keys).view(
             batch, heads, num_queries, hidden
@@ -376,12 +393,14 @@ class GravityViTCrossAttentionFusion(nn.Module):
         # Each query starts from the mean of the present tokens (as CLIP's attention pooling does): the
         # fusion begins as mean pooling and the attention learns what to weigh more. From scratch this
         # trains several times faster than learned queries alone, which start with diffuse attention.
-        token_weights = view_mask.to(tokens.dtype)[:, :, None].expand(batch, num_views, num_tokens)
-        token_weights = token_weights.reshape(batch, -1, 1)
-        token_mean = (tokens * token_weights).sum(1) / token_weights.sum(1)
-        queries = self.queries + token_mean[:, None, :]
         if bool(view_mask.all()):
+            token_mean = tokens.mean(1)
             token_mask = None  # every key present: no masking pass over the scores
+        else:
+            token_weights = view_mask.to(tokens.dtype)[:, :, None].expand(batch, num_views, num_tokens)
+            token_weights = token_weights.reshape(batch, -1, 1)
+            token_mean = (tokens * token_weights).sum(1) / token_weights.sum(1)
+        queries = self.queries + token_mean[:, None, :]
         states, attentions = [], []
         view_weights = view_tokens.new_zeros(batch, num_views)
         for layer in self.layers:
@@ -498,14 +517,7 @@ class GravityViTModel(GravityViTPreTrainedModel):
 
     def __init__(self, config: GravityViTConfig) -> None:
         super().__init__(config)
-        self.backbone = create_timm_backbone(
-            config.backbone,
-            config.image_size,
-            config.backbone_kwargs,
-            drop_path_rate=config.drop_path_rate,
-            conv_stem_channels=config.conv_stem_channels,
-            conv_stem_strides=config.conv_stem_strides,
-        )
+        self.backbone = create_config_backbone(config)
         # The config leaves what the backbone decides (its width, its normalisation) to the backbone.
         resolve_backbone_fields(config, self.backbone)
         self.duration_embedding = nn.Parameter(torch.zeros(config.num_views, config.hidden_size))
@@ -569,8 +581,8 @@ class GravityViTModel(GravityViTPreTrainedModel):
             )
 
     def encode_views(
-        self, pixel_values: torch.Tensor, view_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, pixel_values: torch.Tensor, view_mask: torch.Tensor, pool: bool = True
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Run the backbone ONCE over all present views of the batch.
 
         Args:
@@ -578,11 +590,13 @@ class GravityViTModel(GravityViTPreTrainedModel):
                 Normalised views.
             view_mask (`torch.BoolTensor` of shape `(B, V)`):
                 True where a view is present; absent views are skipped, not computed.
+            pool (`bool`, *optional*, defaults to `True`):
+                Also pool each view's tokens; the cross-attention fusion reads the tokens only.
 
         Returns:
             `tuple(torch.Tensor)`: ``tokens`` `(B, V, T, D)`, the output tokens per view (T includes
             prefix tokens), zeros for absent views; and ``pooled`` `(B, V, D)`, the backbone's pooled
-            token per view (timm ``forward_head(pre_logits=True)``).
+            token per view (timm ``forward_head(pre_logits=True)``), or None without ``pool``.
         """
         batch, num_views = view_mask.shape
         flat_pixels = pixel_values.flatten(0, 1)
@@ -590,7 +604,7 @@ class GravityViTModel(GravityViTPreTrainedModel):
         all_present = bool(flat_mask.all())
         present = flat_pixels if all_present else flat_pixels[flat_mask]
         features = self.backbone.forward_features(present)
-        pooled = self.backbone.forward_head(features, pre_logits=True)
+        pooled = self.backbone.forward_head(features, pre_logits=True) if pool else None
         if features.ndim == 4:  # convolutional backbones give (P, C, h, w) maps: use the positions as tokens
             features = features.flatten(2).transpose(1, 2)
         if all_present:
@@ -598,12 +612,13 @@ class GravityViTModel(GravityViTPreTrainedModel):
         else:
             tokens = features.new_zeros(batch * num_views, *features.shape[1:])
             tokens[flat_mask] = features
-            pooled_views = pooled.new_zeros(batch * num_views, pooled.shape[-1])
-            pooled_views[flat_mask] = pooled
-        return (
-            tokens.view(batch, num_views, *features.shape[1:]),
-            pooled_views.view(batch, num_views, -1),
-        )
+            pooled_views = None
+            if pooled is not None:
+                pooled_views = pooled.new_zeros(batch * num_views, pooled.shape[-1])
+                pooled_views[flat_mask] = pooled
+        if pooled_views is not None:
+            pooled_views = pooled_views.view(batch, num_views, -1)
+        return tokens.view(batch, num_views, *features.shape[1:]), pooled_views
 
     def forward(
         self,
@@ -645,7 +660,9 @@ class GravityViTModel(GravityViTPreTrainedModel):
         return_dict = return_dict if return_dict is not None else config.return_dict
         pixel_values, view_mask = prepare_config_inputs(config, pixel_values, view_mask, view_index)
         pixel_values = pixel_values.to(self.duration_embedding.dtype)
-        tokens, pooled_views = self.encode_views(pixel_values, view_mask)
+        tokens, pooled_views = self.encode_views(
+            pixel_values, view_mask, pool=config.fusion != "cross_attention"
+        )
         duration = self.duration_embedding.to(tokens.dtype)
         attentions: tuple[torch.Tensor, ...] = ()
         fusion_states: tuple[torch.Tensor, ...] = ()
@@ -685,7 +702,8 @@ def uniform_view_weights(view_mask: torch.Tensor, dtype: torch.dtype = torch.flo
 
 
 class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
-    """GravityViT with an MLP head over the fused representation: the 22-class glitch classifier.
+    """GravityViT with an MLP head over the fused representation: the glitch classifier
+    (one logit per class of ``config.id2label``).
 
     Example:
 

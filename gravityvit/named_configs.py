@@ -151,6 +151,9 @@ def get_named_config(name: str, **overrides: Any) -> PreTrainedConfig:
     named = NAMED_CONFIGS[name]
     derived = {} if set(overrides) & set(BACKBONE_FIELDS) else named.derived
     kwargs = {**named.kwargs, **derived, **overrides}
+    if "conv_stem_channels" in overrides and "conv_stem_strides" not in overrides:
+        # The strides belong to the named stem: other channels (or none) start from the default strides.
+        kwargs.pop("conv_stem_strides", None)
     return named.config_class(**kwargs)
 
 

@@ -32,9 +32,9 @@ import torch
 from PIL import Image
 
 from .gravity_spy import (
-    CLASS_NAMES,
     HDF5_VIEW_KEYS,
     IMAGE_COLUMNS,
+    KNOWN_CLASS_NAMES,
     PNG_NAME_PATTERN,
     VIEW_DURATIONS_S,
     duration_label,
@@ -186,12 +186,12 @@ def _strain_samples(spec: Mapping[str, Any], index: int) -> Iterator[GlitchSampl
             raise InputError(str(name), f"GPS time {gps!r} is not a number") from None
 
         def load(gps: float = gps) -> dict[float, np.ndarray]:
-            omega_scan = _gravityvit_module("data.omega_scan", "strain input (Omega scan)")
+            omega = _gravityvit_module("data.omega", "strain input (Omega scan)")
             series = strain
             if is_file:
-                series = omega_scan.load_strain(strain, channel, gps=gps, pad_s=omega_scan.DATA_SPAN_S / 2)
+                series = omega.load_strain(strain, channel, gps=gps, pad_s=omega.DATA_SPAN_S / 2)
             try:
-                views = omega_scan.omega_scan_views(series, gps)
+                views = omega.omega_scan_views(series, gps)
             except ValueError as error:  # StrainError: too little data, low sample rate, NaN
                 raise InputError(f"{name} at GPS {gps}", str(error)) from error
             return dict(zip(VIEW_DURATIONS_S, views))
@@ -231,7 +231,8 @@ def _group_image_paths(paths: Sequence[Path]) -> Iterator[GlitchSample]:
             continue
         folder, ifo, gravityspy_id = item
         files = dict(sorted(groups[item].items()))
-        label = folder.name if folder.name in CLASS_NAMES else None
+        # A folder named after a class of any label set (v1, o3) gives the sample's true label.
+        label = folder.name if folder.name in KNOWN_CLASS_NAMES else None
         source = str(
             folder / f"{ifo}_{gravityspy_id}_spectrogram_{{{','.join(map(duration_label, files))}}}.png"
         )
@@ -298,7 +299,7 @@ def _hdf5_samples(path: Path) -> Iterator[GlitchSample]:
             entry.gravityspy_id,
             f"{path}:{entry.hdf5_path}",
             load,
-            label=label if label in CLASS_NAMES else None,
+            label=label if label in KNOWN_CLASS_NAMES else None,
             metadata={"split": entry.sample_type},
         )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from gravityvit.gravity_spy import CLASS_NAMES, VIEW_SHAPE
 
@@ -80,6 +81,34 @@ def test_train_step_rows_compare_against_three_baselines():
         "gravityvit vs timm_one_call_b4",
     ]
     assert context["train_samples_per_s"] > 0 and "depth 1" in context["model_description"]
+
+
+def test_train_baselines_have_the_model_backbone_with_its_convolutional_stem():
+    from gravityvit import GravityViTForGlitchClassification, get_named_config
+
+    config = get_named_config(
+        "gravityvit/multiview-demo",
+        image_size=32,
+        backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
+        conv_stem_channels=[8, 16, 32],
+        fusion_num_heads=2,
+        head_hidden_size=32,
+    )
+    model = GravityViTForGlitchClassification(config)
+    expected = {name: tuple(value.shape) for name, value in model.gravityvit.backbone.state_dict().items()}
+    baselines = bench.baseline_models(config)
+    assert set(baselines) == {"timm_loop_per_view", "hf_vit_b4", "timm_one_call_b4"}
+    for name in ("timm_loop_per_view", "timm_one_call_b4"):
+        shapes = {key: tuple(value.shape) for key, value in baselines[name].backbone.state_dict().items()}
+        assert shapes == expected, name
+    # The transformers ViT makes its tokens with the same stem: 4x4 tokens of width 32 from 32x32 pixels.
+    hf_model = baselines["hf_vit_b4"]
+    stem = hf_model.vit.embeddings.patch_embeddings.projection
+    stem_shapes = [tuple(p.shape) for p in stem.parameters()]
+    assert stem_shapes == [tuple(p.shape) for p in model.gravityvit.backbone.patch_embed.parameters()]
+    pixels = torch.randn(2, 3, 32, 32)
+    assert tuple(stem(pixels).shape) == (2, 32, 4, 4)
+    assert tuple(hf_model(pixel_values=pixels).logits.shape) == (2, config.num_labels)
 
 
 def test_inference_rows_give_rates_and_pipeline_overhead():
@@ -191,3 +220,16 @@ def test_profile_training_reports_every_phase(tiny_arrow):
     assert all(value > 0 for value in result["phase_s"].values())
     assert result["samples_per_s"] > 0 and 0 < len(result["top_ops"]) <= 5
     assert "| data |" in profile_train.report(result)
+
+
+def test_omega_rows_compare_the_fast_scan_with_gwpys(monkeypatch):
+    inputs = bench.omega_scan_inputs(1)
+    assert len(inputs["simulated"]) == 1 and len(inputs["real-format"]) == 1
+    real, gps, span = inputs["real-format"][0]
+    assert (real.sample_rate.value, real.duration.value, span) == (16384, 64.0, 64.0)
+    # The 64 s segment at 16384 Hz costs seconds per scan: measure a 16 s cut of it here.
+    short = {"simulated": inputs["simulated"], "real-format": [(real.crop(gps - 8, gps + 8), gps, 16.0)]}
+    monkeypatch.setattr(bench, "omega_scan_inputs", lambda count, seed=0: short)
+    rows = bench.bench_omega(TINY, {})
+    _check_rows(rows, {"omega"})
+    assert len(rows) == 2 and all("max view difference" in row.note for row in rows)

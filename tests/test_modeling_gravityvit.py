@@ -453,3 +453,10 @@ def test_cross_attention_orders_agree(masked):
     grad = torch.autograd.grad(attended.square().sum(), keys)[0]
     grad_fast = torch.autograd.grad(attended_fast.square().sum(), keys)[0]
     torch.testing.assert_close(grad_fast, grad, atol=1e-5, rtol=1e-4)
+    # With attention dropout in training the re-associated order mixes the dropped probabilities
+    # explicitly instead of calling the fused kernel; a dropout that drops nothing gives the same.
+    attention.train()
+    attention.attn_dropout.p = 1e-12
+    probs_dropout, attended_dropout = attention._attend_projected_queries(q, keys, key_mask)
+    torch.testing.assert_close(probs_dropout, probs, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(attended_dropout, attended, atol=1e-5, rtol=1e-5)

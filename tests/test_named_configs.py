@@ -104,3 +104,10 @@ def test_overriding_the_backbone_leaves_its_fields_to_the_new_backbone():
     assert config.hidden_size is None and config.image_mean == [0.16, 0.16, 0.16]
     model = GravityViTForGlitchClassification(config)
     assert config.hidden_size == 48 and model.head is not None
+
+
+def test_overriding_the_stem_channels_drops_the_named_strides():
+    config = get_named_config("gravityvit/multiview-demo", conv_stem_channels=[16, 32, 64, 96])
+    assert config.conv_stem_strides is None
+    assert get_named_config("gravityvit/multiview-demo", conv_stem_channels=None).conv_stem_strides is None
+    assert get_named_config("gravityvit/multiview-demo").conv_stem_strides == [4, 2, 2]

@@ -186,7 +186,7 @@ def test_glitch_pipeline_hdf5_and_arrow(glitch_pipe, tmp_path):
 
 def test_glitch_pipeline_strain_and_gps(glitch_pipe):
     gwpy = pytest.importorskip("gwpy.timeseries")
-    from gravityvit.data.omega_scan import omega_scan_views
+    from gravityvit.data.omega import omega_scan_views
 
     rate, gps0 = 4096, 1_126_259_462.0
     noise = np.random.default_rng(0).normal(0, 1e-21, int(9 * rate))

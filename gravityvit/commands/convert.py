@@ -14,9 +14,10 @@ from pathlib import Path
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 DESCRIPTION = (
-    "Convert the Gravity Spy training set (the Zenodo HDF5 file, a simulated file in the same layout, or "
-    "folders of Gravity Spy PNGs) into an Arrow DatasetDict (splits train/validation/test from sample_type, "
-    "or by GPS time with a gap: --split time; "
+    "Convert the Gravity Spy training set (the Zenodo HDF5 file, a simulated file in the same layout, "
+    "folders of Gravity Spy PNGs, or PNGs with a CSV of Gravity Spy's ML classification release) into an "
+    "Arrow DatasetDict (splits train/validation/test from sample_type, or by GPS time with a gap: "
+    "--split time; "
     "columns gravityspy_id, label, ifo, metadata, image_500ms ... image_4000ms as 16-bit PNG) saved with "
     "save_to_disk, with gravityspy_stats.json (class counts, class weights, skipped samples) inside."
 )
@@ -36,7 +37,32 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
         ),
     )
     parser.add_argument(
-        "--metadata", type=Path, metavar="CSV", help="metadata CSV joined on gravityspy_id (v1d1 or v1d0)"
+        "--metadata",
+        type=Path,
+        metavar="CSV",
+        help=(
+            "metadata CSV joined on gravityspy_id (v1d1 or v1d0); with --png-dir, a CSV of Gravity Spy's ML "
+            "classification release (O1-O3b: gravityspy_id, ml_label, ml_confidence, url1..url4, ...) gives the "
+            "samples, matched to the PNGs by id or url file name, and their labels (ml_label)"
+        ),
+    )
+    parser.add_argument(
+        "--label-set",
+        default="v1",
+        metavar="SET",
+        help=(
+            "the dataset's classes: v1 (the 22 classes of the v1 training set, default), o3 (the 23 classes of "
+            "Gravity Spy's O3 model) or a comma-separated list of class names"
+        ),
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=float,
+        metavar="X",
+        help=(
+            "with an ML classification CSV: keep only the rows with ml_confidence >= X (labels that are the "
+            "production model's predictions: see docs/gravity_spy.md)"
+        ),
     )
     parser.add_argument(
         "--output", type=Path, required=True, metavar="DIR", help="dataset directory to write"
@@ -135,6 +161,27 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         )
     if args.allow_missing_views and args.hdf5 is not None:
         return "--allow-missing-views applies to --png-dir (an HDF5 file always has all four views)"
+    from gravityvit.gravity_spy import resolve_label_set
+
+    try:
+        resolve_label_set(args.label_set)
+    except ValueError as error:
+        return f"--label-set {error}"
+    if args.min_confidence is not None:
+        if not 0.0 <= args.min_confidence <= 1.0:
+            return f"--min-confidence must lie in [0, 1]; got {args.min_confidence}"
+        from gravityvit.data.hdf5 import GravitySpyDataError
+        from gravityvit.data.o3_release import is_ml_classification_csv
+
+        try:
+            ml_csv = args.metadata is not None and is_ml_classification_csv(args.metadata)
+        except GravitySpyDataError as error:
+            return f"--metadata {error}"
+        if args.png_dir is None or not ml_csv:
+            return (
+                "--min-confidence applies to --png-dir with a --metadata CSV of Gravity Spy's ML classification "
+                "release (columns ml_label and ml_confidence)"
+            )
     from gravityvit.data.arrow import ARROW_DATASET
     from gravityvit.file_utils import OutputError, check_output
 
@@ -174,6 +221,8 @@ def run(args: argparse.Namespace) -> int:
             split_by=args.split,
             gap_s=args.gap_s,
             time_column=args.time_column,
+            label_set=args.label_set,
+            min_confidence=args.min_confidence,
         )
     except OutputError as error:  # the output changed while the source was read
         print(f"gravityvit convert: error: --output {error}", file=sys.stderr)

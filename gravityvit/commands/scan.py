@@ -1,7 +1,7 @@
 """``gravityvit scan``: strain file + GPS time(s) -> Gravity Spy's four Omega-scan views.
 
 Reads any strain gwpy reads (GWOSC HDF5, GWF with ``--channel``, two-column TXT), scans each GPS
-time once with Gravity Spy's parameters (``gravityvit.data.omega_scan``) and writes into ``--output``:
+time once with Gravity Spy's parameters (``gravityvit.data.omega``) and writes into ``--output``:
 
 - ``views.npz``: ``views`` float32 (N, 4, 140, 170) in [0, 1] (durations 0.5, 1, 2, 4 s; row 0 the
   highest frequency), ``gps`` (N,), ``ifo``, and per time the scan's ``q``, ``peak_time``,
@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     """Scan every GPS time and write the outputs; return the exit code."""
     import numpy as np
 
-    from gravityvit.data.omega_scan import (
+    from gravityvit.data.omega import (
         DATA_SPAN_S,
         IFO_TITLES,
         StrainError,

@@ -34,11 +34,11 @@ _EXPORTS: dict[str, str] = {
     # download.py: Zenodo
     "download_gravityspy": "download",
     "extract_archive": "download",
-    # omega_scan.py: strain -> views (imports gwpy when used)
-    "StrainError": "omega_scan",
-    "load_strain": "omega_scan",
-    "omega_scan_views": "omega_scan",
-    "write_gravityspy_pngs": "omega_scan",
+    # omega/: strain -> views (imports gwpy when used)
+    "StrainError": "omega",
+    "load_strain": "omega",
+    "omega_scan_views": "omega",
+    "write_gravityspy_pngs": "omega",
     # simulation/: the 22-class glitch simulator (a package)
     "simulate_dataset": "simulation",
     "simulate_sample": "simulation",

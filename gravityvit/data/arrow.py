@@ -3,7 +3,9 @@
 The dataset has the splits ``train``, ``validation`` and ``test`` (from ``sample_type``, or by GPS
 time with a gap: ``split_by="time"``, see ``gravityvit.data.splits``) and the columns
 
-- ``gravityspy_id`` (string), ``label`` (ClassLabel with the 22 ``CLASS_NAMES``), ``ifo`` (string);
+- ``gravityspy_id`` (string), ``label`` (ClassLabel with the classes of the label set: v1's 22
+  ``CLASS_NAMES`` by default, ``--label-set o3`` for the 23 of Gravity Spy's O3 model), ``ifo``
+  (string);
 - the metadata CSV's columns when a CSV is given (typed int64 / float64 / string from its values);
 - four ``Image`` columns ``image_500ms``, ``image_1000ms``, ``image_2000ms``, ``image_4000ms``.
 
@@ -32,7 +34,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from gravityvit.data.hdf5 import KEY_COLUMNS, GravitySpyDataError, GravitySpyHDF5Reader, read_metadata_csv
+from gravityvit.data.hdf5 import (
+    KEY_COLUMNS,
+    GravitySpyDataError,
+    GravitySpyHDF5Reader,
+    read_metadata_csv,
+    unknown_class_reason,
+)
 from gravityvit.data.splits import DEFAULT_FRACTIONS, DEFAULT_GAP_S, SPLIT_METHODS, time_split
 from gravityvit.file_utils import (
     OutputKind,
@@ -43,13 +51,14 @@ from gravityvit.file_utils import (
     work_directory,
 )
 from gravityvit.gravity_spy import (
-    CLASS_NAMES,
     HDF5_VIEW_KEYS,
     IMAGE_COLUMNS,
     SPLITS,
     VIEW_IMAGE_MAX,
     VIEW_SHAPE,
     image_to_view,
+    label_set_name,
+    resolve_label_set,
     view_to_image,
 )
 
@@ -88,7 +97,9 @@ ARROW_DATASET = OutputKind(
 _VALUE_TYPES = ("int64", "float64", "string")
 
 
-def gravityspy_features(metadata_column_types: Mapping[str, str] | None = None):
+def gravityspy_features(
+    metadata_column_types: Mapping[str, str] | None = None, label_set: str | Sequence[str] | None = None
+):
     """The ``datasets.Features`` of a converted Gravity Spy dataset.
 
     Parameters
@@ -96,13 +107,15 @@ def gravityspy_features(metadata_column_types: Mapping[str, str] | None = None):
     metadata_column_types : mapping, optional
         ``{column: "int64" | "float64" | "string"}`` of the metadata columns to add (the key columns
         gravityspy_id, label, sample_type and ifo are left out: they are fields of their own).
+    label_set : str or sequence of str, optional
+        The names of the ``label`` ClassLabel (``gravity_spy.resolve_label_set``; v1 by default).
     """
     from datasets import ClassLabel, Features, Value
     from datasets import Image as ImageFeature
 
     columns: dict[str, Any] = {
         "gravityspy_id": Value("string"),
-        "label": ClassLabel(names=list(CLASS_NAMES)),
+        "label": ClassLabel(names=list(resolve_label_set(label_set))),
         "ifo": Value("string"),
     }
     for column, dtype in (metadata_column_types or {}).items():
@@ -228,27 +241,62 @@ def batch_to_views(batch: Mapping[str, Sequence[Any]]) -> tuple[np.ndarray, np.n
 
 
 def open_source(
-    source: Any, metadata_csv: str | os.PathLike | None = None, *, allow_missing_views: bool = False
+    source: Any,
+    metadata_csv: str | os.PathLike | None = None,
+    *,
+    allow_missing_views: bool = False,
+    label_set: str | Sequence[str] | None = None,
+    min_confidence: float | None = None,
 ):
     """Open ``source`` as a Gravity Spy reader: an HDF5 file path, a PNG folder path, or a reader.
 
     ``allow_missing_views`` lets a PNG folder's samples lack some durations (see
-    ``GravitySpyPNGReader``); an HDF5 file always has all four.
+    ``GravitySpyPNGReader``); an HDF5 file always has all four. ``label_set`` names the classes of
+    the class folders or groups (v1 by default). A PNG folder with a metadata CSV in the style of
+    Gravity Spy's ML classification release (an ``ml_label`` column and no ``label``) is read with
+    ``GravitySpyO3Reader``: labels from ``ml_label``, only the rows with ``ml_confidence >=
+    min_confidence`` when that is given (it applies to such a CSV only).
 
     A reader is any object with ``entries`` (items with ``label``, ``sample_type``,
     ``gravityspy_id`` and ``name``, how errors name the sample), ``metadata_column_types``,
     ``__len__`` and ``__getitem__`` returning ``GravitySpySample``; ``GravitySpyHDF5Reader`` and
     ``GravitySpyPNGReader`` are two.
     """
+    from gravityvit.data.o3_release import GravitySpyO3Reader, is_ml_classification_csv
+
+    ml_csv = (
+        metadata_csv is not None and Path(metadata_csv).is_file() and is_ml_classification_csv(metadata_csv)
+    )
+    if min_confidence is not None and not ml_csv:
+        raise ValueError(
+            "min_confidence applies to a metadata CSV with ml_label and ml_confidence columns (Gravity Spy's "
+            f"ML classification release); {metadata_csv or 'no CSV'} is not one"
+        )
     if hasattr(source, "entries") and hasattr(source, "__getitem__"):
+        if min_confidence is not None:
+            raise ValueError("min_confidence applies to a PNG folder path, not to a reader object")
         return source
     path = Path(source)
+    if min_confidence is not None and not path.is_dir():
+        raise ValueError(
+            f"min_confidence applies to a PNG folder with an ML classification CSV; {path} is not a folder"
+        )
+    if path.is_dir() and ml_csv:
+        return GravitySpyO3Reader(
+            path,
+            metadata_csv,
+            label_set=label_set,
+            min_confidence=min_confidence,
+            allow_missing_views=allow_missing_views,
+        )
     if path.is_dir():
         from gravityvit.data.png import GravitySpyPNGReader
 
-        return GravitySpyPNGReader(path, metadata_csv=metadata_csv, allow_missing_views=allow_missing_views)
+        return GravitySpyPNGReader(
+            path, metadata_csv=metadata_csv, allow_missing_views=allow_missing_views, label_set=label_set
+        )
     if path.is_file():
-        return GravitySpyHDF5Reader(path, metadata_csv=metadata_csv)
+        return GravitySpyHDF5Reader(path, metadata_csv=metadata_csv, label_set=label_set)
     raise FileNotFoundError(f"no Gravity Spy HDF5 file or PNG folder at {path}")
 
 
@@ -260,12 +308,15 @@ def _generate_examples(
     skip_log_dir: str,
     label_overrides: Mapping[int, str] | None = None,
     parent_pid: int | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Yield dataset rows for the sample indices of ``shards`` (runs in datasets' worker processes).
 
     ``label_overrides`` maps a sample index to the label the metadata CSV gives it, when the user
-    chose the CSV over the source in a disagreement.
+    chose the CSV over the source in a disagreement. ``class_names`` are the dataset's classes: a
+    sample with another label is a bad sample (named), not a crash of the ClassLabel encoder.
     """
+    class_names = resolve_label_set(class_names)
     label_overrides = label_overrides or {}
     if parent_pid is not None and os.getpid() != parent_pid:
         # A worker process: end with the converter, even when it is killed (no orphans left running).
@@ -276,6 +327,14 @@ def _generate_examples(
             try:
                 sample = reader[index]
                 # A missing view (PNG folders read with allow_missing_views) is a null image cell.
+                label = label_overrides.get(index, sample.label)
+                if label not in class_names:
+                    raise GravitySpyDataError(
+                        unknown_class_reason(label, class_names),
+                        str(getattr(reader, "path", "")) or None,
+                        reader.entries[index].name,
+                        "label",
+                    )
                 images = {
                     column: None if view is None else encode_view(view)
                     for column, view in zip(IMAGE_COLUMNS, sample.present_views)
@@ -290,7 +349,7 @@ def _generate_examples(
                 continue
             row: dict[str, Any] = {
                 "gravityspy_id": sample.gravityspy_id,
-                "label": label_overrides.get(index, sample.label),
+                "label": label,
                 "ifo": sample.ifo,
             }
             for column in metadata_columns:
@@ -322,26 +381,29 @@ def _original_error(error: BaseException) -> BaseException:
     return error
 
 
-def class_weights_from_counts(train_counts: Mapping[str, int]) -> list[float]:
-    """Inverse-frequency class weights in ``CLASS_NAMES`` order, averaging 1 over training samples.
+def class_weights_from_counts(
+    train_counts: Mapping[str, int], label_set: str | Sequence[str] | None = None
+) -> list[float]:
+    """Inverse-frequency class weights in the label set's order (v1 by default), averaging 1 over training samples.
 
     ``w_c = n_train / (n_present_classes * n_c)`` (scikit-learn's "balanced"); a class absent from
     train gets 0.0 (it never appears in the loss).
     """
-    total = sum(train_counts.get(name, 0) for name in CLASS_NAMES)
-    present = [name for name in CLASS_NAMES if train_counts.get(name, 0) > 0]
+    class_names = resolve_label_set(label_set)
+    total = sum(train_counts.get(name, 0) for name in class_names)
+    present = [name for name in class_names if train_counts.get(name, 0) > 0]
     if not total:
-        return [0.0] * len(CLASS_NAMES)
+        return [0.0] * len(class_names)
     return [
         total / (len(present) * train_counts[name]) if train_counts.get(name, 0) > 0 else 0.0
-        for name in CLASS_NAMES
+        for name in class_names
     ]
 
 
-def _class_counts(dataset) -> dict[str, int]:
+def _class_counts(dataset, class_names: Sequence[str]) -> dict[str, int]:
     labels = np.asarray(dataset["label"], dtype=np.int64) if len(dataset) else np.zeros(0, np.int64)
-    counts = np.bincount(labels, minlength=len(CLASS_NAMES))
-    return {name: int(counts[i]) for i, name in enumerate(CLASS_NAMES)}
+    counts = np.bincount(labels, minlength=len(class_names))
+    return {name: int(counts[i]) for i, name in enumerate(class_names)}
 
 
 def _empty_split(features, split: str):
@@ -369,6 +431,7 @@ def _build_split(
     cache_dir,
     skip_log_dir,
     label_overrides=None,
+    class_names=None,
 ):
     from datasets import Dataset
 
@@ -387,6 +450,7 @@ def _build_split(
             "skip_log_dir": skip_log_dir,
             "label_overrides": label_overrides or {},
             "parent_pid": os.getpid(),
+            "class_names": tuple(resolve_label_set(class_names)),  # a tuple: a list would be sharded
         },
         num_proc=num_proc if num_proc > 1 and len(shards) > 1 else None,
         split=split,
@@ -409,6 +473,8 @@ def convert_to_arrow(
     split_by: str = "sample_type",
     gap_s: float = DEFAULT_GAP_S,
     time_column: str = "event_time",
+    label_set: str | Sequence[str] | None = None,
+    min_confidence: float | None = None,
 ):
     """Convert a Gravity Spy HDF5 file or PNG folder tree into a ``DatasetDict`` saved on disk.
 
@@ -423,6 +489,15 @@ def convert_to_arrow(
         existing ``output_dir`` untouched.
     metadata_csv : path, optional
         The metadata CSV joined on gravityspy_id (v1d1: its columns become typed dataset columns).
+        With a PNG folder, a CSV of Gravity Spy's ML classification release (O1 to O3b: columns
+        ``gravityspy_id``, ``ml_label``, ``ml_confidence``, ``url1`` ... ``url4``, ...) gives the
+        samples and their labels instead (``gravityvit.data.o3_release``).
+    label_set : str or sequence of str, optional
+        The dataset's classes, the names of its ``label`` ClassLabel: ``"v1"`` (the 22 classes of
+        the v1 training set, the default), ``"o3"`` (the 23 of Gravity Spy's O3 model) or a list of
+        class names (``gravity_spy.resolve_label_set``). A sample of another class is a bad sample.
+    min_confidence : float, optional
+        With an ML classification CSV: keep only the rows with ``ml_confidence >= min_confidence``.
     num_proc : int
         Worker processes that read, check and encode samples.
     on_bad_sample : {"error", "skip"}
@@ -481,10 +556,19 @@ def convert_to_arrow(
     inputs = [source_path, metadata_csv, getattr(source, "metadata_csv", None)]
     # Absolute: the output may be given relative to a working directory that the swap must not affect.
     output_dir = check_output(output_dir, ARROW_DATASET, overwrite=overwrite, inputs=inputs)
-    reader = open_source(source, metadata_csv, allow_missing_views=allow_missing_views)
+    class_names = resolve_label_set(label_set)
+    reader = open_source(
+        source,
+        metadata_csv,
+        allow_missing_views=allow_missing_views,
+        label_set=class_names,
+        min_confidence=min_confidence,
+    )
     metadata_columns = [c for c in reader.metadata_column_types if c not in KEY_COLUMNS]
-    features = gravityspy_features({c: reader.metadata_column_types[c] for c in metadata_columns})
-    overrides, metadata_matched = join_metadata(reader, metadata_conflict)
+    features = gravityspy_features(
+        {c: reader.metadata_column_types[c] for c in metadata_columns}, label_set=class_names
+    )
+    overrides, metadata_matched = join_metadata(reader, metadata_conflict, class_names)
     split_indices = {split: [] for split in SPLITS}
     unknown_split: list[int] = []
     for index, entry in enumerate(reader.entries):
@@ -522,6 +606,7 @@ def convert_to_arrow(
                     cache_dir=str(work_dir / "cache"),
                     skip_log_dir=str(skip_log_dir),
                     label_overrides={i: overrides[i][0] for i in split_indices[split] if i in overrides},
+                    class_names=class_names,
                 )
             except Exception as error:
                 recorded = sorted(skip_log_dir.glob("error-*.json"))
@@ -540,9 +625,11 @@ def convert_to_arrow(
             key=lambda item: item["sample"],
         )
         dataset_dict = DatasetDict(splits)
-        stats = _stats(dataset_dict, source, skipped, metadata_columns)
+        stats = _stats(dataset_dict, source, skipped, metadata_columns, class_names)
         stats["metadata_matched"] = metadata_matched
         stats["split"] = split_stats
+        if getattr(reader, "selection", None) is not None:
+            stats["selection"] = reader.selection
         with atomic_path(output_dir, kind=ARROW_DATASET, overwrite=overwrite, inputs=inputs) as temporary:
             # An empty split saved with datasets' default of 0 shards cannot be loaded back: force 1.
             empty_splits = {split: 1 for split in SPLITS if len(dataset_dict[split]) == 0}
@@ -608,7 +695,9 @@ def _time_split(reader, gap_s: float, time_column: str) -> tuple[dict[str, list[
     }
 
 
-def join_metadata(reader, metadata_conflict: str = "error") -> tuple[dict[int, tuple[str, str]], int | None]:
+def join_metadata(
+    reader, metadata_conflict: str = "error", label_set: str | Sequence[str] | None = None
+) -> tuple[dict[int, tuple[str, str]], int | None]:
     """Check how the metadata CSV of ``reader`` matches its samples.
 
     Logs how many sample ids the CSV matched. A CSV that matches no sample is an error; so is a
@@ -686,9 +775,9 @@ def join_metadata(reader, metadata_conflict: str = "error") -> tuple[dict[int, t
             "; ".join(conflicts[:5]),
         )
     for index, (label, _) in overrides.items():
-        if label not in CLASS_NAMES:
+        if label not in resolve_label_set(label_set):
             raise GravitySpyDataError(
-                f"unknown class {label!r} in the metadata CSV",
+                unknown_class_reason(label, resolve_label_set(label_set)) + " (the metadata CSV's label)",
                 str(csv_path),
                 entries[index].gravityspy_id,
                 "label",
@@ -697,18 +786,23 @@ def join_metadata(reader, metadata_conflict: str = "error") -> tuple[dict[int, t
 
 
 def _stats(
-    dataset_dict, source: Any, skipped: list[dict[str, str]], metadata_columns: list[str]
+    dataset_dict,
+    source: Any,
+    skipped: list[dict[str, str]],
+    metadata_columns: list[str],
+    class_names: Sequence[str],
 ) -> dict[str, Any]:
-    counts = {split: _class_counts(dataset_dict[split]) for split in SPLITS}
-    weights = class_weights_from_counts(counts["train"])
+    counts = {split: _class_counts(dataset_dict[split], class_names) for split in SPLITS}
+    weights = class_weights_from_counts(counts["train"], class_names)
     return {
         "format_version": STATS_FORMAT_VERSION,
         "source": str(getattr(source, "path", source)),
-        "class_names": list(CLASS_NAMES),
+        "label_set": label_set_name(class_names),  # None for a custom list of classes
+        "class_names": list(class_names),
         "num_samples": {split: len(dataset_dict[split]) for split in SPLITS},
         "class_counts": counts,
         "class_weights": weights,
-        "class_weights_by_name": dict(zip(CLASS_NAMES, weights)),
+        "class_weights_by_name": dict(zip(class_names, weights)),
         "class_weighting": "balanced: n_train / (n_classes_in_train * n_train_of_class); 0.0 for classes absent from train",
         "image_columns": list(IMAGE_COLUMNS),
         "hdf5_view_keys": list(HDF5_VIEW_KEYS),

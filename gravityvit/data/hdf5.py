@@ -31,7 +31,15 @@ import h5py
 import numpy as np
 
 from gravityvit.file_utils import OutputKind, atomic_path, check_output, csv_with_header
-from gravityvit.gravity_spy import CLASS_NAMES, HDF5_VIEW_KEYS, SPLITS, VIEW_SHAPE
+from gravityvit.gravity_spy import (
+    HDF5_VIEW_KEYS,
+    KNOWN_CLASS_NAMES,
+    LABEL_SETS,
+    SPLITS,
+    VIEW_SHAPE,
+    describe_label_set,
+    resolve_label_set,
+)
 
 # Known label errors of the published training set, corrected on reading (``apply_label_corrections``).
 # VXw4KBWl5g is filed under another class in the Zenodo file but is a Paired_Doves (docs/gravity_spy.md).
@@ -105,7 +113,7 @@ class GravitySpySample:
     gravityspy_id : str
         The sample id (10 characters in the real data set, e.g. ``zmIdpucyOG``).
     label : str
-        One of ``gravity_spy.CLASS_NAMES``.
+        A class of the label set read or written (v1's ``gravity_spy.CLASS_NAMES`` by default).
     sample_type : str
         The split: ``train``, ``validation`` or ``test``.
     views : np.ndarray
@@ -140,6 +148,19 @@ class GravitySpySample:
     def hdf5_path(self) -> str:
         """The sample's group in the HDF5 layout: ``label/sample_type/gravityspy_id``."""
         return f"{self.label}/{self.sample_type}/{self.gravityspy_id}"
+
+
+def unknown_class_reason(label: Any, class_names: Sequence[str], what: str = "class") -> str:
+    """The reason given for a label outside ``class_names``: the set, its classes, how to pick another."""
+    other_sets = [
+        name for name, names in LABEL_SETS.items() if label in names and tuple(class_names) != names
+    ]
+    hint = (
+        f" ({label!r} is a class of the label set {other_sets[0]!r}: convert with --label-set {other_sets[0]})"
+        if other_sets
+        else ""
+    )
+    return f"unknown {what} {label!r}: not in {describe_label_set(class_names)} {list(class_names)}{hint}"
 
 
 def validate_view(
@@ -226,13 +247,24 @@ def validate_gravityspy_id(
 
 
 def validate_sample_keys(
-    gravityspy_id: Any, label: Any, sample_type: Any, *, source: str | None = None
+    gravityspy_id: Any,
+    label: Any,
+    sample_type: Any,
+    *,
+    source: str | None = None,
+    class_names: Sequence[str] = KNOWN_CLASS_NAMES,
 ) -> None:
-    """Check the id, label and split of a sample; raise ``GravitySpyDataError`` naming the bad field."""
+    """Check the id, label and split of a sample; raise ``GravitySpyDataError`` naming the bad field.
+
+    ``class_names`` are the accepted labels: by default every class of a named label set (v1, o3).
+    """
     validate_gravityspy_id(gravityspy_id, source=source)
-    if label not in CLASS_NAMES:
+    if label not in class_names:
         raise GravitySpyDataError(
-            f"unknown class {label!r}; expected one of the 22 Gravity Spy classes {list(CLASS_NAMES)}",
+            unknown_class_reason(label, class_names)
+            if tuple(class_names) != KNOWN_CLASS_NAMES
+            else f"unknown class {label!r}; expected a class of the label sets {sorted(LABEL_SETS)}: "
+            f"{list(KNOWN_CLASS_NAMES)}",
             source=source,
             sample=gravityspy_id,
             field="label",
@@ -374,6 +406,9 @@ class GravitySpyHDF5Writer:
     compression : str, optional
         h5py compression of the view datasets (e.g. ``"gzip"``). The Zenodo files are uncompressed
         (the default), which keeps random access cheap.
+    label_set : str or sequence of str, optional
+        The classes a sample may have (``gravity_spy.resolve_label_set``); by default any class of
+        a named label set (v1's 22 and O3's 23).
     """
 
     def __init__(
@@ -383,8 +418,10 @@ class GravitySpyHDF5Writer:
         metadata_csv: str | os.PathLike | None = None,
         overwrite: bool = True,
         compression: str | None = None,
+        label_set: str | Sequence[str] | None = None,
     ):
         self.path = Path(path)
+        self.class_names = KNOWN_CLASS_NAMES if label_set is None else resolve_label_set(label_set)
         self.metadata_csv = Path(metadata_csv) if metadata_csv is not None else None
         self.overwrite = overwrite
         self.compression = compression
@@ -430,7 +467,13 @@ class GravitySpyHDF5Writer:
         if self._file is None:
             raise RuntimeError("GravitySpyHDF5Writer.write must be called inside its `with` block")
         source = str(self.path)
-        validate_sample_keys(sample.gravityspy_id, sample.label, sample.sample_type, source=source)
+        validate_sample_keys(
+            sample.gravityspy_id,
+            sample.label,
+            sample.sample_type,
+            source=source,
+            class_names=self.class_names,
+        )
         if sample.gravityspy_id in self._ids:
             raise GravitySpyDataError(
                 "this gravityspy_id was already written; ids must be unique across classes and splits",
@@ -598,6 +641,9 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
     apply_label_corrections : bool
         Replace the labels of known mislabelled samples (``LABEL_CORRECTIONS``: VXw4KBWl5g is a
         Paired_Doves) by their corrected class. ``False`` returns the labels as filed.
+    label_set : str or sequence of str, optional
+        The classes of the file's groups (``gravity_spy.resolve_label_set``): ``"v1"`` (the
+        default), ``"o3"`` or a list of class names. A sample under another group fails on access.
 
     Notes
     -----
@@ -613,8 +659,10 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
         *,
         splits: Sequence[str] | None = None,
         apply_label_corrections: bool = True,
+        label_set: str | Sequence[str] | None = None,
     ):
         self.path = Path(path)
+        self.class_names = resolve_label_set(label_set)
         self.metadata_csv = Path(metadata_csv) if metadata_csv is not None else None
         self.apply_label_corrections = apply_label_corrections
         self._handle: h5py.File | None = None
@@ -697,8 +745,8 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
             raise GravitySpyDataError(
                 f"cannot read the file's index (truncated or corrupt): {error}", source=source
             ) from error
-        # Stable order: class order of the configs, then split, then id.
-        class_order = {name: i for i, name in enumerate(CLASS_NAMES)}
+        # Stable order: class order of the label set, then split, then id.
+        class_order = {name: i for i, name in enumerate(self.class_names)}
         split_order = {name: i for i, name in enumerate(SPLITS)}
         entries.sort(
             key=lambda e: (
@@ -788,9 +836,9 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
 
     def _read(self, entry: IndexEntry) -> GravitySpySample:
         source = str(self.path)
-        if entry.label not in CLASS_NAMES:
+        if entry.label not in self.class_names:
             raise GravitySpyDataError(
-                f"unknown class group {entry.label!r}; expected one of the 22 Gravity Spy classes",
+                unknown_class_reason(entry.label, self.class_names, "class group"),
                 source=source,
                 sample=entry.hdf5_path,
                 field="label",

@@ -31,17 +31,18 @@ from gravityvit.data.hdf5 import (
     GravitySpySample,
     IndexedSampleReader,
     read_metadata_csv,
+    unknown_class_reason,
     validate_gravityspy_id,
     validate_view,
 )
 from gravityvit.gravity_spy import (
-    CLASS_NAMES,
     PNG_NAME_PATTERN,
     SPLITS,
     VIEW_DURATIONS_S,
     VIEW_SHAPE,
     duration_label,
     png_to_view,
+    resolve_label_set,
 )
 
 DURATION_LABELS: tuple[str, ...] = tuple(duration_label(d) for d in VIEW_DURATIONS_S)
@@ -102,6 +103,9 @@ class GravitySpyPNGReader(IndexedSampleReader):
         Read a sample that lacks some durations (real data often has only some, e.g. the 4 s view)
         with the missing views all zeros and ``view_mask`` False there. Off by default: a missing
         file in a training set is more often an incomplete copy than a property of the data.
+    label_set : str or sequence of str, optional
+        The class folders' names (``gravity_spy.resolve_label_set``): ``"v1"`` (the default),
+        ``"o3"`` or a list of class names. A sample in another folder fails on access.
 
     Notes
     -----
@@ -120,8 +124,10 @@ class GravitySpyPNGReader(IndexedSampleReader):
         default_sample_type: str = "test",
         apply_label_corrections: bool = True,
         allow_missing_views: bool = False,
+        label_set: str | Sequence[str] | None = None,
     ):
         self.root = Path(root)
+        self.class_names = resolve_label_set(label_set)
         self.allow_missing_views = allow_missing_views
         self.path = self.root  # the source named in errors and stats, as for the HDF5 reader
         if not self.root.is_dir():
@@ -173,7 +179,7 @@ class GravitySpyPNGReader(IndexedSampleReader):
                     problem=problem,
                 )
             )
-        class_order = {name: i for i, name in enumerate(CLASS_NAMES)}
+        class_order = {name: i for i, name in enumerate(self.class_names)}
         entries.sort(key=lambda e: (class_order.get(e.label, len(class_order)), e.label, e.gravityspy_id))
         return entries
 
@@ -196,9 +202,9 @@ class GravitySpyPNGReader(IndexedSampleReader):
 
     def _read(self, entry: PNGEntry) -> GravitySpySample:
         source = str(self.root)
-        if entry.label not in CLASS_NAMES:
+        if entry.label not in self.class_names:
             raise GravitySpyDataError(
-                f"unknown class folder {entry.label!r}; expected one of the 22 Gravity Spy classes",
+                unknown_class_reason(entry.label, self.class_names, "class folder"),
                 source,
                 entry.name,
                 "label",

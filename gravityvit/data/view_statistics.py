@@ -34,7 +34,7 @@ import numpy as np
 from gravityvit import gravity_spy
 
 # The Omega scan's frequency range and the rendered PNG's axes geometry, as in
-# ``gravityvit.data.omega_scan`` (repeated here so that this module does not need scipy): the axes
+# ``gravityvit.data.omega.views`` (repeated here so that this module does not need scipy): the axes
 # occupy y 60-540 and x 100-674.07 of the 800x600 image, and a view is the resized crop rows 66:532,
 # columns 105:671 (``gravity_spy.PNG_AXES_ROWS`` / ``PNG_AXES_COLS``).
 FRANGE_HZ: tuple[float, float] = (10.0, 2048.0)

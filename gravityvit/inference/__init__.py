@@ -1,5 +1,5 @@
 """Trustworthy predictions: calibrated scores, unknown-glitch flags, classes added from a few examples,
-stability under small time shifts.
+stability under small time shifts, accuracy on real Gravity Spy samples.
 
 Names are imported on first use (PEP 562), so ``import gravityvit.inference`` stays light.
 """
@@ -22,6 +22,9 @@ _EXPORTS: dict[str, str] = {
     "open_set_auroc": "unknown",
     "unknown_scores": "unknown",
     "time_shift_stability": "stability",
+    "RealSample": "real_samples",
+    "accuracy_summary": "real_samples",
+    "load_real_samples": "real_samples",
 }
 
 __all__ = sorted(_EXPORTS)

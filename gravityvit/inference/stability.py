@@ -7,7 +7,7 @@ milliseconds. A classifier a scientist can trust gives the same label when the g
 1. simulate 8 s of strain with one glitch per sample (``gravityvit.data.simulation.simulate_strain``);
 2. move the glitch by ``shift`` (the strain samples rolled by ``shift * sample_rate``; the wrapped
    samples are noise 4 s from the glitch, outside every view) and Omega-scan it with
-   ``gravityvit.data.omega_scan.omega_scan_views`` around the unchanged trigger time;
+   ``gravityvit.data.omega.omega_scan_views`` around the unchanged trigger time;
 3. classify every shifted copy and count, per class and shift, the samples whose label differs from
    the unshifted copy's.
 
@@ -39,7 +39,7 @@ def shifted_views(strain: Any, event_time: float, shift_s: float) -> np.ndarray:
     """
     from gwpy.timeseries import TimeSeries
 
-    from gravityvit.data.omega_scan import omega_scan_views
+    from gravityvit.data.omega import omega_scan_views
 
     rate = float(strain.sample_rate.to("Hz").value)
     steps = round(shift_s * rate)

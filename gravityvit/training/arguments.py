@@ -39,6 +39,14 @@ class ModelArguments:
             '\'{"image_size": 64, "backbone_kwargs": {"depth": 4}}\'.'
         },
     )
+    label_set: str | None = dataclasses.field(
+        default=None,
+        metadata={
+            "help": "Classes of a named configuration: v1 (the 22 classes of the v1 training set, the default), "
+            "o3 (the 23 classes of Gravity Spy's O3 model) or comma-separated class names; they must be the "
+            "dataset's (its `gravityvit convert --label-set`). A trained model keeps its own classes."
+        },
+    )
     label_smoothing: float = dataclasses.field(default=0.1, metadata={"help": "Label smoothing of the loss."})
     focal_gamma: float = dataclasses.field(
         default=0.0, metadata={"help": "Focal-loss exponent; 0 = cross-entropy."}

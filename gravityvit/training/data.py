@@ -35,6 +35,8 @@ from gravityvit.gravity_spy import (
     VIEW_DURATIONS_S,
     VIEW_IMAGE_MAX,
     VIEW_SHAPE,
+    describe_label_set,
+    label_set_name,
     view_position,
 )
 from gravityvit.training.augmentation import SpectrogramAugmentation
@@ -159,18 +161,34 @@ def check_glitch_dataset(
             raise GlitchDatasetError(f"{source}, split {split!r} is empty (0 samples)")
         names = label_names_of(data, split, source)
         if names != model_names:
-            only_data = sorted(set(names) - set(model_names))
-            only_model = sorted(set(model_names) - set(names))
-            detail = (
-                f"in the dataset only: {only_data}; in the model only: {only_model}"
-                if only_data or only_model
-                else "same names in a different order"
-            )
-            raise GlitchDatasetError(
-                f"{source}, split {split!r}: the label names of column {LABEL_COLUMN!r} do not match the "
-                f"model's id2label ({detail}); dataset: {names}; model: {model_names}"
-            )
+            raise GlitchDatasetError(_label_mismatch(names, model_names, f"{source}, split {split!r}"))
         _check_rows(data, split, source, len(model_names), required[1:])
+
+
+def _label_mismatch(names: Sequence[str], model_names: Sequence[str], where: str) -> str:
+    """Why a dataset's classes do not fit a model's, and the two ways to make them fit."""
+    only_data = sorted(set(names) - set(model_names))
+    only_model = sorted(set(model_names) - set(names))
+    detail = (
+        f"in the dataset only: {only_data}; in the model only: {only_model}"
+        if only_data or only_model
+        else "same names in a different order"
+    )
+    data_set, model_set = label_set_name(names), label_set_name(model_names)
+    remedies = []
+    if model_set:
+        remedies.append(f"convert the data with `gravityvit convert --label-set {model_set}`")
+    remedies.append(
+        f"train a model of the dataset's classes (--label_set {data_set})"
+        if data_set
+        else "train a model of the dataset's classes (--label_set with its class names, comma-separated)"
+    )
+    remedy = "; or ".join(remedies)
+    return (
+        f"{where}: the label names of column {LABEL_COLUMN!r} do not match the model's id2label: the dataset "
+        f"has {describe_label_set(names)}, the model {describe_label_set(model_names)} ({detail}). "
+        f"{remedy[0].upper()}{remedy[1:]}. Dataset: {list(names)}; model: {list(model_names)}"
+    )
 
 
 # Rows named in a message, at most.
@@ -239,6 +257,9 @@ class GlitchViewsTransform:
         Applied to every sample when given (the train split); None for evaluation.
     only_view : int, optional
         Keep only this view position (mask the others): accuracy with a single duration.
+    keep_views : sequence of int, optional
+        Keep only these view positions (mask the others): accuracy with a subset of the durations.
+        Exclusive with ``only_view`` (which is ``keep_views=[only_view]``).
     seed : int, optional
         Fixed seed of the augmentation; by default each batch draws a seed from torch's global
         generator, which the Trainer seeds and restores on resume.
@@ -250,15 +271,24 @@ class GlitchViewsTransform:
         augmentation: SpectrogramAugmentation | None = None,
         only_view: int | None = None,
         seed: int | None = None,
+        keep_views: Sequence[int] | None = None,
     ):
         self.view_durations_s = tuple(float(d) for d in view_durations_s)
         self.columns = view_columns_for(self.view_durations_s)
         self.augmentation = augmentation
-        if only_view is not None and not 0 <= only_view < len(self.columns):
-            raise ValueError(
-                f"only_view must be a view position in [0, {len(self.columns)}); got {only_view}"
-            )
+        if only_view is not None and keep_views is not None:
+            raise ValueError("give only_view or keep_views, not both")
+        if only_view is not None:
+            keep_views = [only_view]
+        if keep_views is not None:
+            keep_views = tuple(int(index) for index in keep_views)
+            outside = [index for index in keep_views if not 0 <= index < len(self.columns)]
+            if not keep_views or outside:
+                raise ValueError(
+                    f"kept views must be view positions in [0, {len(self.columns)}); got {list(keep_views)}"
+                )
         self.only_view = only_view
+        self.keep_views = keep_views
         self._rng = np.random.default_rng(seed) if seed is not None else None
 
     def batch_rng(self) -> np.random.Generator | None:
@@ -272,10 +302,10 @@ class GlitchViewsTransform:
     def finish(
         self, views: np.ndarray, view_mask: np.ndarray, rng: np.random.Generator | None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Apply ``only_view`` or the augmentation to one sample's decoded views (V, 140, 170)."""
-        if self.only_view is not None:
+        """Apply ``only_view`` / ``keep_views`` or the augmentation to one sample's decoded views (V, 140, 170)."""
+        if self.keep_views is not None:
             keep = np.zeros_like(view_mask)
-            keep[self.only_view] = view_mask[self.only_view]
+            keep[list(self.keep_views)] = view_mask[list(self.keep_views)]
             return views * keep[:, None, None], keep
         if self.augmentation is not None:
             return self.augmentation(views, view_mask, rng)
@@ -398,13 +428,16 @@ def prepare_split(
     augmentation: SpectrogramAugmentation | None = None,
     only_view: int | None = None,
     in_memory: bool = False,
+    keep_views: Sequence[int] | None = None,
 ):
     """Attach a GlitchViewsTransform to ``dataset`` (one split); the original is unchanged.
 
     With ``in_memory`` the views are decoded once into an ``InMemoryGlitchViews`` (a torch Dataset
     giving the same samples) instead of at every batch.
     """
-    transform = GlitchViewsTransform(view_durations_s, augmentation=augmentation, only_view=only_view)
+    transform = GlitchViewsTransform(
+        view_durations_s, augmentation=augmentation, only_view=only_view, keep_views=keep_views
+    )
     if in_memory:
         return InMemoryGlitchViews(dataset, transform)
     return dataset.with_transform(transform)

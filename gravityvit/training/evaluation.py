@@ -112,6 +112,7 @@ def predict_split(
     only_view: int | None = None,
     num_workers: int = 0,
     progress: bool = True,
+    keep_views: Sequence[int] | None = None,
 ) -> Predictions:
     """Run ``model`` over one split (an untransformed Dataset) in batches.
 
@@ -133,13 +134,15 @@ def predict_split(
         DataLoader worker processes for decoding.
     progress : bool
         Show a tqdm progress bar.
+    keep_views : sequence of int, optional
+        Give the model only these view positions (the others masked); exclusive with ``only_view``.
     """
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
 
     device = torch.device(device) if device is not None else default_device()
     view_durations_s = getattr(model.config, "view_durations_s", None) or (0.5, 1.0, 2.0, 4.0)
-    split = prepare_split(dataset, view_durations_s, only_view=only_view)
+    split = prepare_split(dataset, view_durations_s, only_view=only_view, keep_views=keep_views)
     loader = DataLoader(
         split, batch_size=batch_size, collate_fn=GlitchCollator(image_processor), num_workers=num_workers
     )
@@ -147,6 +150,8 @@ def predict_split(
     model.eval().to(device)
     logits, labels, weights, masks = [], [], [], []
     description = "predict" if only_view is None else f"predict (view {only_view} only)"
+    if keep_views is not None:
+        description = f"predict (views {list(keep_views)})"
     for batch in tqdm(loader, desc=description, disable=not progress, leave=False):
         output = model(pixel_values=batch["pixel_values"].to(device), view_mask=batch["view_mask"].to(device))
         logits.append(output.logits.float().cpu().numpy())
@@ -193,6 +198,82 @@ def single_duration_results(
             "macro_f1": metrics["macro_f1"],
             "num_samples": int(present.sum()),
         }
+    return results
+
+
+# Numbers of durations given in ``view_subset_results``: one, two and all four.
+VIEW_SUBSET_SIZES: tuple[int, ...] = (1, 2, 4)
+
+
+def view_subset_results(
+    model,
+    image_processor,
+    dataset,
+    sizes: Sequence[int] = VIEW_SUBSET_SIZES,
+    durations_s: Sequence[float] = (0.5, 1.0, 2.0, 4.0),
+    batch_size: int = 64,
+    device=None,
+) -> dict[str, dict[str, Any]]:
+    """Accuracy and macro-F1 when the model is given k of the Gravity Spy durations, for each k in ``sizes``.
+
+    For each k, every subset of k durations of ``durations_s`` is given in turn (the other views
+    masked, as for a real sample that lacks them) and the scores are averaged over the subsets: k=1
+    averages the 0.5, 1, 2 and 4 s views alone, k=2 the six pairs. A model sees the durations of a
+    subset that it takes; a subset with none of them (the 0.5 s view for a 1 s single-view model) is
+    left out of its average, and ``subsets_read`` says how many of ``subsets_total`` counted. Every
+    sample of ``dataset`` must hold the durations given (simulated splits hold all four).
+
+    Returns:
+        `dict`: ``{"1": {"num_views": 1, "accuracy", "macro_f1", "subsets_read", "subsets_total",
+        "subsets": [{"durations_s", "accuracy", "macro_f1", "num_samples"}, ...]}, "2": ..., "4": ...}``;
+        a size larger than ``len(durations_s)`` is an error.
+    """
+    import itertools
+    import math
+
+    label_names = _label_names(model)
+    model_durations = list(getattr(model.config, "view_durations_s", None) or (0.5, 1.0, 2.0, 4.0))
+    results: dict[str, dict[str, Any]] = {}
+    for size in sizes:
+        if not 1 <= size <= len(durations_s):
+            raise ValueError(f"view subset size must be in [1, {len(durations_s)}]; got {size}")
+        subsets = list(itertools.combinations(durations_s, size))
+        scores = []
+        for subset in subsets:
+            positions = [
+                index
+                for index, duration_s in enumerate(model_durations)
+                if any(math.isclose(duration_s, given) for given in subset)
+            ]
+            if not positions:
+                continue
+            predictions = predict_split(
+                model,
+                image_processor,
+                dataset,
+                batch_size=batch_size,
+                device=device,
+                keep_views=positions,
+                progress=False,
+            )
+            metrics = compute_glitch_metrics(predictions.predicted, predictions.labels, label_names)
+            scores.append(
+                {
+                    "durations_s": [float(d) for d in subset],
+                    "accuracy": metrics["accuracy"],
+                    "macro_f1": metrics["macro_f1"],
+                    "num_samples": len(predictions.labels),
+                }
+            )
+        if scores:
+            results[str(size)] = {
+                "num_views": size,
+                "accuracy": float(np.mean([score["accuracy"] for score in scores])),
+                "macro_f1": float(np.mean([score["macro_f1"] for score in scores])),
+                "subsets_read": len(scores),
+                "subsets_total": len(subsets),
+                "subsets": scores,
+            }
     return results
 
 

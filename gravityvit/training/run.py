@@ -121,6 +121,8 @@ def load_model(model_args: ModelArguments, class_weights: list[float] | None = N
     from gravityvit.image_processing_gravityvit import GravityViTImageProcessor
 
     overrides = json.loads(model_args.config_overrides) if model_args.config_overrides else {}
+    if model_args.label_set is not None:
+        overrides["label_set"] = model_args.label_set
     loss_settings = {"label_smoothing": model_args.label_smoothing, "focal_gamma": model_args.focal_gamma}
     hub_kwargs = {"trust_remote_code": model_args.trust_remote_code, "cache_dir": model_args.cache_dir}
     named = (
@@ -138,6 +140,11 @@ def load_model(model_args: ModelArguments, class_weights: list[float] | None = N
             source = f"named configuration {model_args.model}, backbone from {model_args.backbone_weights}"
         processor = GravityViTImageProcessor.from_config(model.config)
         return model, processor, source
+    if model_args.label_set is not None:
+        raise ValueError(
+            f"--label_set applies to named configurations only: the model {model_args.model} keeps the classes "
+            "it was trained with"
+        )
     if overrides:
         raise ValueError("--config_overrides applies to named configurations only")
     config = AutoConfig.from_pretrained(model_args.model, **hub_kwargs)

@@ -11,7 +11,8 @@ gwpy_timeseries = pytest.importorskip("gwpy.timeseries")
 from PIL import Image  # noqa: E402
 
 from gravityvit import gravity_spy  # noqa: E402
-from gravityvit.data import omega_scan  # noqa: E402
+from gravityvit.data import omega  # noqa: E402
+from gravityvit.data.omega import qscan  # noqa: E402
 
 TimeSeries = gwpy_timeseries.TimeSeries
 SAMPLE_RATE_HZ = 8192
@@ -40,17 +41,14 @@ def sine_gaussian_strain(
 
 def expected_row(frequency_hz: float) -> float:
     """View row (0 = top) of a frequency on the log axis of the cropped, shrunk view."""
-    log_top, log_bottom = math.log(omega_scan.FRANGE_HZ[1]), math.log(omega_scan.FRANGE_HZ[0])
-    y = (
-        omega_scan.AXES_TOP_PX
-        + (log_top - math.log(frequency_hz)) / (log_top - log_bottom) * omega_scan.AXES_HEIGHT_PX
-    )
+    log_top, log_bottom = math.log(omega.FRANGE_HZ[1]), math.log(omega.FRANGE_HZ[0])
+    y = omega.AXES_TOP_PX + (log_top - math.log(frequency_hz)) / (log_top - log_bottom) * omega.AXES_HEIGHT_PX
     crop_rows = gravity_spy.PNG_AXES_ROWS
     return (y - crop_rows[0]) * gravity_spy.VIEW_HEIGHT / (crop_rows[1] - crop_rows[0]) - 0.5
 
 
 def expected_column(offset_s: float, duration_s: float) -> float:
-    x = omega_scan.AXES_LEFT_PX + (offset_s / duration_s + 0.5) * omega_scan.AXES_WIDTH_PX
+    x = omega.AXES_LEFT_PX + (offset_s / duration_s + 0.5) * omega.AXES_WIDTH_PX
     crop_cols = gravity_spy.PNG_AXES_COLS
     return (x - crop_cols[0]) * gravity_spy.VIEW_WIDTH / (crop_cols[1] - crop_cols[0]) - 0.5
 
@@ -62,9 +60,7 @@ def test_q_scan_matches_gwpy():
     strain = sine_gaussian_strain(amplitude=3.0, duration_s=8.0)
     search = (GPS - 0.25, GPS + 0.25)
     reference, _ = gwpy_q_scan(strain, qrange=(4, 64), frange=(10, 2048), search=Segment(*search))
-    ours = omega_scan.q_scan(
-        strain.value, SAMPLE_RATE_HZ, float(strain.t0.value), search, normalization="median"
-    )
+    ours = omega.q_scan(strain.value, SAMPLE_RATE_HZ, float(strain.t0.value), search, normalization="median")
     assert ours.q == pytest.approx(reference.plane.q)
     assert ours.peak_time_s == pytest.approx(float(reference.peak["time"]))
     assert ours.peak_frequency_hz == pytest.approx(float(reference.peak["frequency"]))
@@ -75,10 +71,10 @@ def test_q_scan_matches_gwpy():
 def test_sine_gaussian_peak_at_injected_time_and_frequency():
     frequency_hz, offset_s = 180.0, 0.1
     strain = sine_gaussian_strain(frequency_hz=frequency_hz, q=6.0, amplitude=2.0, offset_s=offset_s)
-    scan = omega_scan.whiten_and_scan(strain, GPS)
+    scan = omega.whiten_and_scan(strain, GPS)
     assert abs(scan.peak_time_s - (GPS + offset_s)) < 0.01
     assert abs(math.log(scan.peak_frequency_hz / frequency_hz)) < 0.15
-    views = omega_scan.scan_to_views(scan, GPS)
+    views = omega.scan_to_views(scan, GPS)
     assert views.shape == (4, *gravity_spy.VIEW_SHAPE) and views.dtype == np.float32
     assert views.min() >= 0.0 and views.max() <= 1.0
     for index, duration in enumerate(gravity_spy.VIEW_DURATIONS_S):
@@ -90,10 +86,10 @@ def test_sine_gaussian_peak_at_injected_time_and_frequency():
 
 def test_png_round_trip_matches_direct_view(tmp_path):
     strain = sine_gaussian_strain(amplitude=2.0)
-    scan = omega_scan.whiten_and_scan(strain, GPS)
-    views = omega_scan.scan_to_views(scan, GPS)
+    scan = omega.whiten_and_scan(strain, GPS)
+    views = omega.scan_to_views(scan, GPS)
     durations = (0.5, 4.0)  # two of the four, to keep the test short
-    paths = omega_scan.write_gravityspy_pngs(
+    paths = omega.write_gravityspy_pngs(
         scan, GPS, tmp_path, ifo="L1", gravityspy_id="a1B2c3D4e5", durations_s=durations
     )
     assert [path.name for path in paths] == [f"L1_a1B2c3D4e5_spectrogram_{d}.png" for d in ("0.5", "4.0")]
@@ -108,7 +104,7 @@ def test_png_round_trip_matches_direct_view(tmp_path):
 
 def test_upsamples_4096_hz_strain():
     strain = sine_gaussian_strain(sample_rate_hz=4096, amplitude=2.0, frequency_hz=300.0)
-    scan = omega_scan.whiten_and_scan(strain, GPS)
+    scan = omega.whiten_and_scan(strain, GPS)
     assert scan.frequencies_hz[-1] > 1800  # the tiling still reaches the top of the view
     assert abs(scan.peak_time_s - GPS) < 0.01
 
@@ -121,15 +117,15 @@ def test_upsamples_4096_hz_strain():
     ],
 )
 def test_bad_strain_errors(strain, message):
-    with pytest.raises(omega_scan.StrainError, match=message):
-        omega_scan.omega_scan_views(strain, GPS)
+    with pytest.raises(omega.StrainError, match=message):
+        omega.omega_scan_views(strain, GPS)
 
 
 def test_nan_strain_error():
     strain = sine_gaussian_strain()
     strain.value[5000] = np.nan
-    with pytest.raises(omega_scan.StrainError, match="NaN or infinite"):
-        omega_scan.omega_scan_views(strain, GPS)
+    with pytest.raises(omega.StrainError, match="NaN or infinite"):
+        omega.omega_scan_views(strain, GPS)
 
 
 def test_scan_command_and_load_strain(tmp_path):
@@ -138,13 +134,13 @@ def test_scan_command_and_load_strain(tmp_path):
     strain = sine_gaussian_strain(duration_s=10.0, amplitude=2.0)
     hdf5 = tmp_path / "strain.hdf5"
     strain.write(hdf5, format="hdf5")
-    loaded = omega_scan.load_strain(hdf5, "H1:TEST")
+    loaded = omega.load_strain(hdf5, "H1:TEST")
     np.testing.assert_allclose(loaded.value, strain.value)
     # A stretch of a longer file (gwpy reads TXT the same way, but slowly: not tested here).
-    part = omega_scan.load_strain(hdf5, "H1:TEST", gps=GPS, pad_s=4.2)
+    part = omega.load_strain(hdf5, "H1:TEST", gps=GPS, pad_s=4.2)
     assert abs(float(part.span[0]) - (GPS - 4.2)) < 1e-3
     with pytest.raises(FileNotFoundError):
-        omega_scan.load_strain(tmp_path / "missing.gwf", "H1:X")
+        omega.load_strain(tmp_path / "missing.gwf", "H1:X")
     assert (
         main(
             [
@@ -191,12 +187,10 @@ def test_tile_weighted_mean():
     # the rows whose tiles lie above it.
     duration_s, rate = 8.0, 8192.0
     frequencies = np.fft.rfftfreq(int(duration_s * rate), 1 / rate)
-    ones = omega_scan.tile_weighted_mean(np.full(frequencies.size, 2.0), duration_s, rate)
+    ones = omega.tile_weighted_mean(np.full(frequencies.size, 2.0), duration_s, rate)
     assert all(np.allclose(plane, 2.0) for plane in ones)
-    step = omega_scan.tile_weighted_mean((frequencies > 500).astype(float), duration_s, rate)
-    plan = omega_scan._scan_plan(
-        duration_s, rate, omega_scan.QRANGE, omega_scan.FRANGE_HZ, omega_scan.MISMATCH
-    )
+    step = omega.tile_weighted_mean((frequencies > 500).astype(float), duration_s, rate)
+    plan = qscan._scan_plan(duration_s, rate, omega.QRANGE, omega.FRANGE_HZ, omega.MISMATCH)
     for values, plane in zip(step, plan):
         assert np.all(values[plane.frequencies_hz < 300] < 0.05) and np.all(
             values[plane.frequencies_hz > 900] > 0.95
@@ -208,10 +202,10 @@ def test_mean_averaged_asd_lets_a_loud_glitch_whiten_itself():
     # the glitch stays where it is, its normalized energy changes (the row normalisation cancels
     # most of a per-frequency scale, not the change of shape within each tile).
     strain = sine_gaussian_strain(frequency_hz=180.0, q=6.0, amplitude=40.0)
-    median = omega_scan.whiten_and_scan(strain, GPS)
-    mean = omega_scan.whiten_and_scan(strain, GPS, asd_average="mean")
+    median = omega.whiten_and_scan(strain, GPS)
+    mean = omega.whiten_and_scan(strain, GPS, asd_average="mean")
     assert abs(mean.peak_time_s - median.peak_time_s) < 0.01
     assert abs(math.log(mean.peak_frequency_hz / median.peak_frequency_hz)) < 0.15
     assert abs(mean.peak_energy / median.peak_energy - 1) > 0.01
     with pytest.raises(ValueError, match="asd_average"):
-        omega_scan.whiten_and_scan(strain, GPS, asd_average="mode")
+        omega.whiten_and_scan(strain, GPS, asd_average="mode")

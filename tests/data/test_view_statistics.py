@@ -48,20 +48,20 @@ def test_axes_geometry_matches_the_omega_scan():
     np.testing.assert_allclose(
         vs.time_column(vs.column_time_s(np.arange(5.0), 2.0), 2.0), np.arange(5.0), atol=1e-9
     )
-    omega_scan = pytest.importorskip("gravityvit.data.omega_scan")
-    assert vs.FRANGE_HZ == omega_scan.FRANGE_HZ
+    views = pytest.importorskip("gravityvit.data.omega.views")
+    assert vs.FRANGE_HZ == views.FRANGE_HZ
     for ours, theirs in [
-        (vs.AXES_TOP_PX, omega_scan.AXES_TOP_PX),
-        (vs.AXES_HEIGHT_PX, omega_scan.AXES_HEIGHT_PX),
-        (vs.AXES_LEFT_PX, omega_scan.AXES_LEFT_PX),
-        (vs.AXES_WIDTH_PX, omega_scan.AXES_WIDTH_PX),
+        (vs.AXES_TOP_PX, views.AXES_TOP_PX),
+        (vs.AXES_HEIGHT_PX, views.AXES_HEIGHT_PX),
+        (vs.AXES_LEFT_PX, views.AXES_LEFT_PX),
+        (vs.AXES_WIDTH_PX, views.AXES_WIDTH_PX),
     ]:
         assert ours == pytest.approx(theirs)
     # The colour scale is the PNG's: energy -> gray here agrees with the Omega scan's own lookup.
     energies = np.linspace(0.5, 25.0, 30)
     np.testing.assert_allclose(
         vs.energy_to_gray(energies),
-        omega_scan._gray_lut()[omega_scan.energy_to_colour_index(energies)],
+        views._gray_lut()[views.energy_to_colour_index(energies)],
         atol=0.01,
     )
     np.testing.assert_allclose(vs.gray_to_energy(vs.energy_to_gray(energies)), energies, atol=0.1)

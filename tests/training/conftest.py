@@ -34,9 +34,17 @@ def synthetic_views(label: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def write_tiny_dataset(
-    directory: Path, per_split: dict[str, int] | None = None, seed: int = 0, classes=CLASS_NAMES
+    directory: Path,
+    per_split: dict[str, int] | None = None,
+    seed: int = 0,
+    classes=CLASS_NAMES,
+    label_set=None,
 ) -> Path:
-    """Write an HDF5 file of synthetic samples and convert it to Arrow in ``directory / "arrow"``."""
+    """Write an HDF5 file of synthetic samples and convert it to Arrow in ``directory / "arrow"``.
+
+    ``label_set`` is the converter's (v1 by default); a class outside v1 gets the band of its place
+    in ``classes``.
+    """
     from gravityvit.data.arrow import convert_to_arrow
     from gravityvit.data.hdf5 import GravitySpySample, write_gravityspy_hdf5
 
@@ -51,14 +59,16 @@ def write_tiny_dataset(
                         gravityspy_id=f"{split[:2]}{label:02d}x{k:03d}",
                         label=name,
                         sample_type=split,
-                        views=synthetic_views(CLASS_NAMES.index(name), rng),
+                        views=synthetic_views(
+                            CLASS_NAMES.index(name) if name in CLASS_NAMES else list(classes).index(name), rng
+                        ),
                         ifo="H1" if k % 2 == 0 else "L1",
                     )
                 )
     directory.mkdir(parents=True, exist_ok=True)
     h5_path = directory / "tiny.h5"
     write_gravityspy_hdf5(h5_path, samples)
-    convert_to_arrow(h5_path, directory / "arrow", num_proc=1)
+    convert_to_arrow(h5_path, directory / "arrow", num_proc=1, label_set=label_set)
     return directory / "arrow"
 
 

@@ -54,6 +54,21 @@ def test_label_names_that_differ_from_id2label():
         check_glitch_dataset(_dataset_dict(swapped), ID2LABEL)
 
 
+def test_label_sets_that_differ_name_both_sets_and_the_remedies():
+    from gravityvit.gravity_spy import O3_CLASS_NAMES
+
+    with pytest.raises(
+        GlitchDatasetError, match=r"has label set 'o3' \(23 classes\), the model label set 'v1'"
+    ):
+        check_glitch_dataset(_dataset_dict(O3_CLASS_NAMES), ID2LABEL, source="o3_data")
+    custom = ["Blip", "Koi_Fish", "Whistle"]
+    with pytest.raises(GlitchDatasetError) as caught:
+        check_glitch_dataset(_dataset_dict(custom), dict(enumerate(O3_CLASS_NAMES)))
+    message = str(caught.value)
+    assert "the dataset has a custom label set of 3 classes, the model label set 'o3' (23 classes)" in message
+    assert "`gravityvit convert --label-set o3`" in message and "--label_set with its class names" in message
+
+
 def test_missing_column_is_named():
     with pytest.raises(
         GlitchDatasetError, match=r"split 'train': required column\(s\) \['image_2000ms'\] missing"

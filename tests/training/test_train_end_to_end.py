@@ -118,3 +118,35 @@ def test_mismatched_labels_fail_before_training(tmp_path):
     with pytest.raises(GlitchDatasetError, match="do not match the model's id2label"):
         train(*parse_train_arguments(args))
     assert not (tmp_path / "out" / "checkpoint-1").exists()
+
+
+def test_an_o3_dataset_and_a_v1_model_disagree_with_a_clear_error(tmp_path):
+    from gravityvit.gravity_spy import O3_CLASS_NAMES
+    from gravityvit.training.data import GlitchDatasetError, check_glitch_dataset, load_glitch_dataset
+    from gravityvit.training.run import load_model
+
+    from .conftest import write_tiny_dataset
+
+    dataset = write_tiny_dataset(
+        tmp_path / "data", {"train": 1, "validation": 1}, classes=O3_CLASS_NAMES, label_set="o3"
+    )
+    args = tiny_train_args(dataset, tmp_path / "out", "--evaluate_test", "false")
+    with pytest.raises(GlitchDatasetError) as caught:
+        train(*parse_train_arguments(args))
+    message = str(caught.value)
+    assert "the dataset has label set 'o3' (23 classes), the model label set 'v1' (22 classes)" in message
+    assert "in the dataset only: ['Blip_Low_Frequency', 'Fast_Scattering']" in message
+    assert "in the model only: ['None_of_the_Above']" in message
+    assert (
+        "Convert the data with `gravityvit convert --label-set v1`; or train a model of the dataset's classes (--label_set o3)"
+        in message
+    )
+    assert not (tmp_path / "out" / "checkpoint-1").exists()
+
+    # --label_set o3 builds the named configuration with the dataset's 23 classes.
+    model_args = parse_train_arguments([*args, "--label_set", "o3"])[0]
+    model, _, _ = load_model(model_args)
+    assert model.config.label_set == "o3" and model.config.num_labels == 23
+    linear_outputs = [m.out_features for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    assert linear_outputs[-1] == 23  # the head's last layer: one logit per class
+    check_glitch_dataset(load_glitch_dataset(str(dataset)), model.config.id2label, source=str(dataset))

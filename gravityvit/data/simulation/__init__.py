@@ -5,7 +5,7 @@ Each sample is made the way a real Gravity Spy sample is, except for the glitch 
 1. 8 s of Gaussian noise at 8192 Hz coloured by an analytic aLIGO-like PSD (H1 and L1 differ
    slightly), with one glitch added, centred so that its loudest point (the "trigger", where
    Gravity Spy centres its views on the Omicron peak time) lies within tens of ms of the centre;
-2. the views come from :mod:`gravityvit.data.omega_scan`, the same front end as real strain:
+2. the views come from :mod:`gravityvit.data.omega`, the same front end as real strain:
    whitening, the gwpy Q scan (search window 0.5 s), Gravity Spy's pixels.
 
 Glitches are designed in whitened units (unit-variance white noise), where the matched-filter SNR
@@ -22,7 +22,7 @@ ASD that gwpy's mean-averaged (Welch) estimate over 64 s would give, computed as
 the glitch's own periodograms over 63 (:func:`welch_asd`; the gwpy of the Gravity Spy images
 averaged with the mean, so loud or steady glitches partly whiten themselves), and the tile
 energies normalised by the mean of a 64 s row made of the 8 s scanned and 56 s of equally
-whitened Gaussian noise (``omega_scan.q_scan(reference_span_s=64)``), so a seconds-long glitch
+whitened Gaussian noise (``omega.q_scan(reference_span_s=64)``), so a seconds-long glitch
 weighs on the normalisation as much as it does in Gravity Spy's 64 s.
 
 The package's modules:

@@ -118,7 +118,7 @@ def _simulated(jobs: Sequence[SampleJob], num_proc: int) -> Iterator[Any]:
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     if method == "fork":
         # Import the front end and calibrate the noise once here; forked workers inherit both.
-        import gravityvit.data.omega_scan  # noqa: F401
+        import gravityvit.data.omega  # noqa: F401
 
         for ifo in IFO_PROBABILITIES:
             noise_reference(ifo)

@@ -142,13 +142,14 @@ def noise_reference(ifo: str) -> tuple[np.ndarray, ...]:
     """
     from gwpy.timeseries import TimeSeries
 
-    from gravityvit.data.omega_scan import _prepare_whitened, noise_row_energies
+    from gravityvit.data.omega import noise_row_energies
+    from gravityvit.data.omega.whitening import prepare_whitened
 
     rng = np.random.default_rng([20240601, list(IFO_PROBABILITIES).index(ifo)])
     whitened = []
     for _ in range(NOISE_CALIBRATION_REALISATIONS):
         strain = TimeSeries(colour(rng.standard_normal(N_SAMPLES), ifo), sample_rate=SAMPLE_RATE_HZ, t0=0.0)
-        values, rate, _ = _prepare_whitened(
+        values, rate, _ = prepare_whitened(
             strain, DATA_DURATION_S / 2, gravity_spy.VIEW_DURATIONS_S, DATA_DURATION_S, noise_asd(ifo)
         )
         whitened.append(values)

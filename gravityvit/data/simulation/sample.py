@@ -137,7 +137,7 @@ def simulate_sample(
         loudest tile's sqrt(2 E), as gwpy reports it), ``q_value`` (Q of the plane shown) and
         ``injected_snr`` (the trigger SNR drawn for the glitch).
     """
-    from gravityvit.data.omega_scan import scan_to_views, tile_weighted_mean, whiten_and_scan
+    from gravityvit.data.omega import scan_to_views, tile_weighted_mean, whiten_and_scan
 
     rng = _as_generator(seed)
     strain, event_time, metadata, glitch = _simulate_strain(label, rng, ifo)

@@ -176,7 +176,7 @@ GLITCH_SCAN_S = 2.0  # stretch around the centre scanned to measure a glitch's l
 
 
 def _glitch_tile_snr(waveform: np.ndarray) -> float:
-    from gravityvit.data.omega_scan import SEARCH_WINDOW_S, peak_tile_snr
+    from gravityvit.data.omega import SEARCH_WINDOW_S, peak_tile_snr
 
     half = int(GLITCH_SCAN_S / 2 * SAMPLE_RATE_HZ)
     centre = waveform.size // 2

@@ -1,0 +1,122 @@
+"""The fast Omega-scan backend against the gwpy reference: same planes, peaks and views (within 0.01)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+gwpy_timeseries = pytest.importorskip("gwpy.timeseries")
+
+from gravityvit import gravity_spy  # noqa: E402
+from gravityvit.data import omega  # noqa: E402
+from gravityvit.data.omega import views as omega_views  # noqa: E402
+from gravityvit.data.omega import whitening  # noqa: E402
+
+TimeSeries = gwpy_timeseries.TimeSeries
+VIEW_TOLERANCE = 0.01  # on the [0, 1] view scale
+
+
+def loud_glitch_strain(sample_rate_hz: int, duration_s: float, amplitude: float, seed: int = 0) -> tuple:
+    """Gaussian noise with a sine-Gaussian at its centre, as a GWOSC-like segment: (strain, gps)."""
+    gps = 1_126_259_462.0
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(sample_rate_hz * duration_s)) / sample_rate_hz - duration_s / 2
+    width = 6.0 / (2 * math.sqrt(2) * math.pi * 240.0)
+    signal = amplitude * np.exp(-(t**2) / (2 * width**2)) * np.sin(2 * math.pi * 240.0 * t)
+    strain = TimeSeries(
+        rng.standard_normal(t.size) + signal,
+        sample_rate=sample_rate_hz,
+        t0=gps - duration_s / 2,
+        name="L1:TEST",
+    )
+    return strain, gps
+
+
+def assert_same_scan(reference: omega.QScan, fast: omega.QScan) -> None:
+    assert fast.q == reference.q
+    assert fast.peak_time_s == reference.peak_time_s
+    assert fast.peak_frequency_hz == reference.peak_frequency_hz
+    assert fast.peak_energy == pytest.approx(reference.peak_energy, rel=1e-4)
+
+
+@pytest.mark.parametrize("label", ["Blip", "Extremely_Loud", "Scattered_Light", "Whistle", "No_Glitch"])
+def test_fast_backend_matches_gwpy_on_simulated_strain(label):
+    # The simulator's own settings: its ASD, 8 s normalised as 64 s, its noise reference.
+    from gravityvit.data.simulation import noise_asd, noise_reference, simulate_strain
+
+    strain, gps, _ = simulate_strain(label, 7, ifo="H1")
+    settings = dict(
+        whiten=noise_asd("H1"), data_span_s=8.0, reference_span_s=64.0, noise_energy=noise_reference("H1")
+    )
+    scans = {
+        backend: omega.whiten_and_scan(strain, gps, backend=backend, **settings) for backend in omega.BACKENDS
+    }
+    assert_same_scan(scans["gwpy"], scans["fast"])
+    views = {backend: omega.scan_to_views(scans[backend], gps, backend=backend) for backend in omega.BACKENDS}
+    assert views["fast"].shape == (4, *gravity_spy.VIEW_SHAPE) and views["fast"].dtype == np.float32
+    assert np.abs(views["fast"] - views["gwpy"]).max() <= VIEW_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    ("sample_rate_hz", "duration_s", "amplitude"),
+    [
+        pytest.param(16384, 64.0, 60.0, id="16384Hz-64s-loud", marks=pytest.mark.slow),
+        pytest.param(4096, 32.0, 30.0, id="4096Hz-32s-loud"),
+        pytest.param(8192, 16.0, 0.0, id="8192Hz-16s-noise"),
+    ],
+)
+def test_fast_backend_matches_gwpy_on_real_format_strain(sample_rate_hz, duration_s, amplitude):
+    # GWOSC-like segments: the ASD estimated from the data, the rows normalised over all of them;
+    # 4096 Hz strain goes through the upsampling.
+    strain, gps = loud_glitch_strain(sample_rate_hz, duration_s, amplitude)
+    scans = {backend: omega.whiten_and_scan(strain, gps, backend=backend) for backend in omega.BACKENDS}
+    assert_same_scan(scans["gwpy"], scans["fast"])
+    reference = omega.scan_to_views(scans["gwpy"], gps, backend="gwpy")
+    fast = omega.omega_scan_views(strain, gps, backend="fast")
+    assert np.abs(fast - reference).max() <= VIEW_TOLERANCE
+    if amplitude:  # the glitch is what the views show
+        assert fast.max() > 0.8  # yellow, the top of the colour scale, is 0.87 in gray
+
+
+def test_fast_whitening_is_gwpys():
+    # One FFT convolution at 8 s, overlap-save blocks at 40 s of 16384 Hz: gwpy's arithmetic.
+    from gravityvit.data.simulation import noise_asd
+
+    for strain, gps, whiten in [
+        (*loud_glitch_strain(8192, 8.0, 5.0), noise_asd("L1")),
+        (*loud_glitch_strain(16384, 40.0, 5.0), True),
+    ]:
+        results = [
+            whitening.prepare_whitened(
+                strain, gps, gravity_spy.VIEW_DURATIONS_S, 64.0, whiten, backend=backend
+            )
+            for backend in omega.BACKENDS
+        ]
+        np.testing.assert_allclose(results[1][0], results[0][0], rtol=0, atol=1e-9)
+        assert results[1][1:] == results[0][1:]
+
+
+def test_shrink_matrices_reproduce_resize_view():
+    gray = np.random.default_rng(0).random((466, 566), dtype=np.float32)
+    rows = omega_views._bilinear_shrink_matrix(466, gravity_spy.VIEW_HEIGHT)
+    columns = omega_views._bilinear_shrink_matrix(566, gravity_spy.VIEW_WIDTH)
+    np.testing.assert_allclose((columns @ (rows @ gray).T).T, gravity_spy.resize_view(gray), atol=1e-6)
+
+
+def test_cropped_scan_renders_its_durations_and_refuses_longer_ones(tmp_path):
+    strain, gps = loud_glitch_strain(8192, 16.0, 20.0)
+    scan = omega.whiten_and_scan(strain, gps, durations_s=(0.5, 1.0), backend="fast")
+    assert scan.tile_offsets is not None and scan.row_tiles is not None
+    assert all(energy.size < size for energy, size in zip(scan.energies, scan.row_tiles))
+    path = omega.render_gravityspy_png(scan, gps, 1.0, tmp_path / "one.png")
+    assert path.stat().st_size > 0
+    with pytest.raises(ValueError, match="keeps tiles"):
+        omega.scan_to_views(scan, gps, durations_s=(4.0,))
+
+
+def test_unknown_backend():
+    strain, gps = loud_glitch_strain(8192, 16.0, 0.0)
+    with pytest.raises(ValueError, match="backend must be one of"):
+        omega.omega_scan_views(strain, gps, backend="torch")
