@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import dataclasses
-import importlib.util
 import json
 import os
 import shutil
@@ -32,7 +31,6 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from types import ModuleType
 
 # Written inside every directory output: its kind and the files written with it.
 MARKER_NAME = ".gravityvit-output.json"
@@ -478,20 +476,3 @@ def workers_die_with_parent() -> None:
         return
     _fork_state["registered"] = 1
     os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
-
-
-def import_script(path: str | os.PathLike, module_name: str | None = None) -> ModuleType:
-    """Import the Python file ``path`` as a module (e.g. an example script that is not in a package).
-
-    The module is registered in ``sys.modules`` under ``module_name`` (default: derived from the path)
-    before it runs, since dataclasses look their module up there.
-    """
-    path = Path(path).resolve()
-    module_name = module_name or f"gravityvit_script_{path.parent.name}_{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path} as a Python module")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return module

@@ -12,7 +12,6 @@ from gravityvit.file_utils import (
     atomic_path,
     check_output,
     directory_of_files,
-    import_script,
     read_marker,
     remove_stale_temporaries,
     work_directory,
@@ -214,13 +213,3 @@ def test_a_stale_backup_is_restored_when_the_output_is_missing(tmp_path: Path):
     remove_stale_temporaries(tmp_path / "arrow")
     assert (tmp_path / "arrow" / "data").read_text() == "earlier output"
     assert not backup.exists()
-
-
-def test_import_script_runs_a_file_as_a_module(tmp_path):
-    import dataclasses
-
-    script = tmp_path / "tool.py"
-    script.write_text("import dataclasses\n\n@dataclasses.dataclass\nclass Args:\n    x: int = 3\n")
-    module = import_script(script, "gravityvit_test_tool")
-    assert sys.modules["gravityvit_test_tool"] is module and dataclasses.is_dataclass(module.Args)
-    assert module.Args().x == 3

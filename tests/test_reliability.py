@@ -22,6 +22,7 @@ import pytest
 import torch
 from inference_helpers import REPO_ROOT, random_views, save_tiny, tiny_gravityvit, write_png_sample
 from PIL import Image
+from script_helpers import import_script
 
 from gravityvit.cli import main as gravityvit
 from gravityvit.data.hdf5 import (
@@ -30,7 +31,7 @@ from gravityvit.data.hdf5 import (
     GravitySpyHDF5Writer,
     GravitySpySample,
 )
-from gravityvit.file_utils import MARKER_NAME, import_script
+from gravityvit.file_utils import MARKER_NAME
 from gravityvit.gravity_spy import CLASS_NAMES, SPLITS
 
 

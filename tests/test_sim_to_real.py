@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from inference_helpers import save_tiny, write_png_sample
 from PIL import Image
+from script_helpers import import_script
 from transformers import pipeline
 
 import gravityvit.data.simulation
 import gravityvit.pipelines
 from gravityvit.data import view_statistics as vs
-from gravityvit.file_utils import import_script
 from gravityvit.gravity_spy import KAGGLE_PNG_SIZE
 
 sim_to_real = import_script(

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from inference_helpers import write_png_sample
+from script_helpers import import_script
 
-from gravityvit.file_utils import import_script
 from gravityvit.training import comparison as compare
 
 from .conftest import TINY_MODEL, TINY_OVERRIDES
