@@ -89,9 +89,11 @@ def worker_device(device: str, rank: int) -> str:
     """The device of worker ``rank``: CUDA devices round robin for ``auto`` / ``cuda``, else ``device``."""
     import torch
 
+    from gravityvit.pipelines import resolve_device
+
     if device in ("auto", "cuda") and torch.cuda.is_available():
         return f"cuda:{rank % torch.cuda.device_count()}"
-    return device
+    return str(resolve_device(device))
 
 
 def batch_aligned_jobs(num_samples: int, batch_size: int, num_jobs: int) -> list[tuple[int, int]]:
