@@ -3,7 +3,9 @@
 Inputs are grouped into samples by ``gravityvit.pipelines.expand_inputs`` and classified by the
 glitch-classification pipeline's own preprocess / forward / postprocess steps, so the command and
 ``pipeline("glitch-classification")`` give the same predictions. A sample that cannot be read is
-reported by name and the others are still classified.
+reported by name and the others are still classified. ``--backend onnx`` runs the model's ONNX export
+with ONNX Runtime (``gravityvit.inference.onnx_runtime``); ``--num-processes N`` classifies in N worker
+processes with the same output as one (``gravityvit.inference.parallel``).
 
 Exit codes: 0 every input classified, 1 some inputs failed, 2 usage or model error.
 """

@@ -1,5 +1,6 @@
 """Trustworthy predictions: calibrated scores, unknown-glitch flags, classes added from a few examples,
-stability under small time shifts.
+stability under small time shifts; and how predictions are run at scale: ONNX export and ONNX Runtime
+(``onnx_runtime``), bulk inference over several processes (``parallel``).
 
 Names are imported on first use (PEP 562), so ``import gravityvit.inference`` stays light.
 """
@@ -22,6 +23,10 @@ _EXPORTS: dict[str, str] = {
     "open_set_auroc": "unknown",
     "unknown_scores": "unknown",
     "time_shift_stability": "stability",
+    "OnnxExportError": "onnx_runtime",
+    "OnnxGlitchClassifier": "onnx_runtime",
+    "export_onnx": "onnx_runtime",
+    "classify_in_processes": "parallel",
 }
 
 __all__ = sorted(_EXPORTS)
