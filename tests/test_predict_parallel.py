@@ -85,5 +85,6 @@ def test_two_processes_give_the_one_process_output(tmp_path, capsys):
         )
     document = json.loads((tmp_path / "two.json").read_text())
     ids = [p["sample_id"] for p in document["predictions"]]
-    assert ids == ["h5s0", "h5s1", "h5s2"] + [f"sample{i:04d}" for i in range(7) if i != 4]
+    # Input order: the folder's samples, then the HDF5 file's (the missing PNG failed).
+    assert ids == [f"sample{i:04d}" for i in range(7) if i != 4] + ["h5s0", "h5s1", "h5s2"]
     assert len(document["failures"]) == 2
