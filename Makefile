@@ -15,7 +15,7 @@ $(STAMP): setup.py
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet $(TORCH_PINS)
-	$(BIN)/pip install --quiet -e ".[gw,dev,tracking]"
+	$(BIN)/pip install --quiet -e ".[gw,onnx,tracking,dev]"
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -44,6 +44,8 @@ INSTALL_REQUIRES = [
 
 EXTRAS_REQUIRE = {
     "gw": ["gwpy>=4.1", "scipy>=1.11"],
+    # ONNX export (gravityvit export-onnx) and ONNX Runtime inference (gravityvit predict --backend onnx).
+    "onnx": ["onnx>=1.16", "onnxruntime>=1.18"],
     "dev": ["pytest>=8.0", "pytest-xdist>=3.5", "ruff==0.17.6", "pre-commit>=3.5", "olah>=0.5"],
     # Experiment tracking (--report_to mlflow,tensorboard). mlflow-skinny is MLflow's client without its
     # server: the full package adds Flask, gunicorn and a Docker client and caps pyarrow below 26, which

@@ -20,6 +20,10 @@ Measurements (one function each, see ``MEASUREMENTS``):
   B*4 views (the lower bound: GravityViT should be within 10 % of it, the fusion nearly free);
 - ``inference``: samples/s at two batch sizes, direct model call vs image processor + model vs the
   ``glitch-classification`` pipeline (goal: pipeline overhead under 20 %);
+- ``onnx``: samples/s of the model exported to ONNX and run by ONNX Runtime (CPU provider) against
+  the torch model call, at batch 1 and 64 (``gravityvit predict --backend onnx``);
+- ``bulk_predict``: wall time of ``gravityvit predict`` over an HDF5 file with ``--num-processes``
+  2 against 1 (the speed-up; start-up and model loading included, as a user sees it);
 - ``simulate`` / ``convert``: samples/s of the simulator (vs its strain-only part) and of the HDF5 ->
   Arrow converter (vs reading the HDF5 file), through the Python API and the ``gravityvit`` CLI;
 - ``omega``: the Omega scan (strain -> four views) per sample, fast backend against the gwpy
@@ -99,6 +103,11 @@ class Profile:
         Process counts at the largest size.
     inference_inner : int
         Samples classified per timed call at batch 1 (calls too short to time singly).
+    onnx_batches : tuple of int
+        Batch sizes of the ONNX Runtime vs torch comparison.
+    bulk_samples, bulk_processes : int
+        Samples classified by ``gravityvit predict`` in ``bulk_predict``, and the process count compared
+        with one process.
     startup_model_import : bool
         Whether ``startup`` also times importing the model classes (torch, timm, transformers).
     clock : str
@@ -125,6 +134,9 @@ class Profile:
     inference_inner: int = 8
     startup_model_import: bool = True
     clock: str = "wall"
+    onnx_batches: tuple[int, ...] = (1, 64)
+    bulk_samples: int = 512
+    bulk_processes: int = 2
 
 
 CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -159,6 +171,7 @@ PROFILES: dict[str, Profile] = {
         loader_batch=16,
         memory_steps=2,
         scaling_sizes=(64, 128),
+        bulk_samples=256,
     ),
     "tiny": Profile(
         "tiny",
@@ -177,6 +190,8 @@ PROFILES: dict[str, Profile] = {
         scaling_processes=(1,),
         inference_inner=1,
         startup_model_import=False,
+        onnx_batches=(1, 2),
+        bulk_samples=4,
     ),
 }
 
@@ -534,6 +549,107 @@ def bench_inference(profile: Profile, context: dict[str, Any]) -> list[Row]:
                     note="goal < 20 %" if direct == "processor+model" else "",
                 )
             )
+    return rows
+
+
+def bench_onnx(profile: Profile, context: dict[str, Any]) -> list[Row]:
+    """Samples/s of ONNX Runtime (the exported model, CPU provider) vs the torch model call, per batch size."""
+    from gravityvit.hub import save_shareable_model
+    from gravityvit.inference.onnx_runtime import OnnxGlitchClassifier, export_onnx
+
+    model, processor = build_model(profile)
+    model.eval()
+    with tempfile.TemporaryDirectory(prefix="gravityvit_onnx_") as workdir:
+        directory = save_shareable_model(
+            model,
+            Path(workdir) / "model",
+            image_processor=processor,
+            model_card="# benchmark\n",
+            with_pipeline=False,
+        )
+        export_onnx(model, directory / "model.onnx")
+        onnx_model, _ = OnnxGlitchClassifier.from_pretrained(directory)
+    rows: list[Row] = []
+    for batch in profile.onnx_batches:
+        views, _ = random_views(batch, seed=batch)
+        features = processor.preprocess_views(views)
+        inputs = {"pixel_values": features["pixel_values"], "view_mask": features["view_mask"]}
+
+        def torch_call(inputs=inputs) -> None:
+            with torch.inference_mode():
+                model(**inputs)
+
+        cases = {"torch": torch_call, "onnxruntime": lambda inputs=inputs: onnx_model(**inputs)}
+        inner = max(1, profile.inference_inner // batch)
+        timings = time_cases(cases, repeats=profile.repeats, warmup=max(1, profile.warmup), inner=inner)
+        rate = {name: batch / t.median_s for name, t in timings.items()}
+        rows.append(
+            Row(
+                f"onnx b={batch}",
+                "ONNX Runtime (CPU provider)",
+                rate["onnxruntime"],
+                "samples/s",
+                baseline=f"torch model call: {rate['torch']:.2f} samples/s",
+                ratio=rate["onnxruntime"] / rate["torch"],
+                note=f"{_noise_note(timings)}; torch threads {torch.get_num_threads()}, ORT default threads",
+            )
+        )
+    return rows
+
+
+def bench_bulk_predict(profile: Profile, context: dict[str, Any]) -> list[Row]:
+    """Wall time of ``gravityvit predict`` on an HDF5 file with N processes vs 1 (the speed-up)."""
+    from gravityvit.data.hdf5 import GravitySpySample, write_gravityspy_hdf5
+    from gravityvit.gravity_spy import CLASS_NAMES
+    from gravityvit.hub import save_shareable_model
+
+    model, processor = build_model(profile)
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="gravityvit_bulk_") as workdir:
+        directory = save_shareable_model(
+            model,
+            Path(workdir) / "model",
+            image_processor=processor,
+            model_card="# benchmark\n",
+            with_pipeline=False,
+        )
+        views, _ = random_views(profile.bulk_samples, seed=3)
+        h5_path = Path(workdir) / "triggers.h5"
+        write_gravityspy_hdf5(
+            h5_path,
+            [
+                GravitySpySample(f"bulk{i:06d}", CLASS_NAMES[i % len(CLASS_NAMES)], "test", views[i])
+                for i in range(profile.bulk_samples)
+            ],
+        )
+        seconds: dict[int, list[float]] = {1: [], profile.bulk_processes: []}
+        for round_index in range(max(1, profile.repeats - 2)):
+            order = list(seconds) if round_index % 2 == 0 else list(seconds)[::-1]
+            for processes in order:
+                output = Path(workdir) / f"predictions-{processes}.csv"
+                elapsed, code, tail = _run_cli(
+                    ["predict", "--model", str(directory), str(h5_path), "--output", str(output),
+                     "--batch-size", "16", "--device", "cpu", "--num-processes", str(processes)]
+                )  # fmt: skip
+                if code != 0:
+                    raise RuntimeError(
+                        f"gravityvit predict --num-processes {processes} failed ({code}): {tail}"
+                    )
+                seconds[processes].append(elapsed)
+        outputs = [(Path(workdir) / f"predictions-{p}.csv").read_text() for p in seconds]
+    one, several = statistics.median(seconds[1]), statistics.median(seconds[profile.bulk_processes])
+    rows.append(
+        Row(
+            f"bulk predict ({profile.bulk_samples} samples)",
+            f"--num-processes {profile.bulk_processes}",
+            profile.bulk_samples / several,
+            "samples/s",
+            baseline=f"1 process: {profile.bulk_samples / one:.2f} samples/s ({one:.1f} s)",
+            ratio=one / several,
+            note=f"wall time of the command, start-up included; {len(seconds[1])} round(s); "
+            f"outputs identical: {len(set(outputs)) == 1}",
+        )
+    )
     return rows
 
 
@@ -1246,6 +1362,8 @@ MEASUREMENTS: dict[str, Callable[[Profile, dict[str, Any]], list[Row]]] = {
     "startup": bench_startup,
     "train": bench_train,
     "inference": bench_inference,
+    "onnx": bench_onnx,
+    "bulk_predict": bench_bulk_predict,
     "simulate_convert": bench_simulate_convert,
     "omega": bench_omega,
     "data": bench_data,

@@ -13,7 +13,16 @@ import sys
 from collections.abc import Sequence
 
 # Subcommands in data-flow order: fetch or make data, convert it, then classify with a model.
-COMMANDS: tuple[str, ...] = ("download", "simulate", "scan", "convert", "predict", "calibrate", "add-class")
+COMMANDS: tuple[str, ...] = (
+    "download",
+    "simulate",
+    "scan",
+    "convert",
+    "predict",
+    "calibrate",
+    "add-class",
+    "export-onnx",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -111,6 +111,20 @@ def test_train_baselines_have_the_model_backbone_with_its_convolutional_stem():
     assert tuple(hf_model(pixel_values=pixels).logits.shape) == (2, config.num_labels)
 
 
+def test_onnx_rows_compare_onnx_runtime_with_torch():
+    pytest.importorskip("onnxruntime")
+    rows = bench.bench_onnx(TINY, {})
+    _check_rows(rows, {f"onnx b={b}" for b in TINY.onnx_batches})
+    assert all(row.ratio is not None and row.unit == "samples/s" for row in rows)
+
+
+@pytest.mark.slow
+def test_bulk_predict_row_gives_the_speed_up():
+    (row,) = bench.bench_bulk_predict(TINY, {})
+    _check_rows([row], {f"bulk predict ({TINY.bulk_samples} samples)"})
+    assert "outputs identical: True" in row.note
+
+
 def test_inference_rows_give_rates_and_pipeline_overhead():
     rows = bench.bench_inference(TINY, {})
     _check_rows(rows, {f"inference b={b}" for b in TINY.inference_batches})

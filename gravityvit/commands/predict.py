@@ -3,7 +3,9 @@
 Inputs are grouped into samples by ``gravityvit.pipelines.expand_inputs`` and classified by the
 glitch-classification pipeline's own preprocess / forward / postprocess steps, so the command and
 ``pipeline("glitch-classification")`` give the same predictions. A sample that cannot be read is
-reported by name and the others are still classified.
+reported by name and the others are still classified. ``--backend onnx`` runs the model's ONNX export
+with ONNX Runtime (``gravityvit.inference.onnx_runtime``); ``--num-processes N`` classifies in N worker
+processes with the same output as one (``gravityvit.inference.parallel``).
 
 Exit codes: 0 every input classified, 1 some inputs failed, 2 usage or model error.
 """
@@ -79,6 +81,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "needs a model calibrated with an unknown threshold",
     )
     parser.add_argument(
+        "--backend",
+        choices=("torch", "onnx"),
+        default="torch",
+        help="torch (default), or onnx: run MODEL/model.onnx (from gravityvit export-onnx) with ONNX Runtime",
+    )
+    parser.add_argument(
+        "--onnx-file", type=Path, help="with --backend onnx: the ONNX file (default MODEL/model.onnx)"
+    )
+    parser.add_argument(
+        "--num-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="classify in N worker processes (one GPU each where CUDA is present, else the CPU cores shared "
+        "out); the output is the same as with one process (default 1)",
+    )
+    parser.add_argument(
         "--trust-remote-code", action="store_true", help="allow model code stored with the checkpoint to run"
     )
     parser.set_defaults(func=run)
@@ -95,6 +114,10 @@ def _usage_error(args: argparse.Namespace) -> str | None:
         return f"--batch-size must be at least 1; got {args.batch_size}"
     if args.top_k < 1:
         return f"--top-k must be at least 1; got {args.top_k}"
+    if args.num_processes < 1:
+        return f"--num-processes must be at least 1; got {args.num_processes}"
+    if args.onnx_file is not None and args.backend != "onnx":
+        return "--onnx-file goes with --backend onnx"
     if args.unknown_label is not None and not args.unknown_label.strip():
         return "--unknown-label must not be empty"
     if args.output is not None:
@@ -239,17 +262,31 @@ def run(args: argparse.Namespace) -> int:
         print(f"gravityvit predict: error: {problem}", file=sys.stderr)
         return EXIT_USAGE
 
-    from gravityvit.hub import HubUnavailableError, load_model_and_processor
-    from gravityvit.pipelines import GlitchClassificationPipeline, InputError, expand_inputs, resolve_device
+    from gravityvit.hub import HubUnavailableError
+    from gravityvit.inference.parallel import (
+        PredictorSpec,
+        build_pipeline,
+        classify_in_processes,
+        describe_device,
+    )
+    from gravityvit.pipelines import InputError, expand_inputs
 
+    spec = PredictorSpec(
+        model=str(args.model),
+        backend=args.backend,
+        onnx_file=None if args.onnx_file is None else str(args.onnx_file),
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+    )
     try:
-        model, processor = load_model_and_processor(args.model, trust_remote_code=args.trust_remote_code)
-        pipe = GlitchClassificationPipeline(
-            model=model, image_processor=processor, device=resolve_device(args.device)
-        )
-    except (HubUnavailableError, OSError, ValueError, RuntimeError) as error:
+        # Loaded here also with --num-processes, so that model errors are reported once before any work
+        # (then on the CPU: the GPUs are the workers').
+        several = args.num_processes > 1 and spec.backend == "torch"
+        pipe = build_pipeline(spec, device="cpu" if several else None)
+    except (HubUnavailableError, OSError, ValueError, RuntimeError, ImportError) as error:
         print(f"gravityvit predict: cannot load model {args.model}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    model = pipe.model
     if args.unknown_label is not None and getattr(model.config, "unknown_threshold", None) is None:
         print(
             f"gravityvit predict: error: --unknown-label needs a model with an unknown threshold; {args.model} "
@@ -268,13 +305,28 @@ def run(args: argparse.Namespace) -> int:
         else:
             samples.append(item)
 
-    predictions, sample_failures = classify_samples(
-        pipe,
-        samples,
-        batch_size=args.batch_size,
-        top_k=args.top_k,
-        progress=len(samples) >= PROGRESS_MIN_SAMPLES,
-    )
+    progress = len(samples) >= PROGRESS_MIN_SAMPLES
+    if args.num_processes > 1 and samples:
+        from tqdm.auto import tqdm
+
+        del pipe, model  # the workers build their own
+        bar = tqdm(total=len(samples), unit="sample", disable=not progress, file=sys.stderr)
+        predictions, sample_failures, devices = classify_in_processes(
+            inputs,
+            spec,
+            len(samples),
+            num_processes=args.num_processes,
+            batch_size=args.batch_size,
+            top_k=args.top_k,
+            on_job_done=bar.update,
+        )
+        bar.close()
+        where = f"{len(devices)} process(es) ({', '.join(sorted(set(devices)))})"
+    else:
+        predictions, sample_failures = classify_samples(
+            pipe, samples, batch_size=args.batch_size, top_k=args.top_k, progress=progress
+        )
+        where = describe_device(pipe)
     failures.extend(sample_failures)
     if args.unknown_label is not None:
         from gravityvit.inference.unknown import replace_unknown_labels
@@ -289,7 +341,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_predictions(predictions)
     labelled = [p for p in predictions if p.get("true_label")]
-    summary = f"classified {len(predictions)} sample(s) on {pipe.device}; {len(failures)} input(s) failed"
+    summary = f"classified {len(predictions)} sample(s) on {where}; {len(failures)} input(s) failed"
     if labelled:
         correct = sum(p["label"] == p["true_label"] for p in labelled)
         summary += f"; accuracy {correct / len(labelled):.4f} on {len(labelled)} labelled sample(s)"

@@ -1,5 +1,7 @@
 """Trustworthy predictions: calibrated scores, unknown-glitch flags, classes added from a few examples,
-stability under small time shifts, accuracy on real Gravity Spy samples.
+stability under small time shifts, accuracy on real Gravity Spy samples; and how predictions are run at
+scale: ONNX export and ONNX Runtime (``onnx_runtime``), bulk inference over several processes
+(``parallel``).
 
 Names are imported on first use (PEP 562), so ``import gravityvit.inference`` stays light.
 """
@@ -25,6 +27,10 @@ _EXPORTS: dict[str, str] = {
     "RealSample": "real_samples",
     "accuracy_summary": "real_samples",
     "load_real_samples": "real_samples",
+    "OnnxExportError": "onnx_runtime",
+    "OnnxGlitchClassifier": "onnx_runtime",
+    "export_onnx": "onnx_runtime",
+    "classify_in_processes": "parallel",
 }
 
 __all__ = sorted(_EXPORTS)
