@@ -242,15 +242,18 @@ def test_save_load_and_auto_classes_give_identical_logits(tmp_path):
     )
 
 
+# A backbone whose tokens come from a convolutional stem: no class token, average-pooled.
+STEM_BACKBONE_KWARGS = {
+    "depth": 1,
+    "embed_dim": 32,
+    "num_heads": 2,
+    "global_pool": "avg",
+    "class_token": False,
+}
+
+
 def test_conv_stem_replaces_the_patch_embedding_and_survives_save_load(tmp_path):
-    backbone_kwargs = {
-        "depth": 1,
-        "embed_dim": 32,
-        "num_heads": 2,
-        "global_pool": "avg",
-        "class_token": False,
-    }
-    model = tiny_model(backbone_kwargs=backbone_kwargs, conv_stem_channels=[8, 16, 32])
+    model = tiny_model(backbone_kwargs=STEM_BACKBONE_KWARGS, conv_stem_channels=[8, 16, 32])
     patch_embed = model.gravityvit.backbone.patch_embed
     # Three stride-2 convolutions: 8x8-pixel patches, a 4x4 token grid, no class token.
     assert patch_embed.grid_size == (4, 4) and patch_embed.feature_ratio == (8, 8)
@@ -265,15 +268,8 @@ def test_conv_stem_replaces_the_patch_embedding_and_survives_save_load(tmp_path)
 
 
 def test_patchify_stem_reads_twice_the_resolution_into_the_same_tokens():
-    backbone_kwargs = {
-        "depth": 1,
-        "embed_dim": 32,
-        "num_heads": 2,
-        "global_pool": "avg",
-        "class_token": False,
-    }
     model = tiny_model(
-        backbone_kwargs=backbone_kwargs,
+        backbone_kwargs=STEM_BACKBONE_KWARGS,
         conv_stem_channels=[8, 16, 32],
         conv_stem_strides=[4, 2, 2],
         image_size=64,
