@@ -45,6 +45,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="S",
         help="with --like-v1d1: multiply every class count by S, rounded, at least 1 (default 1)",
     )
+    parser.add_argument(
+        "--label-set",
+        choices=("v1", "o3"),
+        default="v1",
+        help="the classes: v1's 22 (default) or the 23 of Gravity Spy's O3 model",
+    )
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="random seed (default 0)")
     parser.add_argument("--num-proc", type=int, default=1, metavar="P", help="worker processes (default 1)")
     parser.add_argument(
@@ -65,13 +71,21 @@ def run(args: argparse.Namespace) -> int:
     if args.samples_per_class is not None and args.samples_per_class < 1:
         print("gravityvit simulate: --samples-per-class must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    if args.like_v1d1 and args.label_set != "v1":
+        print(
+            "gravityvit simulate: --like-v1d1 gives the v1 class counts; use --samples-per-class",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     if args.num_proc < 1 or not args.scale > 0:
         print("gravityvit simulate: --num-proc must be at least 1 and --scale positive", file=sys.stderr)
         return EXIT_USAGE
 
     from gravityvit.data.simulation import class_counts, default_metadata_csv, simulate_dataset
 
-    counts = class_counts(args.samples_per_class, like_v1d1=args.like_v1d1, scale=args.scale)
+    counts = class_counts(
+        args.samples_per_class, like_v1d1=args.like_v1d1, scale=args.scale, label_set=args.label_set
+    )
     total = sum(counts.values())
     metadata_csv = args.metadata_csv or default_metadata_csv(args.output)
     start = time.perf_counter()
@@ -85,6 +99,7 @@ def run(args: argparse.Namespace) -> int:
             num_proc=args.num_proc,
             metadata_csv=metadata_csv,
             progress=not args.no_progress,
+            label_set=args.label_set,
         )
     except (OSError, ValueError) as error:
         logging.getLogger(__name__).debug("simulate failed", exc_info=True)

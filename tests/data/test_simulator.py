@@ -276,3 +276,39 @@ def test_simulate_command(tmp_path):
 
 def test_every_class_has_a_generator():
     assert set(simulation.GENERATORS) == set(gravity_spy.CLASS_NAMES)
+
+
+def test_o3_label_set_simulates_the_two_o3_families(tmp_path):
+    from gravityvit.data.view_statistics import view_statistics
+
+    assert simulation.class_counts(1, label_set="o3").keys() == set(gravity_spy.O3_CLASS_NAMES)
+    with pytest.raises(ValueError, match="like_v1d1 gives the v1d1 counts"):
+        simulation.class_counts(like_v1d1=True, label_set="o3")
+    output = simulation.simulate_dataset(
+        tmp_path / "o3.h5",
+        samples_per_class=1,
+        classes=["Blip_Low_Frequency", "Fast_Scattering"],
+        label_set="o3",
+        progress=False,
+    )
+    with h5py.File(output, "r") as handle:
+        assert sorted(handle) == ["Blip_Low_Frequency", "Fast_Scattering"]
+    # A low-frequency blip peaks below an ordinary blip's band; fast scattering arches stay below ~100 Hz.
+    for label, highest_hz in (("Blip_Low_Frequency", 45.0), ("Fast_Scattering", 100.0)):
+        peaks = [
+            view_statistics(view, duration)["peak_frequency_hz"]
+            for k in range(3)
+            for view, duration in zip(
+                simulation.simulate_sample(label, np.random.default_rng([31, k]))[0],
+                gravity_spy.VIEW_DURATIONS_S,
+            )
+        ]
+        assert np.median(peaks) < highest_hz, (label, peaks)
+
+
+def test_simulate_command_refuses_v1d1_counts_for_o3(tmp_path):
+    from gravityvit.cli import main
+
+    output = tmp_path / "o3.h5"
+    assert main(["simulate", "--output", str(output), "--like-v1d1", "--label-set", "o3"]) == 2
+    assert not output.exists()

@@ -51,8 +51,10 @@ The names below are importable from the package itself.
 from __future__ import annotations
 
 from gravityvit.data.simulation.classes import (
+    ALL_GENERATORS,
     FAINT_CLASSES,
     GENERATORS,
+    O3_GENERATORS,
 )
 from gravityvit.data.simulation.constants import (
     DATA_DURATION_S,
@@ -117,6 +119,7 @@ from gravityvit.data.simulation.waveform import (
 
 __all__ = [
     "AIR_COMPRESSOR_HZ",
+    "ALL_GENERATORS",
     "ASD_SEGMENTS_64S",
     "ASD_SEGMENT_S",
     "ASD_STEP_S",
@@ -137,6 +140,7 @@ __all__ = [
     "NOISE_CALIBRATION_REALISATIONS",
     "NONE_OF_THE_ABOVE_ODDITIES",
     "N_SAMPLES",
+    "O3_GENERATORS",
     "OMICRON_SNR_THRESHOLD",
     "REFERENCE_SPAN_S",
     "REPEATING_BLIP_CENTRE_HZ",

@@ -21,9 +21,15 @@ from gravityvit.data.simulation.lines import (
     _violin_mode,
     _wandering_line,
 )
-from gravityvit.data.simulation.scattering import _light_modulation, _low_frequency_burst, _scattered_light
+from gravityvit.data.simulation.scattering import (
+    _fast_scattering,
+    _light_modulation,
+    _low_frequency_burst,
+    _scattered_light,
+)
 from gravityvit.data.simulation.short_transients import (
     _blip,
+    _blip_low_frequency,
     _extremely_loud,
     _koi_fish,
     _repeating_blips,
@@ -65,3 +71,12 @@ GENERATORS: dict[str, Callable[[Waveform, float], float]] = {
     "Whistle": _whistle,
 }
 assert tuple(GENERATORS) == gravity_spy.CLASS_NAMES
+
+# The classes of Gravity Spy's O3 model that v1 lacks (label set "o3").
+O3_GENERATORS: dict[str, Callable[[Waveform, float], float]] = {
+    "Blip_Low_Frequency": _blip_low_frequency,
+    "Fast_Scattering": _fast_scattering,
+}
+# Every class the simulator draws, of either label set.
+ALL_GENERATORS: dict[str, Callable[[Waveform, float], float]] = {**GENERATORS, **O3_GENERATORS}
+assert set(gravity_spy.O3_CLASS_NAMES) <= set(ALL_GENERATORS)

@@ -46,29 +46,43 @@ def class_counts(
     like_v1d1: bool = False,
     scale: float = 1.0,
     classes: Sequence[str] | None = None,
+    label_set: str = "v1",
 ) -> dict[str, int]:
     """Samples per class: ``samples_per_class`` each, or the v1d1 counts times ``scale``.
 
     With ``like_v1d1`` each count is ``round(count * scale)`` (half to even), at least 1, so every
-    class is present at any scale. ``classes`` keeps only those classes (default: all 22).
+    class is present at any scale. ``classes`` keeps only those classes (default: all of the label
+    set, ``"v1"``'s 22 or ``"o3"``'s 23; v1d1 counts exist for ``"v1"`` only).
     """
+    names = simulated_label_set(label_set)
     if classes is not None:
-        unknown = sorted(set(classes) - set(gravity_spy.CLASS_NAMES))
+        unknown = sorted(set(classes) - set(names))
         if unknown:
-            raise ValueError(
-                f"unknown Gravity Spy classes {unknown}; expected names from {gravity_spy.CLASS_NAMES}"
-            )
-        counts = class_counts(samples_per_class, like_v1d1=like_v1d1, scale=scale)
+            raise ValueError(f"unknown Gravity Spy classes {unknown}; expected names from {names}")
+        counts = class_counts(samples_per_class, like_v1d1=like_v1d1, scale=scale, label_set=label_set)
         return {name: count for name, count in counts.items() if name in set(classes)}
     if like_v1d1 == (samples_per_class is not None):
         raise ValueError("give either samples_per_class or like_v1d1=True (with an optional scale)")
     if like_v1d1:
+        if names != gravity_spy.CLASS_NAMES:
+            raise ValueError(
+                "like_v1d1 gives the v1d1 counts of the v1 classes; use samples_per_class for o3"
+            )
         if not scale > 0:
             raise ValueError(f"scale must be positive; got {scale!r}")
         return {name: max(1, round(count * scale)) for name, count in gravity_spy.V1D1_CLASS_COUNTS.items()}
     if int(samples_per_class) < 1:
         raise ValueError(f"samples_per_class must be at least 1; got {samples_per_class!r}")
-    return dict.fromkeys(gravity_spy.CLASS_NAMES, int(samples_per_class))
+    return dict.fromkeys(names, int(samples_per_class))
+
+
+def simulated_label_set(label_set: str) -> tuple[str, ...]:
+    """The classes of a named label set that the simulator draws: ``"v1"`` or ``"o3"``."""
+    if label_set not in gravity_spy.LABEL_SETS:
+        raise ValueError(
+            f"the simulator draws the label sets {sorted(gravity_spy.LABEL_SETS)}; got {label_set!r}"
+        )
+    return gravity_spy.LABEL_SETS[label_set]
 
 
 def split_sizes(count: int) -> dict[str, int]:
@@ -80,14 +94,14 @@ def split_sizes(count: int) -> dict[str, int]:
     return {"train": count - validation - test, "validation": validation, "test": test}
 
 
-def plan_dataset(counts: dict[str, int], seed: int) -> list[SampleJob]:
+def plan_dataset(counts: dict[str, int], seed: int, label_set: str = "v1") -> list[SampleJob]:
     """The samples of a data set in writing order (class order, then index), with their splits.
 
-    Each sample's entropy is ``(seed, class index, index in class)``, so a sample does not depend
-    on the number of samples of other classes, nor on how many processes simulate them.
+    Each sample's entropy is ``(seed, class index in the label set, index in class)``, so a sample
+    does not depend on the number of samples of other classes, nor on how many processes simulate them.
     """
     jobs = []
-    for class_index, label in enumerate(gravity_spy.CLASS_NAMES):
+    for class_index, label in enumerate(simulated_label_set(label_set)):
         count = counts.get(label, 0)
         if count <= 0:
             continue
@@ -146,6 +160,7 @@ def simulate_dataset(
     metadata_csv: str | os.PathLike | None = None,
     progress: bool = True,
     classes: Sequence[str] | None = None,
+    label_set: str = "v1",
 ) -> Path:
     """Simulate a Gravity Spy training set and write it in the Zenodo HDF5 layout with a metadata CSV.
 
@@ -168,7 +183,10 @@ def simulate_dataset(
     progress : bool
         Show a progress bar.
     classes : sequence of str, optional
-        Simulate only these classes (default: all 22).
+        Simulate only these classes (default: all of the label set).
+    label_set : {"v1", "o3"}
+        The classes: v1's 22 (default) or the 23 of Gravity Spy's O3 model (v1's without
+        None_of_the_Above, with Blip_Low_Frequency and Fast_Scattering).
 
     Returns
     -------
@@ -179,8 +197,10 @@ def simulate_dataset(
 
     from gravityvit.data.hdf5 import GravitySpyHDF5Writer
 
-    counts = class_counts(samples_per_class, like_v1d1=like_v1d1, scale=scale, classes=classes)
-    jobs = plan_dataset(counts, int(seed))
+    counts = class_counts(
+        samples_per_class, like_v1d1=like_v1d1, scale=scale, classes=classes, label_set=label_set
+    )
+    jobs = plan_dataset(counts, int(seed), label_set)
     metadata_csv = Path(metadata_csv) if metadata_csv is not None else default_metadata_csv(output_h5)
     seen: set[str] = set()
     with GravitySpyHDF5Writer(output_h5, metadata_csv=metadata_csv) as writer:

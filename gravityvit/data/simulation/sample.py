@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 
-from gravityvit import gravity_spy
-from gravityvit.data.simulation.classes import GENERATORS
+from gravityvit.data.simulation.classes import ALL_GENERATORS
 from gravityvit.data.simulation.constants import (
     DATA_DURATION_S,
     GPS_RANGE_S,
@@ -76,8 +75,8 @@ def _simulate_strain(
     """:func:`simulate_strain`, also returning the glitch alone in whitened units."""
     from gwpy.timeseries import TimeSeries
 
-    if label not in GENERATORS:
-        raise ValueError(f"unknown Gravity Spy class {label!r}; expected one of {gravity_spy.CLASS_NAMES}")
+    if label not in ALL_GENERATORS:
+        raise ValueError(f"unknown Gravity Spy class {label!r}; expected one of {sorted(ALL_GENERATORS)}")
     rng = _as_generator(seed)
     if ifo is None:
         ifo = str(rng.choice(list(IFO_PROBABILITIES), p=list(IFO_PROBABILITIES.values())))
@@ -87,7 +86,7 @@ def _simulate_strain(
     event_time = float(np.round(rng.uniform(*GPS_RANGE_S), 3))
     waveform = Waveform(rng)
     trigger = float(np.clip(rng.normal(0.0, TRIGGER_JITTER_S), -0.04, 0.04))
-    injected_snr = GENERATORS[label](waveform, trigger)
+    injected_snr = ALL_GENERATORS[label](waveform, trigger)
     if injected_snr > 0:
         # Rescale so that the loudest Q tile within the search window has the drawn SNR, as an
         # Omicron trigger's SNR is that of its loudest tile.
@@ -120,7 +119,7 @@ def simulate_sample(
     Parameters
     ----------
     label : str
-        One of ``gravity_spy.CLASS_NAMES``.
+        A class of ``gravity_spy.CLASS_NAMES`` (v1) or ``gravity_spy.O3_CLASS_NAMES`` (o3).
     seed : int, SeedSequence or Generator
         Source of randomness; the same seed gives the same sample.
     ifo : {"H1", "L1"}, optional

@@ -55,6 +55,20 @@ def _scattered_light(w: Waveform, t0: float) -> float:
     return snr
 
 
+FAST_SCATTERING_PERIOD_S: tuple[float, float] = (0.2, 0.5)
+
+
+def _fast_scattering(w: Waveform, t0: float) -> float:
+    # Gravity Spy's O3 class (Soni et al. 2021): scattering from surfaces moving with the 0.1-0.3 Hz
+    # microseism and faster, short arches repeating every 0.2-0.5 s below ~60 Hz: a row of small
+    # arches in the 2 s and 4 s views, a few humps in the short ones.
+    snr = trigger_snr(w.rng, low=10.0, cap=40.0)
+    fundamental = w.rng.uniform(15.0, 35.0)
+    tops = [n * fundamental for n in range(1, int(w.rng.integers(1, 3)) + 1)]
+    _arch_stack(w, t0, snr, _loguniform(w.rng, *FAST_SCATTERING_PERIOD_S), tops)
+    return snr
+
+
 # Scattering is part of the detector's state, not of a glitch: in real data, glitches sit on top of
 # it for hours at a time (it shows under real wandering lines and whistles). The classes whose glitch
 # lies well above the arches' band (>~ 200 Hz) and is loud enough to be what a volunteer labels

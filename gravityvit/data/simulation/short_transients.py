@@ -33,6 +33,17 @@ def _blip(w: Waveform, t0: float) -> float:
     return snr
 
 
+BLIP_LOW_FREQUENCY_CENTRE_HZ: tuple[float, float] = (15.0, 35.0)
+
+
+def _blip_low_frequency(w: Waveform, t0: float) -> float:
+    # Gravity Spy's O3 class (Glanzer et al. 2023): a blip whose power sits below ~50 Hz, a short
+    # squat pulse low in the view without the blip's tail to hundreds of Hz; fainter than Tomte.
+    snr = trigger_snr(w.rng, *BLIP_SNR)
+    w.add_pulse(t0, _loguniform(w.rng, *BLIP_LOW_FREQUENCY_CENTRE_HZ), w.rng.uniform(0.4, 0.6), snr)
+    return snr
+
+
 KOI_FISH_SNR: tuple[float, float] = (80.0, 800.0)
 
 
