@@ -552,21 +552,23 @@ def bench_inference(profile: Profile, context: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def _save_benchmark_model(model: Any, processor: Any, workdir: Path) -> Path:
+    """Save ``model`` and ``processor`` as a loadable model directory under ``workdir``."""
+    from gravityvit.hub import save_shareable_model
+
+    return save_shareable_model(
+        model, workdir / "model", image_processor=processor, model_card="# benchmark\n", with_pipeline=False
+    )
+
+
 def bench_onnx(profile: Profile, context: dict[str, Any]) -> list[Row]:
     """Samples/s of ONNX Runtime (the exported model, CPU provider) vs the torch model call, per batch size."""
-    from gravityvit.hub import save_shareable_model
     from gravityvit.inference.onnx_runtime import OnnxGlitchClassifier, export_onnx
 
     model, processor = build_model(profile)
     model.eval()
     with tempfile.TemporaryDirectory(prefix="gravityvit_onnx_") as workdir:
-        directory = save_shareable_model(
-            model,
-            Path(workdir) / "model",
-            image_processor=processor,
-            model_card="# benchmark\n",
-            with_pipeline=False,
-        )
+        directory = _save_benchmark_model(model, processor, Path(workdir))
         export_onnx(model, directory / "model.onnx")
         onnx_model, _ = OnnxGlitchClassifier.from_pretrained(directory)
     rows: list[Row] = []
@@ -601,18 +603,11 @@ def bench_bulk_predict(profile: Profile, context: dict[str, Any]) -> list[Row]:
     """Wall time of ``gravityvit predict`` on an HDF5 file with N processes vs 1 (the speed-up)."""
     from gravityvit.data.hdf5 import GravitySpySample, write_gravityspy_hdf5
     from gravityvit.gravity_spy import CLASS_NAMES
-    from gravityvit.hub import save_shareable_model
 
     model, processor = build_model(profile)
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="gravityvit_bulk_") as workdir:
-        directory = save_shareable_model(
-            model,
-            Path(workdir) / "model",
-            image_processor=processor,
-            model_card="# benchmark\n",
-            with_pipeline=False,
-        )
+        directory = _save_benchmark_model(model, processor, Path(workdir))
         views, _ = random_views(profile.bulk_samples, seed=3)
         h5_path = Path(workdir) / "triggers.h5"
         write_gravityspy_hdf5(

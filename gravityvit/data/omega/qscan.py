@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -231,6 +231,29 @@ def _row_reference(
     if reference_span_s is None or reference_span_s <= duration_s:
         statistic = np.mean if normalization == "mean" else np.median
         return statistic(energy, axis=1, keepdims=True)
+    return padded_span_reference(
+        lambda: _interior(energy, duration_s).mean(axis=1, keepdims=True),
+        group,
+        n_samples,
+        normalization,
+        reference_span_s,
+        noise_mean,
+    )
+
+
+def padded_span_reference(
+    interior_mean: Callable[[], np.ndarray],
+    group: _RowGroup,
+    n_samples: int,
+    normalization: str,
+    reference_span_s: float,
+    noise_mean: np.ndarray | None,
+) -> np.ndarray:
+    """Each row's reference energy over ``reference_span_s`` of which only the data is not noise.
+
+    ``interior_mean`` gives the rows' mean tile energy over the part of the data the whitening
+    filter leaves intact (called only for the mean normalisation); both Q-scan backends share this.
+    """
     if noise_mean is None:
         # Mean tile energy of unit-variance white Gaussian noise: each one-sided FFT bin has
         # E|X|^2 = 4 / n (gwpy's FFT normalisation) and a tile sums sum(w^2) of them / ntiles^2.
@@ -241,9 +264,9 @@ def _row_reference(
         return np.log(2.0) * noise_mean
     # Only the part of the data the whitening filter leaves intact counts; the rest of the padded
     # span is noise.
+    duration_s = n_samples / group.sampling_rate_hz
     duration_fraction = (duration_s - WHITENING_FILTER_DURATION_S) / reference_span_s
-    interior_mean = _interior(energy, duration_s).mean(axis=1, keepdims=True)
-    return duration_fraction * interior_mean + (1 - duration_fraction) * noise_mean
+    return duration_fraction * interior_mean() + (1 - duration_fraction) * noise_mean
 
 
 def peak_tile_snr(

@@ -32,6 +32,7 @@ from gravityvit.data.omega.qscan import (
     _row_reference,
     _RowGroup,
     _scan_plan,
+    padded_span_reference,
 )
 from gravityvit.data.omega.whitening import WHITENING_FILTER_DURATION_S
 
@@ -99,17 +100,16 @@ def _reference(
         return _row_reference(_abs2(tiles), group, n_samples, normalization, reference_span_s, noise_mean)
     if reference_span_s is None or reference_span_s <= duration_s:
         return row_sum / ntiles
-    if noise_mean is None:
-        noise_mean = (4.0 / n_samples * group.window_power / ntiles**2)[:, None]
-    if normalization == "median":
-        return np.log(2.0) * noise_mean
-    edge = round(ntiles * WHITENING_FILTER_DURATION_S / 2 / duration_s)
-    edges = _abs2(tiles[:, :edge]).sum(axis=1, dtype=np.float64) + _abs2(tiles[:, ntiles - edge :]).sum(
-        axis=1, dtype=np.float64
-    )
-    interior_mean = (row_sum - edges[:, None]) / (ntiles - 2 * edge)
-    duration_fraction = (duration_s - WHITENING_FILTER_DURATION_S) / reference_span_s
-    return duration_fraction * interior_mean + (1 - duration_fraction) * noise_mean
+
+    def interior_mean() -> np.ndarray:
+        # The row sums less the tiles at the edges that the whitening filter corrupts.
+        edge = round(ntiles * WHITENING_FILTER_DURATION_S / 2 / duration_s)
+        edges = _abs2(tiles[:, :edge]).sum(axis=1, dtype=np.float64) + _abs2(tiles[:, ntiles - edge :]).sum(
+            axis=1, dtype=np.float64
+        )
+        return (row_sum - edges[:, None]) / (ntiles - 2 * edge)
+
+    return padded_span_reference(interior_mean, group, n_samples, normalization, reference_span_s, noise_mean)
 
 
 def fast_q_scan(
