@@ -100,8 +100,9 @@ def test_blip_and_scratchy_look_like_real_ones(real_samples_dir, label):
             ]
         )
     real = np.asarray(real)
+    # 16 samples: blip loudness is heavy-tailed, so the mean brightness of a handful varies by ~0.01.
     simulated = np.stack(
-        [simulation.simulate_sample(label, np.random.default_rng([5, k]))[0] for k in range(4)]
+        [simulation.simulate_sample(label, np.random.default_rng([5, k]))[0] for k in range(16)]
     )
     np.testing.assert_allclose(
         simulated.mean(axis=(0, 2, 3)), real.mean(axis=(0, 2, 3)), atol=REAL_MEAN_TOLERANCE
@@ -312,3 +313,34 @@ def test_simulate_command_refuses_v1d1_counts_for_o3(tmp_path):
     output = tmp_path / "o3.h5"
     assert main(["simulate", "--output", str(output), "--like-v1d1", "--label-set", "o3"]) == 2
     assert not output.exists()
+
+
+def test_local_noise_level_is_randomised_with_wide_tails():
+    """The level of the 8 s around a trigger against the 64 s reference: log-normal with wider tails."""
+    from gravityvit.data.simulation import noise
+
+    rng = np.random.default_rng(3)
+    levels = np.array([noise.local_noise_level(rng) for _ in range(2000)])
+    assert abs(np.log(np.median(levels)) - noise.LOCAL_NOISE_LEVEL_MEAN) < 0.02
+    low, high = np.quantile(np.log(levels), [0.25, 0.75]) - noise.LOCAL_NOISE_LEVEL_MEAN
+    assert -0.09 < low < -0.03 and 0.03 < high < 0.09  # the narrow core
+    assert levels.min() < 0.6 and levels.max() > 1.7  # the wide fifth
+
+
+def test_glitch_keeps_its_snr_against_the_local_noise():
+    """A louder stretch of noise raises the glitch with it: the trigger SNR is against the local noise."""
+    from gravityvit.data.simulation import sample
+
+    _, _, metadata, glitch = sample._simulate_strain("Blip", np.random.default_rng([11, 8]))
+    assert metadata["noise_level"] > 0
+    tile_snr = sample._glitch_tile_snr(glitch / metadata["noise_level"])
+    assert tile_snr == pytest.approx(metadata["injected_snr"], rel=1e-6)
+
+
+def test_chirp_is_brightest_near_its_end():
+    """Whitening divides a chirp by the falling ASD: its loudest tile lies in the last 0.1 s, not at the start."""
+    views, metadata = simulation.simulate_sample("Chirp", np.random.default_rng([11, 4]))
+    from gravityvit.data.view_statistics import view_statistics
+
+    statistics = view_statistics(views[1], 1.0)
+    assert -0.1 <= statistics["peak_time_s"] <= 0.05, statistics["peak_time_s"]

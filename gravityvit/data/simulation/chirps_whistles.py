@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from gravityvit.data.simulation.constants import FAINT_SNR
+from gravityvit.data.simulation.noise import analytic_psd
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
 WHISTLE_SNR: tuple[float, float] = (5.0, 12.0)
@@ -23,7 +24,9 @@ def _chirp(w: Waveform, t0: float) -> float:
     # ones (stellar-mass binaries, hardware injections) are a thin hook that enters the view at
     # 35-70 Hz a tenth to half a second before the end, nearly vertical at the top, and never
     # saturates: a longer sweep lies along the bottom of the short views like a line, and a louder
-    # one swells into a lump.
+    # one swells into a lump. Its strain amplitude grows as f^(2/3), and whitening divides it by the
+    # detector's ASD, which falls steeply from 35 to 100 Hz: the hook is faint where it enters and
+    # brightest in its last tens of milliseconds, at 60-100 Hz, as in the real views.
     snr = trigger_snr(w.rng, low=8.0, index=1.5, cap=30.0)
     duration = _loguniform(w.rng, 0.1, 0.6)
     f_start, f_end = w.rng.uniform(35, 70), _loguniform(w.rng, 250, 900)
@@ -33,7 +36,8 @@ def _chirp(w: Waveform, t0: float) -> float:
         return f_end * ((np.maximum(t0 - t, 0.0) + eps) / eps) ** (-3 / 8)
 
     def envelope(t: np.ndarray) -> np.ndarray:
-        rise = frequency(t) ** (2 / 3) * _tukey((t - (t0 - duration)) / duration, 0.1)
+        f = frequency(t)
+        rise = f ** (2 / 3) / np.sqrt(analytic_psd(f)) * _tukey((t - (t0 - duration)) / duration, 0.1)
         return np.where(t <= t0, rise, rise * np.exp(-(t - t0) / 0.004))
 
     w.add_track(t0 - duration, t0 + 0.03, frequency, snr, envelope)

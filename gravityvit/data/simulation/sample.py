@@ -21,7 +21,13 @@ from gravityvit.data.simulation.constants import (
     SAMPLE_RATE_HZ,
     TRIGGER_JITTER_S,
 )
-from gravityvit.data.simulation.noise import colour, noise_reference, welch_asd, welch_excess
+from gravityvit.data.simulation.noise import (
+    colour,
+    local_noise_level,
+    noise_reference,
+    welch_asd,
+    welch_excess,
+)
 from gravityvit.data.simulation.scattering import add_background_scattering
 from gravityvit.data.simulation.waveform import Waveform, _glitch_tile_snr
 
@@ -94,7 +100,10 @@ def _simulate_strain(
     descriptors = _describe(waveform.data, SAMPLE_RATE_HZ)  # of the glitch alone
     # Detector state under the glitch, at its own loudness (after the rescaling to the trigger SNR).
     background_scattering = add_background_scattering(waveform, label, injected_snr)
-    white = rng.standard_normal(N_SAMPLES) + waveform.data
+    # Omicron measures a trigger's SNR against the local noise, so the glitch scales with its level.
+    noise_level = local_noise_level(rng)
+    waveform.data *= noise_level
+    white = noise_level * rng.standard_normal(N_SAMPLES) + waveform.data
     strain = TimeSeries(
         colour(white, ifo),
         sample_rate=SAMPLE_RATE_HZ,
@@ -106,6 +115,7 @@ def _simulate_strain(
         "event_time": event_time,
         "injected_snr": float(injected_snr),
         "background_scattering": int(background_scattering),
+        "noise_level": noise_level,
         **descriptors,
     }
     return strain, event_time, metadata, waveform.data
