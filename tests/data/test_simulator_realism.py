@@ -127,7 +127,11 @@ def background_levels(samples: list[list[np.ndarray | None]]) -> np.ndarray:
     """The background level (``view_statistics``) of every 1 s view present."""
     index = gravity_spy.VIEW_DURATIONS_S.index(1.0)
     return np.array(
-        [view_statistics(views[index], 1.0)["background_level"] for views in samples if views[index] is not None]
+        [
+            view_statistics(views[index], 1.0)["background_level"]
+            for views in samples
+            if views[index] is not None
+        ]
     )
 
 
@@ -137,7 +141,9 @@ def test_background_level_varies_as_in_real_views(real_samples_root):
     Pooled over all classes (two simulated samples per class), the simulated backgrounds' median and
     10 %-90 % spread match the real ones'; stationary noise spread only ~0.008.
     """
-    real = np.concatenate([background_levels(real_samples(real_samples_root, c)) for c in gravity_spy.CLASS_NAMES])
+    real = np.concatenate(
+        [background_levels(real_samples(real_samples_root, c)) for c in gravity_spy.CLASS_NAMES]
+    )
     simulated = background_levels(
         [
             list(simulation.simulate_sample(label, np.random.default_rng([13, index, k]))[0])
