@@ -139,7 +139,15 @@ def _one_sided_fft(data: np.ndarray) -> np.ndarray:
 
 
 def _abs2(values: np.ndarray) -> np.ndarray:
-    return np.square(values.real) + np.square(values.imag)
+    out = np.square(values.real)
+    out += np.square(values.imag)
+    return out
+
+
+def _normalised(tiles: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``(|tiles|^2 / reference).astype(float32)`` without the double-precision temporary."""
+    energy = _abs2(tiles)
+    return np.divide(energy, reference, out=energy, casting="unsafe")
 
 
 def _tile_range(span_s: tuple[float, float], epoch_s: float, dt: float, ntiles: int) -> tuple[int, int]:
@@ -355,7 +363,7 @@ def fast_q_scan(
             if hi <= lo:
                 continue
             tiles = transformer.tiles(plane_index, group_index, fast, lo, hi, search_centre)
-            window = (_abs2(tiles) / reference).astype(np.float32)
+            window = _normalised(tiles, reference)
             where = np.argmax(window, axis=1)
             peaks[group.rows] = window[np.arange(len(group.rows)), where]
             peak_tiles[group.rows] = lo + where
@@ -413,7 +421,7 @@ def _keep_tiles(
             lo = max(0, math.floor((keep_s[0] - epoch_s) / dt) - KEEP_MARGIN_TILES)
             hi = min(group.ntiles, math.ceil((keep_s[1] - epoch_s) / dt) + KEEP_MARGIN_TILES)
         tiles = transformer.tiles(plane_index, group_index, fast, lo, hi, centre)
-        normalised = (_abs2(tiles) / reference).astype(np.float32)
+        normalised = _normalised(tiles, reference)
         for slot, row in enumerate(group.rows):
             energies[row] = normalised[slot]
         offsets[group.rows], sizes[group.rows] = lo, group.ntiles
