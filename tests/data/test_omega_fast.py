@@ -98,6 +98,46 @@ def test_fast_whitening_is_gwpys():
         assert results[1][1:] == results[0][1:]
 
 
+@pytest.mark.parametrize("average", ["median", "mean"])
+@pytest.mark.parametrize("duration_s", [8.0, 9.3, 16.0])  # 7, 8 and 15 segments, one length off the hop
+def test_fast_asd_is_gwpys(average, duration_s):
+    strain, _ = loud_glitch_strain(4096, duration_s, 20.0)
+    method = whitening.ASD_AVERAGES[average]
+    reference = strain.asd(
+        whitening.ASD_FFT_LENGTH_S, whitening.ASD_FFT_LENGTH_S / 2, window="hann", method=method
+    )
+    fast = whitening.estimate_asd(strain.value, 4096.0, average)
+    assert reference.f0.value == 0.0 and reference.df.value == 1 / whitening.ASD_FFT_LENGTH_S
+    np.testing.assert_allclose(fast, reference.value, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize(
+    ("sample_rate_hz", "duration_s", "normalization", "reference_span_s"),
+    [
+        pytest.param(16384, 64.0, "mean", None, marks=pytest.mark.slow),
+        (8192, 32.0, "mean", None),
+        (8192, 8.0, "mean", 64.0),
+        (8192, 16.0, "median", None),
+    ],
+)
+def test_fast_scan_keeps_the_reference_energies(sample_rate_hz, duration_s, normalization, reference_span_s):
+    # Every kept tile of the chosen plane, not only what the views show: the segment transforms
+    # agree with the full-length ones to ~1e-5.
+    strain, gps = loud_glitch_strain(sample_rate_hz, duration_s, 30.0)
+    values, rate, epoch = whitening.prepare_whitened(
+        strain, gps, gravity_spy.VIEW_DURATIONS_S, 64.0, True, backend="fast"
+    )
+    search = (gps - 0.25, gps + 0.25)
+    settings = dict(normalization=normalization, reference_span_s=reference_span_s)
+    reference = omega.q_scan(values, rate, epoch, search, **settings)
+    fast = omega.fast_q_scan(values, rate, epoch, search, keep_s=(gps - 2.2, gps + 2.2), **settings)
+    assert_same_scan(reference, fast)
+    for row, energy in enumerate(fast.energies):
+        start = fast.row_offset(row)
+        expected = reference.energies[row][start : start + energy.size]
+        np.testing.assert_allclose(energy, expected, rtol=1e-4, atol=1e-4)
+
+
 def test_shrink_matrices_reproduce_resize_view():
     gray = np.random.default_rng(0).random((466, 566), dtype=np.float32)
     rows = omega_views._bilinear_shrink_matrix(466, gravity_spy.VIEW_HEIGHT)
