@@ -15,12 +15,13 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gravityvit.commands.common import fold_lines
 from gravityvit.commands.convert import DESCRIPTION, add_convert_arguments, run
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Command-line arguments of the converter (shared with ``gravityvit convert``)."""
-    return add_convert_arguments(argparse.ArgumentParser(description=DESCRIPTION))
+    return add_convert_arguments(argparse.ArgumentParser(description=fold_lines(DESCRIPTION)))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,40 +17,31 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .lazy_exports import lazy_exports
+from .lazy_exports import export_table, lazy_exports
 from .registration import install as _install_registration
 
 __version__ = "0.1.0"
 
-# Public name -> submodule of gravityvit that defines it.
-_EXPORTS: dict[str, str] = {
+# Public names by the submodule of gravityvit that defines them.
+_EXPORTS: dict[str, str] = export_table(
+    """
     # gravity_spy.py: the data contract
-    "CLASS_NAMES": "gravity_spy",
-    "HDF5_VIEW_KEYS": "gravity_spy",
-    "IMAGE_COLUMNS": "gravity_spy",
-    "LABEL_SETS": "gravity_spy",
-    "O3_CLASS_NAMES": "gravity_spy",
-    "resolve_label_set": "gravity_spy",
-    "VIEW_DURATIONS_S": "gravity_spy",
-    "VIEW_SHAPE": "gravity_spy",
+    gravity_spy: CLASS_NAMES HDF5_VIEW_KEYS IMAGE_COLUMNS LABEL_SETS O3_CLASS_NAMES resolve_label_set
+    gravity_spy: VIEW_DURATIONS_S VIEW_SHAPE
     # the GravityViT model family
-    "FUSION_KINDS": "configuration_gravityvit",
-    "GravityViTConfig": "configuration_gravityvit",
-    "GlitchClassifierOutput": "modeling_gravityvit",
-    "GravityViTForGlitchClassification": "modeling_gravityvit",
-    "GravityViTModel": "modeling_gravityvit",
-    "GravityViTModelOutput": "modeling_gravityvit",
-    "GravityViTPreTrainedModel": "modeling_gravityvit",
-    "GravityViTImageProcessor": "image_processing_gravityvit",
+    configuration_gravityvit: FUSION_KINDS GravityViTConfig
+    modeling_gravityvit: GlitchClassifierOutput GravityViTForGlitchClassification GravityViTModel
+    modeling_gravityvit: GravityViTModelOutput GravityViTPreTrainedModel
+    image_processing_gravityvit: GravityViTImageProcessor
     # the Gravity Spy CNN baseline
-    "GravitySpyCNNConfig": "configuration_gravityspy_cnn",
-    "GravitySpyCNNForGlitchClassification": "modeling_gravityspy_cnn",
+    configuration_gravityspy_cnn: GravitySpyCNNConfig
+    modeling_gravityspy_cnn: GravitySpyCNNForGlitchClassification
     # losses, named configurations, the pipeline
-    "glitch_classification_loss": "losses",
-    "get_named_config": "named_configs",
-    "list_named_configs": "named_configs",
-    "GlitchClassificationPipeline": "pipelines",
-}
+    losses: glitch_classification_loss
+    named_configs: get_named_config list_named_configs
+    pipelines: GlitchClassificationPipeline
+    """
+)
 
 __all__ = [
     "CLASS_NAMES",

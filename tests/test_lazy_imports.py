@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 import gravityvit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -106,3 +108,24 @@ def test_import_gravityvit_then_transformers_registers_the_auto_classes_and_the_
         "model": "GravityViTForGlitchClassification",
         "task": True,
     }
+
+
+def test_export_table_maps_names_to_submodules_and_refuses_ambiguity():
+    from gravityvit.lazy_exports import export_table
+
+    table = """
+    # a comment line
+    hdf5: GravitySpyDataError read_metadata_csv  # a trailing comment
+    hdf5: validate_views
+    png: GravitySpyPNGReader
+    """
+    assert export_table(table) == {
+        "GravitySpyDataError": "hdf5",
+        "read_metadata_csv": "hdf5",
+        "validate_views": "hdf5",
+        "GravitySpyPNGReader": "png",
+    }
+    with pytest.raises(ValueError, match="read_png_view is listed under png and arrow"):
+        export_table("png: read_png_view\narrow: read_png_view")
+    with pytest.raises(ValueError, match="expected 'submodule: Name"):
+        export_table("hdf5 GravitySpyDataError")

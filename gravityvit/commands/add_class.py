@@ -10,37 +10,32 @@ import argparse
 import sys
 from pathlib import Path
 
+from gravityvit.commands import common
+
+HELP = "add a glitch class to a trained model from a few examples"
+DESCRIPTION = """
+Add the class NAME to a trained model from 2 or more labelled examples (5-20 recommended), without
+the training data: a prototype of the examples' frozen features becomes a new row of the classifier;
+the other classes are unchanged. EXAMPLES is a folder of Gravity Spy PNGs
+({ifo}_{id}_spectrogram_{d}.png, grouped by sample id), an HDF5 file or an Arrow dataset of the new
+class. The new model (and its model card, which notes the added class) is written to OUTPUT
+atomically; nothing is written on error.
+"""
+
 EXIT_OK, EXIT_INPUT, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``add-class`` subcommand."""
-    parser = subparsers.add_parser(
-        "add-class",
-        help="add a glitch class to a trained model from a few examples",
-        description=(
-            "Add the class NAME to a trained model from 2 or more labelled examples (5-20 recommended), "
-            "without the training data: a prototype of the examples' frozen features becomes a new row "
-            "of the classifier; the other classes are unchanged. EXAMPLES is a folder of Gravity Spy PNGs "
-            "({ifo}_{id}_spectrogram_{d}.png, grouped by sample id), an HDF5 file or an Arrow dataset of "
-            "the new class. The new model (and its model card, which notes the added class) is written "
-            "to OUTPUT atomically; nothing is written on error."
-        ),
-    )
-    parser.add_argument("--model", required=True, help="model directory or Hub id")
+    parser = common.add_subcommand(subparsers, "add-class", run, HELP, DESCRIPTION)
+    common.add_model_argument(parser)
     parser.add_argument("--name", required=True, help="name of the new class, e.g. Fast_Scattering")
     parser.add_argument(
         "--examples", required=True, type=Path, help="folder or file of examples of the class"
     )
-    parser.add_argument("--output", required=True, type=Path, help="new model directory")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace OUTPUT when it is an earlier model directory"
-    )
-    parser.add_argument("--batch-size", type=int, default=16, help="examples per forward pass (default 16)")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow model code stored with the checkpoint to run"
-    )
-    parser.set_defaults(func=run)
+    common.add_model_output_arguments(parser, help="new model directory")
+    common.add_batch_size_argument(parser, default=16, unit="examples")
+    common.add_trust_remote_code_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,11 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from gravityvit.pipelines import InputError
 
     if args.batch_size < 1:
-        print(
-            f"gravityvit add-class: error: --batch-size must be at least 1; got {args.batch_size}",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
+        return common.fail("add-class", f"--batch-size must be at least 1; got {args.batch_size}", EXIT_USAGE)
     try:
         info = add_class_to_directory(
             args.model,
@@ -66,11 +57,9 @@ def run(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
         )
     except (AddClassError, InputError) as error:
-        print(f"gravityvit add-class: error: {error}; nothing written", file=sys.stderr)
-        return EXIT_INPUT
+        return common.fail("add-class", f"{error}; nothing written", EXIT_INPUT)
     except FileExistsError as error:
-        print(f"gravityvit add-class: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.fail("add-class", str(error), EXIT_USAGE)
     except (HubUnavailableError, OSError, ValueError) as error:
         print(f"gravityvit add-class: cannot load model {args.model}: {error}", file=sys.stderr)
         return EXIT_USAGE

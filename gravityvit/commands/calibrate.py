@@ -11,38 +11,32 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
+
+from gravityvit.commands import common
+
+HELP = "fit a model's temperature and unknown-glitch threshold on validation data"
+DESCRIPTION = """
+Fit logit_temperature (temperature scaling: LBFGS on the NLL of the logits) and unknown_threshold
+(95 %% of the split's samples pass) of a trained model on a labelled split of a converted dataset
+(never the test split), and write the model with them to OUTPUT.
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``calibrate`` subcommand."""
-    parser = subparsers.add_parser(
-        "calibrate",
-        help="fit a model's temperature and unknown-glitch threshold on validation data",
-        description=(
-            "Fit logit_temperature (temperature scaling: LBFGS on the NLL of the logits) and "
-            "unknown_threshold (95 %% of the split's samples pass) of a trained model on a labelled split "
-            "of a converted dataset (never the test split), and write the model with them to OUTPUT."
-        ),
-    )
-    parser.add_argument("--model", required=True, help="model directory or Hub id")
+    parser = common.add_subcommand(subparsers, "calibrate", run, HELP, DESCRIPTION)
+    common.add_model_argument(parser)
     parser.add_argument("--dataset", required=True, help="converted dataset directory or Hub dataset id")
     parser.add_argument("--split", default="validation", help="labelled split to fit on (default validation)")
-    parser.add_argument("--output", required=True, type=Path, help="directory of the calibrated model")
-    parser.add_argument(
-        "--overwrite", action="store_true", help="replace OUTPUT when it is an earlier model directory"
-    )
+    common.add_model_output_arguments(parser, help="directory of the calibrated model")
     parser.add_argument(
         "--known-pass-rate", type=float, default=0.95, help="known samples under the threshold"
     )
     parser.add_argument("--max-samples", type=int, help="use only the first N samples of the split")
-    parser.add_argument("--batch-size", type=int, default=64, help="samples per forward pass (default 64)")
+    common.add_batch_size_argument(parser, default=64)
     parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow model code stored with the checkpoint to run"
-    )
-    parser.set_defaults(func=run)
+    common.add_trust_remote_code_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,12 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
     output = args.output
     if output.exists() and not (args.overwrite and (output / "config.json").is_file()):
-        print(
-            f"gravityvit calibrate: error: {output} already exists (only an earlier model directory is "
-            "replaced, with --overwrite)",
-            file=sys.stderr,
+        return common.fail(
+            "calibrate",
+            f"{output} already exists (only an earlier model directory is replaced, with --overwrite)",
+            2,
         )
-        return 2
     try:
         model, processor = load_model_and_processor(args.model, trust_remote_code=args.trust_remote_code)
         dataset = load_glitch_dataset(args.dataset)
@@ -79,8 +72,7 @@ def run(args: argparse.Namespace) -> int:
             progress=True,
         )
     except (OSError, ValueError, KeyError) as error:
-        print(f"gravityvit calibrate: error: {error}", file=sys.stderr)
-        return 2
+        return common.fail("calibrate", str(error), 2)
     card_path = Path(args.model) / "README.md"
     card = card_path.read_text(encoding="utf-8") if card_path.is_file() else None
     save_shareable_model(model, output, image_processor=processor, model_card=card, overwrite=args.overwrite)

@@ -12,15 +12,19 @@ import logging
 import sys
 from pathlib import Path
 
+from gravityvit.commands import common
+
+HELP = "convert Gravity Spy HDF5 / PNGs to an Arrow dataset"
+EPILOG = "Exit status: 0 converted, 1 bad input (named in the message), 2 usage error."
+
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
-DESCRIPTION = (
-    "Convert the Gravity Spy training set (the Zenodo HDF5 file, a simulated file in the same layout, "
-    "folders of Gravity Spy PNGs, or PNGs with a CSV of Gravity Spy's ML classification release) into an "
-    "Arrow DatasetDict (splits train/validation/test from sample_type, or by GPS time with a gap: "
-    "--split time; "
-    "columns gravityspy_id, label, ifo, metadata, image_500ms ... image_4000ms as 16-bit PNG) saved with "
-    "save_to_disk, with gravityspy_stats.json (class counts, class weights, skipped samples) inside."
-)
+DESCRIPTION = """
+Convert the Gravity Spy training set (the Zenodo HDF5 file, a simulated file in the same layout,
+folders of Gravity Spy PNGs, or PNGs with a CSV of Gravity Spy's ML classification release) into an
+Arrow DatasetDict (splits train/validation/test from sample_type, or by GPS time with a gap: --split
+time; columns gravityspy_id, label, ifo, metadata, image_500ms ... image_4000ms as 16-bit PNG) saved
+with save_to_disk, with gravityspy_stats.json (class counts, class weights, skipped samples) inside.
+"""
 
 
 def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -133,14 +137,8 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentP
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``convert`` subcommand."""
-    parser = subparsers.add_parser(
-        "convert",
-        help="convert Gravity Spy HDF5 / PNGs to an Arrow dataset",
-        description=DESCRIPTION,
-        epilog="Exit status: 0 converted, 1 bad input (named in the message), 2 usage error.",
-    )
+    parser = common.add_subcommand(subparsers, "convert", run, HELP, DESCRIPTION, EPILOG)
     add_convert_arguments(parser)
-    parser.set_defaults(func=run)
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:

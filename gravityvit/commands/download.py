@@ -10,21 +10,22 @@ import logging
 import sys
 from pathlib import Path
 
+from gravityvit.commands import common
+
+HELP = "download the Gravity Spy training set from Zenodo"
+DESCRIPTION = """
+Download a Gravity Spy training-set version from Zenodo (v1d0: record 1476156, v1d1: record
+1476551): the HDF5 file and the metadata CSV, and with --include-png the PNG archive. Files are
+verified against the md5 checksums Zenodo lists; an interrupted download resumes on the next run.
+"""
+EPILOG = "Exit status: 0 downloaded and verified, 1 network or checksum failure, 2 usage error."
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``download`` subcommand."""
-    parser = subparsers.add_parser(
-        "download",
-        help="download the Gravity Spy training set from Zenodo",
-        description=(
-            "Download a Gravity Spy training-set version from Zenodo (v1d0: record 1476156, v1d1: record "
-            "1476551): the HDF5 file and the metadata CSV, and with --include-png the PNG archive. Files are "
-            "verified against the md5 checksums Zenodo lists; an interrupted download resumes on the next run."
-        ),
-        epilog="Exit status: 0 downloaded and verified, 1 network or checksum failure, 2 usage error.",
-    )
+    parser = common.add_subcommand(subparsers, "download", run, HELP, DESCRIPTION, EPILOG)
     parser.add_argument(
         "--version", choices=("v1d0", "v1d1"), default="v1d1", help="training-set version (default v1d1)"
     )
@@ -43,7 +44,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="accept files the record lists without an md5 checksum (kept unverified; refused by default)",
     )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,28 +14,31 @@ import argparse
 import sys
 from pathlib import Path
 
+from gravityvit.commands import common
+
+HELP = "export a model to ONNX for ONNX Runtime (gravityvit predict --backend onnx)"
+DESCRIPTION = """
+Export a GravityViT or CNN-baseline classifier to an ONNX graph with a dynamic batch (inputs
+pixel_values, view_mask; outputs logits, view_weights), check it against the torch model on masked
+and unmasked batches, and write it atomically. Write it as DIR/model.onnx for `gravityvit predict
+--backend onnx --model DIR`. Needs the onnx extra (pip install 'gravityvit[onnx]').
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``export-onnx`` subcommand."""
-    parser = subparsers.add_parser(
+    parser = common.add_subcommand(
+        subparsers,
         "export-onnx",
-        help="export a model to ONNX for ONNX Runtime (gravityvit predict --backend onnx)",
-        description=(
-            "Export a GravityViT or CNN-baseline classifier to an ONNX graph with a dynamic batch (inputs "
-            "pixel_values, view_mask; outputs logits, view_weights), check it against the torch model on "
-            "masked and unmasked batches, and write it atomically. Write it as DIR/model.onnx for "
-            "`gravityvit predict --backend onnx --model DIR`. Needs the onnx extra "
-            "(pip install 'gravityvit[onnx]')."
-        ),
-        epilog="Exit status: 0 written, 2 usage, model or export error.",
+        run,
+        HELP,
+        DESCRIPTION,
+        "Exit status: 0 written, 2 usage, model or export error.",
     )
-    parser.add_argument("--model", required=True, help="model directory or Hub id")
+    common.add_model_argument(parser)
     parser.add_argument("--output", required=True, type=Path, help="the .onnx file, e.g. DIR/model.onnx")
     parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow model code stored with the checkpoint to run"
-    )
-    parser.set_defaults(func=run)
+    common.add_trust_remote_code_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,8 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from gravityvit.commands.predict import EXIT_OK, EXIT_USAGE
 
     def fail(message: str) -> int:
-        print(f"gravityvit export-onnx: error: {message}", file=sys.stderr)
-        return EXIT_USAGE
+        return common.fail("export-onnx", message, EXIT_USAGE)
 
     if args.output.suffix.lower() != ".onnx":
         return fail(f"--output must end in .onnx; got {args.output}")

@@ -20,6 +20,22 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from gravityvit.commands import common
+
+HELP = "classify glitches with a trained model"
+DESCRIPTION = """
+Classify glitches with a GravityViT (or CNN-baseline) model. INPUT may be Gravity Spy PNGs
+({ifo}_{id}_spectrogram_{d}.png, 800x600 renderings or 569x479 Kaggle crops, grouped by sample id;
+durations a sample lacks are masked), folders of them (e.g. a Kaggle tree
+train|validation|test/<Class>/, the class folder giving the true label), other images (a lone view
+or a 2x2 merged view), a Gravity Spy HDF5 file or an Arrow dataset directory (save_to_disk); or give
+--strain FILE --gps T [T ...] to Omega-scan strain first. Writes one row per sample: id, top-k
+labels and (calibrated) scores, view weights per duration, the unknown-glitch score and flag.
+"""
+EPILOG = (
+    "Exit status: 0 all inputs classified, 1 some inputs failed (reported by name), 2 usage or model error."
+)
+
 EXIT_OK, EXIT_INPUT_FAILED, EXIT_USAGE = 0, 1, 2
 OUTPUT_SUFFIXES = (".csv", ".json")
 # Show a progress bar from this many samples on.
@@ -39,31 +55,15 @@ def output_kind(path: Path):
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``predict`` subcommand."""
-    parser = subparsers.add_parser(
-        "predict",
-        help="classify glitches with a trained model",
-        description=(
-            "Classify glitches with a GravityViT (or CNN-baseline) model. INPUT may be Gravity Spy PNGs "
-            "({ifo}_{id}_spectrogram_{d}.png, 800x600 renderings or 569x479 Kaggle crops, grouped by sample "
-            "id; durations a sample lacks are masked), folders of them (e.g. a Kaggle tree "
-            "train|validation|test/<Class>/, the class folder giving the true label), other images (a "
-            "lone view or a 2x2 merged view), a Gravity Spy HDF5 file or an Arrow dataset directory "
-            "(save_to_disk); or give --strain FILE --gps T [T ...] to Omega-scan strain first. Writes one "
-            "row per sample: id, top-k labels and (calibrated) scores, view weights per duration, the "
-            "unknown-glitch score and flag."
-        ),
-        epilog="Exit status: 0 all inputs classified, 1 some inputs failed (reported by name), 2 usage or model error.",
-    )
+    parser = common.add_subcommand(subparsers, "predict", run, HELP, DESCRIPTION, EPILOG)
     parser.add_argument(
         "inputs", nargs="*", metavar="INPUT", help="PNG files, folders, HDF5 files, Arrow dataset dirs"
     )
-    parser.add_argument(
-        "--model", required=True, help="model directory or Hub id (e.g. gravityvit/multiview-b16)"
-    )
+    common.add_model_argument(parser, help="model directory or Hub id (e.g. gravityvit/multiview-b16)")
     parser.add_argument(
         "--output", type=Path, help="write predictions to this .csv or .json file (default: print)"
     )
-    parser.add_argument("--batch-size", type=int, default=16, help="samples per forward pass (default 16)")
+    common.add_batch_size_argument(parser, default=16)
     parser.add_argument(
         "--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:1, mps"
     )
@@ -97,10 +97,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="classify in N worker processes (one GPU each where CUDA is present, else the CPU cores shared "
         "out); the output is the same as with one process (default 1)",
     )
-    parser.add_argument(
-        "--trust-remote-code", action="store_true", help="allow model code stored with the checkpoint to run"
-    )
-    parser.set_defaults(func=run)
+    common.add_trust_remote_code_argument(parser)
 
 
 def _usage_error(args: argparse.Namespace) -> str | None:

@@ -19,6 +19,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from gravityvit.commands import common
+
+HELP = "Omega-scan strain around GPS times into Gravity Spy views (and PNGs)"
+DESCRIPTION = """
+Whiten the strain around each GPS time, compute one Q scan (qrange 4-64, 10-2048 Hz, loudest plane
+within 0.5 s) and write the four views (0.5, 1, 2, 4 s) as Gravity Spy makes them, in views.npz,
+optionally with the 800x600 PNGs.
+"""
+EPILOG = "Exit status: 0 written, 1 bad input, 2 usage error."
+
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE = 0, 1, 2
 
 
@@ -35,16 +45,7 @@ def _scan_output_kind():
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``scan`` subcommand."""
-    parser = subparsers.add_parser(
-        "scan",
-        help="Omega-scan strain around GPS times into Gravity Spy views (and PNGs)",
-        description=(
-            "Whiten the strain around each GPS time, compute one Q scan (qrange 4-64, 10-2048 Hz, loudest "
-            "plane within 0.5 s) and write the four views (0.5, 1, 2, 4 s) as Gravity Spy makes them, in "
-            "views.npz, optionally with the 800x600 PNGs."
-        ),
-        epilog="Exit status: 0 written, 1 bad input, 2 usage error.",
-    )
+    parser = common.add_subcommand(subparsers, "scan", run, HELP, DESCRIPTION, EPILOG)
     parser.add_argument(
         "--strain", type=Path, required=True, metavar="FILE", help="strain file (HDF5, GWF, TXT)"
     )
@@ -66,7 +67,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "as gwpy did for the Gravity Spy images; loud glitches then partly whiten themselves)"
         ),
     )
-    parser.set_defaults(func=run)
 
 
 def png_id(gps: float) -> str:

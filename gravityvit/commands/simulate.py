@@ -14,22 +14,23 @@ import sys
 import time
 from pathlib import Path
 
+from gravityvit.commands import common
+
+HELP = "simulate a 22-class Gravity Spy training set (HDF5 + metadata CSV)"
+DESCRIPTION = """
+Simulate glitches of the 22 Gravity Spy classes in Gaussian detector noise and write their four
+Omega-scan views in the Zenodo HDF5 layout f[label][sample_type][id]['0.5.png'...], with a metadata
+CSV (gravityspy_id, label, ifo, snr, peak_frequency, duration, sample_type, ...). The same --seed
+gives the same file for any --num-proc.
+"""
+EPILOG = "Exit status: 0 written, 1 error, 2 usage error. See docs/simulator.md."
+
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``simulate`` subcommand."""
-    parser = subparsers.add_parser(
-        "simulate",
-        help="simulate a 22-class Gravity Spy training set (HDF5 + metadata CSV)",
-        description=(
-            "Simulate glitches of the 22 Gravity Spy classes in Gaussian detector noise and write their "
-            "four Omega-scan views in the Zenodo HDF5 layout f[label][sample_type][id]['0.5.png'...], "
-            "with a metadata CSV (gravityspy_id, label, ifo, snr, peak_frequency, duration, sample_type, ...). "
-            "The same --seed gives the same file for any --num-proc."
-        ),
-        epilog="Exit status: 0 written, 1 error, 2 usage error. See docs/simulator.md.",
-    )
+    parser = common.add_subcommand(subparsers, "simulate", run, HELP, DESCRIPTION, EPILOG)
     parser.add_argument("--output", type=Path, required=True, metavar="FILE.h5", help="HDF5 file to write")
     counts = parser.add_mutually_exclusive_group(required=True)
     counts.add_argument("--samples-per-class", type=int, metavar="N", help="N samples of every class")
@@ -60,7 +61,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="metadata CSV to write (default: <output stem>_metadata.csv beside the HDF5 file)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

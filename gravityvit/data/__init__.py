@@ -7,50 +7,31 @@ it imports neither gwpy nor datasets until a function that needs them is used.
 
 from __future__ import annotations
 
-from gravityvit.lazy_exports import lazy_exports
+from gravityvit.lazy_exports import export_table, lazy_exports
 
-# Public name -> submodule of gravityvit.data that defines it.
-_EXPORTS: dict[str, str] = {
+# Public names by the submodule of gravityvit.data that defines them.
+_EXPORTS: dict[str, str] = export_table(
+    """
     # hdf5.py: the Zenodo layout
-    "GravitySpyDataError": "hdf5",
-    "GravitySpySample": "hdf5",
-    "GravitySpyHDF5Writer": "hdf5",
-    "GravitySpyHDF5Reader": "hdf5",
-    "LABEL_CORRECTIONS": "hdf5",
-    "read_metadata_csv": "hdf5",
-    "validate_views": "hdf5",
-    "write_gravityspy_hdf5": "hdf5",
+    hdf5: GravitySpyDataError GravitySpySample GravitySpyHDF5Writer GravitySpyHDF5Reader
+    hdf5: LABEL_CORRECTIONS read_metadata_csv validate_views write_gravityspy_hdf5
     # png.py: folders of Gravity Spy PNGs
-    "GravitySpyPNGReader": "png",
-    "read_png_sample": "png",
-    "read_png_view": "png",
+    png: GravitySpyPNGReader read_png_sample read_png_view
     # arrow.py: the converter to datasets
-    "MAX_PIXEL_ERROR": "arrow",
-    "STATS_FILENAME": "arrow",
-    "batch_to_views": "arrow",
-    "convert_to_arrow": "arrow",
-    "example_to_views": "arrow",
-    "gravityspy_features": "arrow",
+    arrow: MAX_PIXEL_ERROR STATS_FILENAME batch_to_views convert_to_arrow example_to_views
+    arrow: gravityspy_features
     # download.py: Zenodo
-    "download_gravityspy": "download",
-    "extract_archive": "download",
+    download: download_gravityspy extract_archive
     # omega/: strain -> views (imports gwpy when used)
-    "StrainError": "omega",
-    "load_strain": "omega",
-    "omega_scan_views": "omega",
-    "write_gravityspy_pngs": "omega",
+    omega: StrainError load_strain omega_scan_views write_gravityspy_pngs
     # simulation/: the 22-class glitch simulator (a package)
-    "simulate_dataset": "simulation",
-    "simulate_sample": "simulation",
-    "simulate_strain": "simulation",
+    simulation: simulate_dataset simulate_sample simulate_strain
     # simulated_dataset.py: the embedded default dataset, made once and reused
-    "convert_cached": "simulated_dataset",
-    "simulate_cached": "simulated_dataset",
-    "simulated_arrow_dataset": "simulated_dataset",
+    simulated_dataset: convert_cached simulate_cached simulated_arrow_dataset
     # splits.py: time-ordered splits with a gap
-    "TimeSplit": "splits",
-    "time_split": "splits",
-}
+    splits: TimeSplit time_split
+    """
+)
 
 __all__ = sorted(_EXPORTS)
 

@@ -621,6 +621,20 @@ class IndexedSampleReader(Sequence):
             yield self._read(entry)
 
 
+def _layout_group(parent: h5py.Group, key: str, expected: str, source: str) -> h5py.Group:
+    """``parent[key]``, which the Zenodo layout makes a group (``expected`` says which one).
+
+    Raises:
+        GravitySpyDataError: naming the file and the path of the dataset found there instead.
+    """
+    child = parent[key]
+    if not isinstance(child, h5py.Group):
+        raise GravitySpyDataError(
+            f"expected {expected}, found a dataset", source=source, field=child.name.lstrip("/")
+        )
+    return child
+
+
 class GravitySpyHDF5Reader(IndexedSampleReader):
     """Lazy reader of a Gravity Spy HDF5 file; item ``i`` is a ``GravitySpySample``.
 
@@ -723,21 +737,9 @@ class GravitySpyHDF5Reader(IndexedSampleReader):
         try:
             with self._open() as handle:
                 for label in handle:
-                    label_group = handle[label]
-                    if not isinstance(label_group, h5py.Group):
-                        raise GravitySpyDataError(
-                            "expected a class group at the top level, found a dataset",
-                            source=source,
-                            field=label,
-                        )
+                    label_group = _layout_group(handle, label, "a class group at the top level", source)
                     for sample_type in label_group:
-                        split_group = label_group[sample_type]
-                        if not isinstance(split_group, h5py.Group):
-                            raise GravitySpyDataError(
-                                "expected a sample_type group, found a dataset",
-                                source=source,
-                                field=f"{label}/{sample_type}",
-                            )
+                        split_group = _layout_group(label_group, sample_type, "a sample_type group", source)
                         entries.extend(
                             IndexEntry(label, sample_type, gravityspy_id) for gravityspy_id in split_group
                         )

@@ -8,30 +8,21 @@ Names are imported on first use (PEP 562), so ``import gravityvit.inference`` st
 
 from __future__ import annotations
 
-from gravityvit.lazy_exports import lazy_exports
+from gravityvit.lazy_exports import export_table, lazy_exports
 
-# Public name -> submodule of gravityvit.inference that defines it.
-_EXPORTS: dict[str, str] = {
-    "AddClassError": "add_class",
-    "add_class": "add_class",
-    "add_class_to_directory": "add_class",
-    "calibrate_model": "calibration",
-    "calibration_summary": "calibration",
-    "expected_calibration_error": "calibration",
-    "fit_temperature": "calibration",
-    "plot_reliability_diagram": "calibration",
-    "fit_unknown_threshold": "unknown",
-    "open_set_auroc": "unknown",
-    "unknown_scores": "unknown",
-    "time_shift_stability": "stability",
-    "RealSample": "real_samples",
-    "accuracy_summary": "real_samples",
-    "load_real_samples": "real_samples",
-    "OnnxExportError": "onnx_runtime",
-    "OnnxGlitchClassifier": "onnx_runtime",
-    "export_onnx": "onnx_runtime",
-    "classify_in_processes": "parallel",
-}
+# Public names by the submodule of gravityvit.inference that defines them.
+_EXPORTS: dict[str, str] = export_table(
+    """
+    add_class: AddClassError add_class add_class_to_directory
+    calibration: calibrate_model calibration_summary expected_calibration_error fit_temperature
+    calibration: plot_reliability_diagram
+    unknown: fit_unknown_threshold open_set_auroc unknown_scores
+    stability: time_shift_stability
+    real_samples: RealSample accuracy_summary load_real_samples
+    onnx_runtime: OnnxExportError OnnxGlitchClassifier export_onnx
+    parallel: classify_in_processes
+    """
+)
 
 __all__ = sorted(_EXPORTS)
 

@@ -8,45 +8,25 @@ first use (PEP 562), so ``import gravityvit.training`` does not import torch, da
 
 from __future__ import annotations
 
-from gravityvit.lazy_exports import lazy_exports
+from gravityvit.lazy_exports import export_table, lazy_exports
 
-# Public name -> submodule of gravityvit.training that defines it.
-_EXPORTS: dict[str, str] = {
-    "DataArguments": "arguments",
-    "EvaluationArguments": "arguments",
-    "GlitchTrainingArguments": "arguments",
-    "ModelArguments": "arguments",
-    "parse_evaluation_arguments": "arguments",
-    "parse_train_arguments": "arguments",
-    "TrainResult": "run",
-    "evaluate": "run",
-    "train": "run",
-    "SpectrogramAugmentation": "augmentation",
-    "GlitchCollator": "data",
-    "GlitchDatasetError": "data",
-    "GlitchViewsTransform": "data",
-    "InMemoryGlitchViews": "data",
-    "balanced_class_weights": "data",
-    "check_glitch_dataset": "data",
-    "decoded_size_gib": "data",
-    "load_glitch_dataset": "data",
-    "prepare_split": "data",
-    "view_columns_for": "data",
-    "Predictions": "evaluation",
-    "predict_split": "evaluation",
-    "view_subset_results": "evaluation",
-    "TrainingBudgetCallback": "cost",
-    "count_parameters": "cost",
-    "forward_flops_per_sample": "cost",
-    "inference_throughput": "cost",
-    "write_evaluation_report": "evaluation",
-    "GLITCH_METRICS_PATH": "metrics",
-    "compute_glitch_metrics": "metrics",
-    "load_glitch_metric": "metrics",
-    "make_compute_metrics": "metrics",
-    "bootstrap_intervals": "intervals",
-    "ExperimentTracker": "tracking",
-}
+# Public names by the submodule of gravityvit.training that defines them.
+_EXPORTS: dict[str, str] = export_table(
+    """
+    arguments: DataArguments EvaluationArguments GlitchTrainingArguments ModelArguments
+    arguments: parse_evaluation_arguments parse_train_arguments
+    run: TrainResult evaluate train
+    augmentation: SpectrogramAugmentation
+    data: GlitchCollator GlitchDatasetError GlitchViewsTransform InMemoryGlitchViews
+    data: balanced_class_weights check_glitch_dataset decoded_size_gib load_glitch_dataset prepare_split
+    data: view_columns_for
+    evaluation: Predictions predict_split view_subset_results write_evaluation_report
+    cost: TrainingBudgetCallback count_parameters forward_flops_per_sample inference_throughput
+    metrics: GLITCH_METRICS_PATH compute_glitch_metrics load_glitch_metric make_compute_metrics
+    intervals: bootstrap_intervals
+    tracking: ExperimentTracker
+    """
+)
 
 __all__ = sorted(_EXPORTS)
 

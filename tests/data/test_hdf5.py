@@ -169,6 +169,21 @@ def test_bad_samples_name_file_sample_and_field(tmp_path, datasets, sample, fiel
     assert info.value.field == field
 
 
+@pytest.mark.parametrize(
+    "datasets, field, expected",
+    [
+        ({"Blip": np.zeros(3)}, "Blip", "a class group at the top level"),
+        ({"Blip/train": np.zeros(3)}, "Blip/train", "a sample_type group"),
+    ],
+)
+def test_a_dataset_where_the_layout_has_a_group_is_named(tmp_path, datasets, field, expected):
+    path = tmp_path / "flat.h5"
+    write_raw(path, datasets)
+    with pytest.raises(GravitySpyDataError, match=f"expected {expected}, found a dataset") as info:
+        GravitySpyHDF5Reader(path)
+    assert info.value.field == field and str(path) in str(info.value)
+
+
 def test_truncated_file_gives_a_clear_error(tmp_path, small_hdf5):
     h5_path, _, _ = small_hdf5
     truncated = tmp_path / "truncated.h5"

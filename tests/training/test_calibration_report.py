@@ -59,8 +59,9 @@ def test_report_has_ece_before_and_after_and_reliability_diagram(tiny_model, tin
     test = datasets.load_from_disk(str(tiny_dataset))["test"]
     model.config.logit_temperature, model.config.unknown_threshold = 3.0, -5.0
     try:
+        # One mistake in the gallery: the figures are not what is checked here, the calibration is.
         report = write_evaluation_report(
-            model, processor, test, tmp_path / "report", device="cpu", single_duration=False
+            model, processor, test, tmp_path / "report", device="cpu", single_duration=False, gallery_size=1
         )
     finally:
         model.config.logit_temperature, model.config.unknown_threshold = 1.0, None
@@ -111,6 +112,7 @@ def test_report_time_shift_section(tiny_model, tiny_dataset, tmp_path, monkeypat
         tmp_path / "report",
         device="cpu",
         single_duration=False,
+        gallery_size=1,
         time_shift_samples_per_class=1,
     )
     saved = json.loads((tmp_path / "report" / "metrics.json").read_text())
