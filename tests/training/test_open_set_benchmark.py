@@ -59,6 +59,8 @@ def test_open_set_benchmark_tiny_run(four_classes, tmp_path):
             CLASSES[0],
             CLASSES[1],
             "--reference",
+            "--add_class_examples",
+            "2",
             "--work_dir",
             str(tmp_path / "work"),
             "--output",
@@ -87,6 +89,30 @@ def test_open_set_benchmark_tiny_run(four_classes, tmp_path):
         assert figures["num_unknown"] == 2 and figures["num_known"] == 6
         assert 0.0 <= figures["known_accuracy"] <= 1.0 and 0.0 <= figures["reference_known_accuracy"] <= 1.0
         assert figures["calibration"]["temperature"] > 0
+        # The left-out class added back from 2 of its 3 training samples.
+        added = figures["add_class"]
+        assert added["num_examples"] == 2 and 0.0 <= added["example_recall"] <= 1.0
+        assert 0.0 <= added["recall"] <= 1.0 and 0.0 <= added["known_taken"] <= 1.0
+        assert 0.0 <= added["known_accuracy"] <= 1.0 and 0.0 <= figures["reference_recall"] <= 1.0
         config = json.loads((tmp_path / "work" / f"without_{name}" / "model" / "config.json").read_text())
         assert name not in config["id2label"].values() and len(config["id2label"]) == len(CLASS_NAMES) - 1
     assert results["mean_auroc"] == pytest.approx(sum(f["auroc"] for f in results["held_out"].values()) / 2)
+    table = benchmark.markdown_table(results)
+    assert "| added class | examples | recall |" in table
+    assert all(f"| {name} | 2 |" in table for name in results["held_out"])
+
+
+def test_add_class_examples_are_a_seeded_draw_of_the_class(four_classes):
+    benchmark = _load_benchmark()
+    train = datasets.load_from_disk(str(four_classes))["train"]
+    first = benchmark.add_class_examples(train, 1, 2, seed=0)
+    assert first == benchmark.add_class_examples(train, 1, 2, seed=0)
+    ids = {row["gravityspy_id"] for row in first}
+    labels = dict(zip(train["gravityspy_id"], train["label"]))
+    assert len(ids) == 2 and all(labels[i] == 1 for i in ids)
+    assert all(
+        set(row) == {"gravityspy_id", "image_500ms", "image_1000ms", "image_2000ms", "image_4000ms"}
+        for row in first
+    )
+    with pytest.raises(SystemExit, match="has 3 samples"):
+        benchmark.add_class_examples(train, 1, 4, seed=0)
