@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pytest
 
 from gravityvit.data.class_subset import keep_classes
@@ -116,3 +117,62 @@ def test_add_class_examples_are_a_seeded_draw_of_the_class(four_classes):
     )
     with pytest.raises(SystemExit, match="has 3 samples"):
         benchmark.add_class_examples(train, 1, 4, seed=0)
+
+
+def test_open_set_figures_score_each_left_out_class_against_the_known_ones():
+    benchmark = _load_benchmark()
+    true_names = np.array(["A", "A", "B", "B", "C", "C"])
+    scored = {
+        # C is left out with B: its samples score high; B's are neither known nor C's positives.
+        "scores": np.array([0.1, 0.2, 5.0, 0.0, 0.9, 0.8]),
+        "flags": np.array([False, False, True, False, True, False]),
+        "predicted_names": np.array(["A", "B", "A", "A", "A", "A"]),
+    }
+    figures = benchmark.open_set_figures(scored, true_names, "C", ["B", "C"])
+    assert figures["auroc"] == 1.0  # B's 5.0 is not among the known samples
+    assert figures["num_known"] == 2 and figures["num_unknown"] == 2
+    assert figures["known_accuracy"] == 0.5 and figures["unknown_flagged"] == 0.5
+    assert figures["left_out_with"] == ["B"]
+    alone = benchmark.open_set_figures(scored, true_names, "C", ["C"])
+    assert alone["num_known"] == 4 and alone["auroc"] == 0.75 and alone["left_out_with"] == []
+
+
+@pytest.mark.slow
+def test_open_set_benchmark_leaves_classes_out_together(four_classes, tmp_path):
+    benchmark = _load_benchmark()
+    results = benchmark.run(
+        [
+            "--dataset",
+            str(four_classes),
+            "--held_out",
+            CLASSES[0],
+            CLASSES[1],
+            "--leave_out_together",
+            "--add_class_examples",
+            "2",
+            "--work_dir",
+            str(tmp_path / "work"),
+            "--model",
+            TINY_MODEL,
+            "--config_overrides",
+            json.dumps(TINY_OVERRIDES),
+            "--num_train_epochs",
+            "1",
+            "--warmup_epochs",
+            "0",
+            "--disable_tqdm",
+            "true",
+            "--dataloader_num_workers",
+            "0",
+        ]
+    )
+    # One training without both classes; each is scored against the 2 classes the model knows.
+    (run_dir,) = (tmp_path / "work").iterdir()
+    assert run_dir.name == f"without_{CLASSES[0]}+{CLASSES[1]}"
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert not {CLASSES[0], CLASSES[1]} & set(config["id2label"].values())
+    for name, other in ((CLASSES[0], CLASSES[1]), (CLASSES[1], CLASSES[0])):
+        figures = results["held_out"][name]
+        assert figures["left_out_with"] == [other]
+        assert figures["num_unknown"] == 2 and figures["num_known"] == 4
+        assert 0.0 <= figures["add_class"]["recall"] <= 1.0 and "reference_recall" not in figures
