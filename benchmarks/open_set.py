@@ -2,20 +2,27 @@
 
 For each left-out class ``c``: train on the other classes (``examples/train.py``, which fits the
 temperature and the unknown threshold on the validation split at the end), then score the whole test
-split, and report
+split, and report (with ``--leave_out_together`` one training leaves every ``--held_out`` class out at
+once, and each is scored against the classes the model knows: a cheaper variant, 2 trainings instead of
+one per class plus one)
 
 - the AUROC of ``unknown_score`` at separating ``c``'s test samples (positives) from the known
   classes' test samples (negatives);
 - the fraction of ``c``'s samples flagged ``is_unknown`` and of known samples flagged (about 5 % by
   construction of the threshold);
 - the known classes' test accuracy, beside that of a reference model trained on every class
-  (``--reference``) on the same samples: leaving a class out should not cost the others accuracy.
+  (``--reference``) on the same samples: leaving a class out should not cost the others accuracy;
+- with ``--add_class_examples N`` (default 10, 0 skips it): ``c`` added back to the trained model from
+  N of its *training-split* samples with :func:`gravityvit.inference.add_class.add_class` (in
+  memory, no retraining), then ``c``'s test recall and the other classes' test accuracy of the grown
+  model, beside the reference model's recall of ``c``.
 
 Usage::
 
     python benchmarks/open_set.py --output outputs/open_set.json \
         [--dataset CONVERTED_DIR | --samples_per_class 140 --seed 0] \
         [--held_out Blip Whistle Koi_Fish Scattered_Light Violin_Mode] [--reference] \
+        [--add_class_examples 10] [--leave_out_together] \
         [any examples/train.py argument, e.g. --num_train_epochs 14 --learning_rate 3e-3]
 
 Without ``--dataset`` the simulated dataset of ``make demo`` is made (or reused) under
@@ -61,11 +68,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--held_out", nargs="+", default=list(DEFAULT_HELD_OUT), help="Classes left out, one run each."
     )
     parser.add_argument(
+        "--leave_out_together",
+        action="store_true",
+        help="One training without all --held_out classes at once (instead of one per class).",
+    )
+    parser.add_argument(
         "--reference", action="store_true", help="Also train on every class, for the known accuracy."
     )
     parser.add_argument("--work_dir", default="outputs/open_set", help="Models and data of the runs.")
     parser.add_argument("--output", default=None, help="Write the results here as JSON.")
     parser.add_argument("--batch_size", type=int, default=64, help="Samples per forward pass when scoring.")
+    parser.add_argument(
+        "--add_class_examples",
+        type=int,
+        default=10,
+        help="Add each left-out class back from this many of its training samples (0: skip).",
+    )
     return parser
 
 
@@ -95,12 +113,18 @@ def _config_overrides(extra: list[str], label_names: list[str]) -> list[str]:
 
 
 def score_test_split(model_dir: Path, test, batch_size: int) -> dict[str, np.ndarray]:
-    """Logits, unknown scores and flags of the trained model on the full test split (original labels)."""
+    """Predicted class names, unknown scores and flags of the saved model on the full test split."""
     from gravityvit.hub import load_model_and_processor
+
+    model, processor = load_model_and_processor(model_dir)
+    return score_model(model, processor, test, batch_size)
+
+
+def score_model(model, processor, test, batch_size: int) -> dict[str, np.ndarray]:
+    """Predicted class names, unknown scores and flags of ``model`` on the full test split."""
     from gravityvit.inference.unknown import flag_unknown, unknown_scores
     from gravityvit.training.evaluation import predict_split
 
-    model, processor = load_model_and_processor(model_dir)
     predictions = predict_split(model, processor, test, batch_size=batch_size, device="cpu", progress=False)
     scores = unknown_scores(predictions.logits)
     names = [str(model.config.id2label[i]) for i in range(len(model.config.id2label))]
@@ -111,12 +135,18 @@ def score_test_split(model_dir: Path, test, batch_size: int) -> dict[str, np.nda
     }
 
 
-def open_set_figures(scored: dict[str, np.ndarray], true_names: np.ndarray, held_out: str) -> dict[str, Any]:
-    """AUROC, flag rates and the known classes' accuracy of one left-out run."""
+def open_set_figures(
+    scored: dict[str, np.ndarray], true_names: np.ndarray, held_out: str, left_out: list[str]
+) -> dict[str, Any]:
+    """AUROC, flag rates and the known classes' accuracy for the left-out class ``held_out``.
+
+    ``left_out`` are all the classes the model was trained without (``[held_out]`` one at a time);
+    the known samples are those of the other classes.
+    """
     from gravityvit.inference.unknown import open_set_auroc
 
     unknown = true_names == held_out
-    known = ~unknown
+    known = ~np.isin(true_names, left_out)
     return {
         "auroc": open_set_auroc(scored["scores"][known], scored["scores"][unknown]),
         "unknown_flagged": float(scored["flags"][unknown].mean()),
@@ -124,6 +154,56 @@ def open_set_figures(scored: dict[str, np.ndarray], true_names: np.ndarray, held
         "known_accuracy": float((scored["predicted_names"][known] == true_names[known]).mean()),
         "num_unknown": int(unknown.sum()),
         "num_known": int(known.sum()),
+        "left_out_with": [name for name in left_out if name != held_out],
+    }
+
+
+def add_class_examples(train, label: int, count: int, seed: int) -> list[dict[str, Any]]:
+    """``count`` training samples of class ``label`` (a seeded draw), as dicts of views for ``add_class``."""
+    from gravityvit.gravity_spy import IMAGE_COLUMNS
+
+    indices = np.flatnonzero(np.asarray(train["label"]) == label)
+    if len(indices) < count:
+        raise SystemExit(
+            f"open_set: --add_class_examples {count} but the training split has {len(indices)} samples "
+            f"of class {label}"
+        )
+    chosen = np.sort(np.random.default_rng(seed).choice(indices, size=count, replace=False))
+    rows = train.select(chosen.tolist())
+    return [
+        {"gravityspy_id": row["gravityspy_id"], **{column: row[column] for column in IMAGE_COLUMNS}}
+        for row in rows
+    ]
+
+
+def add_class_figures(
+    model_dir: Path,
+    test,
+    true_names: np.ndarray,
+    held_out: str,
+    left_out: list[str],
+    examples: list[dict[str, Any]],
+    batch_size: int,
+) -> dict[str, Any]:
+    """Add ``held_out`` to the model trained without it from ``examples``; its recall and the others' accuracy.
+
+    The others are the classes the model was trained on (not those in ``left_out``).
+    """
+    from gravityvit.hub import load_model_and_processor
+    from gravityvit.inference.add_class import add_class
+
+    model, processor = load_model_and_processor(model_dir)
+    grown, info = add_class(model, processor, held_out, examples, batch_size=batch_size)
+    predicted = score_model(grown, processor, test, batch_size)["predicted_names"]
+    added = true_names == held_out
+    others = ~np.isin(true_names, left_out)
+    return {
+        "num_examples": info["num_examples"],
+        "example_recall": info["example_recall"],
+        "recall": float((predicted[added] == held_out).mean()),
+        "known_accuracy": float((predicted[others] == true_names[others]).mean()),
+        # Known samples the grown model now calls the added class.
+        "known_taken": float((predicted[others] == held_out).mean()),
     }
 
 
@@ -155,23 +235,40 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     test = dataset["test"]
     true_names = np.array(all_names)[np.asarray(test["label"])]
 
-    results: dict[str, Any] = {"dataset": str(dataset_dir), "train_arguments": extra, "held_out": {}}
-    for held_out in args.held_out:
-        known = [name for name in all_names if name != held_out]
-        subset_dir = work_dir / f"without_{held_out}" / "data"
-        keep_classes(dataset, known, splits=("train", "validation")).save_to_disk(str(subset_dir))
-        model_dir = work_dir / f"without_{held_out}" / "model"
-        logger.info("training without %s (%d classes)", held_out, len(known))
+    results: dict[str, Any] = {
+        "dataset": str(dataset_dir),
+        "train_arguments": extra,
+        "leave_out_together": args.leave_out_together,
+        "held_out": {},
+    }
+    groups = [list(args.held_out)] if args.leave_out_together else [[name] for name in args.held_out]
+    for group in groups:
+        known = [name for name in all_names if name not in group]
+        run_dir = work_dir / ("without_" + "+".join(group))
+        keep_classes(dataset, known, splits=("train", "validation")).save_to_disk(str(run_dir / "data"))
+        model_dir = run_dir / "model"
+        logger.info("training without %s (%d classes)", ", ".join(group), len(known))
         run_results = train(
             *parse_train_arguments(
-                train_arguments(_config_overrides(extra, known), subset_dir, model_dir, args.seed)
+                train_arguments(_config_overrides(extra, known), run_dir / "data", model_dir, args.seed)
             )
         )
-        figures = open_set_figures(score_test_split(model_dir, test, args.batch_size), true_names, held_out)
-        figures["calibration"] = run_results.calibration
-        results["held_out"][held_out] = figures
-        logger.info("%s: %s", held_out, {k: v for k, v in figures.items() if k != "calibration"})
-    results["mean_auroc"] = float(np.mean([r["auroc"] for r in results["held_out"].values()]))
+        scored = score_test_split(model_dir, test, args.batch_size)
+        for held_out in group:
+            figures = open_set_figures(scored, true_names, held_out, group)
+            figures["calibration"] = run_results.calibration
+            if args.add_class_examples > 0:
+                examples = add_class_examples(
+                    dataset["train"], all_names.index(held_out), args.add_class_examples, args.seed
+                )
+                figures["add_class"] = add_class_figures(
+                    model_dir, test, true_names, held_out, group, examples, args.batch_size
+                )
+            results["held_out"][held_out] = figures
+            logger.info("%s: %s", held_out, {k: v for k, v in figures.items() if k != "calibration"})
+        results["mean_auroc"] = float(np.mean([r["auroc"] for r in results["held_out"].values()]))
+        # Every finished run is kept, so a long benchmark stopped early still leaves its figures.
+        _write_results(results, args.output)
 
     if args.reference:
         model_dir = work_dir / "all_classes" / "model"
@@ -182,31 +279,72 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         )
         scored = score_test_split(model_dir, test, args.batch_size)
         for held_out, figures in results["held_out"].items():
-            known = true_names != held_out
+            known = ~np.isin(true_names, [held_out, *figures["left_out_with"]])
             figures["reference_known_accuracy"] = float(
                 (scored["predicted_names"][known] == true_names[known]).mean()
             )
+            figures["reference_recall"] = float(
+                (scored["predicted_names"][true_names == held_out] == held_out).mean()
+            )
 
     print(markdown_table(results))
-    if args.output:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.output).write_text(json.dumps(results, indent=2) + "\n")
+    _write_results(results, args.output)
     return results
 
 
+def _write_results(results: dict[str, Any], output: str | None) -> None:
+    """Write ``results`` as JSON to ``output`` (a temporary sibling renamed into place)."""
+    if not output:
+        return
+    path = Path(output)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(results, indent=2) + "\n")
+    temporary.replace(path)
+
+
 def markdown_table(results: dict[str, Any]) -> str:
-    """One row per left-out class: AUROC, flag rates, known accuracy (and the reference's)."""
+    """Two tables, one row per left-out class: the unknown score's figures, then the added class's.
+
+    The first: AUROC, flag rates, known accuracy (and the all-class reference model's). The second
+    (when the class was added back): the added class's recall and the other classes' accuracy of the
+    grown model, beside the reference model's.
+    """
+
+    def cell(value: float | None) -> str:
+        return "" if value is None else f"{value:.3f}"
+
+    rows = results["held_out"]
     lines = [
         "| left-out class | AUROC | left-out flagged | known flagged | known accuracy | all-class model |",
         "|---|---|---|---|---|---|",
     ]
-    for name, r in results["held_out"].items():
-        reference = r.get("reference_known_accuracy")
+    for name, r in rows.items():
         lines.append(
             f"| {name} | {r['auroc']:.3f} | {r['unknown_flagged']:.3f} | {r['known_flagged']:.3f} | "
-            f"{r['known_accuracy']:.3f} | {'' if reference is None else f'{reference:.3f}'} |"
+            f"{r['known_accuracy']:.3f} | {cell(r.get('reference_known_accuracy'))} |"
         )
     lines.append(f"| **mean** | **{results['mean_auroc']:.3f}** | | | | |")
+    added = {name: r for name, r in rows.items() if "add_class" in r}
+    if added:
+        lines += [
+            "",
+            "| added class | examples | recall | all-class model's recall | other classes' accuracy | "
+            "all-class model's | others taken by the added class |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, r in added.items():
+            a = r["add_class"]
+            lines.append(
+                f"| {name} | {a['num_examples']} | {a['recall']:.3f} | {cell(r.get('reference_recall'))} | "
+                f"{a['known_accuracy']:.3f} | {cell(r.get('reference_known_accuracy'))} | "
+                f"{a['known_taken']:.3f} |"
+            )
+        means = {
+            key: float(np.mean([r["add_class"][key] for r in added.values()]))
+            for key in ("recall", "known_accuracy")
+        }
+        lines.append(f"| **mean** | | **{means['recall']:.3f}** | | **{means['known_accuracy']:.3f}** | | |")
     return "\n".join(lines)
 
 

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import datasets
+import numpy as np
 import pytest
 
 from gravityvit.data.class_subset import keep_classes
@@ -59,6 +60,8 @@ def test_open_set_benchmark_tiny_run(four_classes, tmp_path):
             CLASSES[0],
             CLASSES[1],
             "--reference",
+            "--add_class_examples",
+            "2",
             "--work_dir",
             str(tmp_path / "work"),
             "--output",
@@ -87,6 +90,89 @@ def test_open_set_benchmark_tiny_run(four_classes, tmp_path):
         assert figures["num_unknown"] == 2 and figures["num_known"] == 6
         assert 0.0 <= figures["known_accuracy"] <= 1.0 and 0.0 <= figures["reference_known_accuracy"] <= 1.0
         assert figures["calibration"]["temperature"] > 0
+        # The left-out class added back from 2 of its 3 training samples.
+        added = figures["add_class"]
+        assert added["num_examples"] == 2 and 0.0 <= added["example_recall"] <= 1.0
+        assert 0.0 <= added["recall"] <= 1.0 and 0.0 <= added["known_taken"] <= 1.0
+        assert 0.0 <= added["known_accuracy"] <= 1.0 and 0.0 <= figures["reference_recall"] <= 1.0
         config = json.loads((tmp_path / "work" / f"without_{name}" / "model" / "config.json").read_text())
         assert name not in config["id2label"].values() and len(config["id2label"]) == len(CLASS_NAMES) - 1
     assert results["mean_auroc"] == pytest.approx(sum(f["auroc"] for f in results["held_out"].values()) / 2)
+    table = benchmark.markdown_table(results)
+    assert "| added class | examples | recall |" in table
+    assert all(f"| {name} | 2 |" in table for name in results["held_out"])
+
+
+def test_add_class_examples_are_a_seeded_draw_of_the_class(four_classes):
+    benchmark = _load_benchmark()
+    train = datasets.load_from_disk(str(four_classes))["train"]
+    first = benchmark.add_class_examples(train, 1, 2, seed=0)
+    assert first == benchmark.add_class_examples(train, 1, 2, seed=0)
+    ids = {row["gravityspy_id"] for row in first}
+    labels = dict(zip(train["gravityspy_id"], train["label"]))
+    assert len(ids) == 2 and all(labels[i] == 1 for i in ids)
+    assert all(
+        set(row) == {"gravityspy_id", "image_500ms", "image_1000ms", "image_2000ms", "image_4000ms"}
+        for row in first
+    )
+    with pytest.raises(SystemExit, match="has 3 samples"):
+        benchmark.add_class_examples(train, 1, 4, seed=0)
+
+
+def test_open_set_figures_score_each_left_out_class_against_the_known_ones():
+    benchmark = _load_benchmark()
+    true_names = np.array(["A", "A", "B", "B", "C", "C"])
+    scored = {
+        # C is left out with B: its samples score high; B's are neither known nor C's positives.
+        "scores": np.array([0.1, 0.2, 5.0, 0.0, 0.9, 0.8]),
+        "flags": np.array([False, False, True, False, True, False]),
+        "predicted_names": np.array(["A", "B", "A", "A", "A", "A"]),
+    }
+    figures = benchmark.open_set_figures(scored, true_names, "C", ["B", "C"])
+    assert figures["auroc"] == 1.0  # B's 5.0 is not among the known samples
+    assert figures["num_known"] == 2 and figures["num_unknown"] == 2
+    assert figures["known_accuracy"] == 0.5 and figures["unknown_flagged"] == 0.5
+    assert figures["left_out_with"] == ["B"]
+    alone = benchmark.open_set_figures(scored, true_names, "C", ["C"])
+    assert alone["num_known"] == 4 and alone["auroc"] == 0.75 and alone["left_out_with"] == []
+
+
+@pytest.mark.slow
+def test_open_set_benchmark_leaves_classes_out_together(four_classes, tmp_path):
+    benchmark = _load_benchmark()
+    results = benchmark.run(
+        [
+            "--dataset",
+            str(four_classes),
+            "--held_out",
+            CLASSES[0],
+            CLASSES[1],
+            "--leave_out_together",
+            "--add_class_examples",
+            "2",
+            "--work_dir",
+            str(tmp_path / "work"),
+            "--model",
+            TINY_MODEL,
+            "--config_overrides",
+            json.dumps(TINY_OVERRIDES),
+            "--num_train_epochs",
+            "1",
+            "--warmup_epochs",
+            "0",
+            "--disable_tqdm",
+            "true",
+            "--dataloader_num_workers",
+            "0",
+        ]
+    )
+    # One training without both classes; each is scored against the 2 classes the model knows.
+    (run_dir,) = (tmp_path / "work").iterdir()
+    assert run_dir.name == f"without_{CLASSES[0]}+{CLASSES[1]}"
+    config = json.loads((run_dir / "model" / "config.json").read_text())
+    assert not {CLASSES[0], CLASSES[1]} & set(config["id2label"].values())
+    for name, other in ((CLASSES[0], CLASSES[1]), (CLASSES[1], CLASSES[0])):
+        figures = results["held_out"][name]
+        assert figures["left_out_with"] == [other]
+        assert figures["num_unknown"] == 2 and figures["num_known"] == 4
+        assert 0.0 <= figures["add_class"]["recall"] <= 1.0 and "reference_recall" not in figures
