@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples_per_class", type=int, default=190, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
-        "--num_train_epochs", type=float, default=14, help="Training epochs (early stopping)."
+        "--num_train_epochs", type=float, default=16, help="Training epochs (early stopping)."
     )
     parser.add_argument("--learning_rate", type=float, default=3e-3)
     parser.add_argument("--batch_size", type=int, default=32)
