@@ -47,9 +47,14 @@ DEFAULT_HELD_OUT = ("Blip", "Whistle", "Koi_Fish", "Scattered_Light", "Violin_Mo
 # The demo's training recipe (examples/demo.py), used unless the command line overrides it.
 DEFAULT_TRAIN_ARGS = {
     "--model": "gravityvit/multiview-demo",
-    "--num_train_epochs": "14",
+    "--num_train_epochs": "16",
     "--learning_rate": "3e-3",
+    "--warmup_epochs": "1",
     "--per_device_train_batch_size": "32",
+    "--augment": "true",
+    "--view_dropout": "0.5",
+    "--dataloader_num_workers": "0",
+    "--report_to": "none",
     "--use_cpu": None,
 }
 
