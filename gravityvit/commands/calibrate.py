@@ -18,7 +18,7 @@ from gravityvit.commands import common
 HELP = "fit a model's temperature and unknown-glitch threshold on validation data"
 DESCRIPTION = """
 Fit logit_temperature (temperature scaling: LBFGS on the NLL of the logits) and unknown_threshold
-(95 %% of the split's samples pass) of a trained model on a labelled split of a converted dataset
+(95 % of the split's samples pass) of a trained model on a labelled split of a converted dataset
 (never the test split), and write the model with them to OUTPUT.
 """
 
