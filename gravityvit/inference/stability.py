@@ -4,15 +4,16 @@ Omicron trigger times, and so the centre of the Gravity Spy views, are uncertain
 milliseconds. A classifier a scientist can trust gives the same label when the glitch sits 1, 5 or
 10 ms off centre. :func:`time_shift_stability` measures it on simulated data:
 
-1. simulate 8 s of strain with one glitch per sample (``gravityvit.data.simulation.simulate_strain``);
-2. move the glitch by ``shift`` (the strain samples rolled by ``shift * sample_rate``; the wrapped
-   samples are noise 4 s from the glitch, outside every view) and Omega-scan it with
-   ``gravityvit.data.omega.omega_scan_views`` around the unchanged trigger time;
-3. classify every shifted copy and count, per class and shift, the samples whose label differs from
+1. simulate 8 s of strain with one glitch per sample, roll it (noise and glitch) by ``shift`` in whole
+   samples (the wrapped samples are noise 4 s from the glitch, outside every view) and turn every copy
+   into views through the simulator's own front end around the unchanged trigger time
+   (``gravityvit.data.simulation.simulate_shifted_views``): the unshifted copy is exactly a sample of
+   the simulated datasets, so the flips measure the model, not a change of front end;
+2. classify every shifted copy and count, per class and shift, the samples whose label differs from
    the unshifted copy's.
 
-The scan here estimates the whitening ASD from the data (as for real strain), which differs from the
-simulator's own dataset views; the unshifted accuracy is reported beside the flip rates for context.
+:func:`shifted_views` does the same for any strain through ``omega_scan_views``, the front end of
+real data (its whitening ASD estimated from the data).
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def time_shift_stability(
     classes : sequence of str, optional
         Classes to simulate (default: those of the model the simulator knows).
     samples_per_class : int
-        Simulated glitches per class; each is scanned ``len(shifts_ms) + 1`` times (~1 s each on CPU).
+        Simulated glitches per class; each is scanned ``len(shifts_ms) + 1`` times.
     shifts_ms : sequence of float
         Time shifts of the glitch in milliseconds (the sign is the direction).
     seed : int
@@ -105,7 +106,7 @@ def time_shift_stability(
         ``|shift|`` (``"1ms"``, ...; both signs pooled) the overall fraction of labels changed;
         ``per_class``: ``{class: {"1ms": rate, ..., "accuracy_unshifted": acc}}``.
     """
-    from gravityvit.data.simulation import GENERATORS, simulate_strain
+    from gravityvit.data.simulation import GENERATORS, simulate_shifted_views
 
     label2id = {str(v): int(k) for k, v in model.config.id2label.items()}
     if classes is None:
@@ -125,9 +126,9 @@ def time_shift_stability(
         views = np.empty((samples_per_class, len(shifts), 4, 140, 170), dtype=np.float32)
         for sample in range(samples_per_class):
             child = np.random.SeedSequence(entropy=root.entropy, spawn_key=(class_index, sample))
-            strain, event_time, _ = simulate_strain(name, np.random.default_rng(child))
-            for column, shift in enumerate(shifts):
-                views[sample, column] = shifted_views(strain, event_time, shift / 1000.0)
+            views[sample] = simulate_shifted_views(
+                name, np.random.default_rng(child), [shift / 1000.0 for shift in shifts]
+            )[0]
         predicted = _classify(model, image_processor, views.reshape(-1, *views.shape[2:]), batch_size)
         predicted = predicted.reshape(samples_per_class, len(shifts))
         correct = predicted[:, 0] == label2id.get(name, -1)

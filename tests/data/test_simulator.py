@@ -344,3 +344,11 @@ def test_chirp_is_brightest_near_its_end():
     views, _ = simulation.simulate_sample("Chirp", np.random.default_rng([11, 4]))
     statistics = view_statistics(views[1], 1.0)
     assert -0.1 <= statistics["peak_time_s"] <= 0.05, statistics["peak_time_s"]
+
+
+def test_shifted_views_are_the_sample_moved():
+    """Shift 0 gives simulate_sample's views; a 50 ms shift moves the glitch 17 columns in the 0.5 s view."""
+    views, _ = simulation.simulate_shifted_views("Blip", 5, [0.0, 0.05])
+    np.testing.assert_array_equal(views[0], simulation.simulate_sample("Blip", 5)[0])
+    column = lambda view: int(view.sum(axis=0).argmax())  # noqa: E731
+    assert 12 <= column(views[1][0]) - column(views[0][0]) <= 22

@@ -42,7 +42,7 @@ The package's modules:
 - :mod:`~gravityvit.data.simulation.classes`: the class -> generator table (:data:`GENERATORS`,
   with No_Glitch) and the classes drawn faint;
 - :mod:`~gravityvit.data.simulation.sample`: one sample's strain and views
-  (:func:`simulate_strain`, :func:`simulate_sample`);
+  (:func:`simulate_strain`, :func:`simulate_sample`, :func:`simulate_shifted_views`);
 - :mod:`~gravityvit.data.simulation.dataset`: data sets (:func:`simulate_dataset` and its plan).
 
 The names below are importable from the package itself.
@@ -101,6 +101,7 @@ from gravityvit.data.simulation.noise import (
 )
 from gravityvit.data.simulation.sample import (
     simulate_sample,
+    simulate_shifted_views,
     simulate_strain,
 )
 from gravityvit.data.simulation.short_transients import (
@@ -161,6 +162,7 @@ __all__ = [
     "simulate_dataset",
     "simulate_job",
     "simulate_sample",
+    "simulate_shifted_views",
     "simulate_strain",
     "split_sizes",
     "trigger_snr",

@@ -6,6 +6,7 @@ it as Gravity Spy did and returns the views with v1d1-style metadata.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -121,6 +122,68 @@ def _simulate_strain(
     return strain, event_time, metadata, waveform.data
 
 
+def _scan_views(strain: Any, event_time: float, ifo: str, glitch: np.ndarray) -> tuple[np.ndarray, Any]:
+    """The four views of simulated ``strain`` through the simulator's front end, and the Q scan.
+
+    Whitened with the mean-averaged 64 s ASD that ``glitch`` (in whitened units) raises, and rows
+    normalised as over 64 s, as Gravity Spy's scans of the O1-O2 era were.
+    """
+    from gravityvit.data.omega import scan_to_views, tile_weighted_mean, whiten_and_scan
+
+    noise_energy = noise_reference(ifo)
+    excess = welch_excess(glitch)
+    if excess.any():
+        # The raised ASD whitens the noise of all 64 s down too (by 1 / (1 + excess) in power),
+        # so the noise that pads each row's mean is scaled the same way.
+        scale = tile_weighted_mean(1.0 / (1.0 + excess), DATA_DURATION_S, SAMPLE_RATE_HZ)
+        noise_energy = tuple(energy * factor for energy, factor in zip(noise_energy, scale))
+    scan = whiten_and_scan(
+        strain,
+        event_time,
+        whiten=welch_asd(glitch, ifo, excess=excess),
+        data_span_s=DATA_DURATION_S,
+        normalization="mean",
+        reference_span_s=REFERENCE_SPAN_S,
+        noise_energy=noise_energy,
+    )
+    return scan_to_views(scan, event_time), scan
+
+
+def simulate_shifted_views(
+    label: str,
+    seed: int | np.random.SeedSequence | np.random.Generator,
+    shifts_s: Sequence[float],
+    ifo: str | None = None,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """The views of one simulated glitch moved later by each of ``shifts_s`` seconds, around one trigger time.
+
+    The strain (noise and glitch) is rolled by whole samples, so only the glitch's place in the views
+    changes (the wrapped samples lie 4 s from the trigger, outside every view), and each copy goes
+    through the same front end as :func:`simulate_sample`. A shift of 0 gives that sample's views.
+
+    Returns
+    -------
+    views : np.ndarray
+        float32 (len(shifts_s), 4, 140, 170).
+    metadata : dict
+        As :func:`simulate_strain`.
+    """
+    from gwpy.timeseries import TimeSeries
+
+    strain, event_time, metadata, glitch = _simulate_strain(label, _as_generator(seed), ifo)
+    views = []
+    for shift_s in shifts_s:
+        steps = round(float(shift_s) * SAMPLE_RATE_HZ)
+        moved = TimeSeries(
+            np.roll(np.asarray(strain.value), steps),
+            t0=strain.t0,
+            sample_rate=strain.sample_rate,
+            name=strain.name,
+        )
+        views.append(_scan_views(moved, event_time, metadata["ifo"], np.roll(glitch, steps))[0])
+    return np.stack(views), metadata
+
+
 def simulate_sample(
     label: str, seed: int | np.random.SeedSequence | np.random.Generator, ifo: str | None = None
 ) -> tuple[np.ndarray, dict[str, Any]]:
@@ -146,27 +209,9 @@ def simulate_sample(
         loudest tile's sqrt(2 E), as gwpy reports it), ``q_value`` (Q of the plane shown) and
         ``injected_snr`` (the trigger SNR drawn for the glitch).
     """
-    from gravityvit.data.omega import scan_to_views, tile_weighted_mean, whiten_and_scan
-
     rng = _as_generator(seed)
     strain, event_time, metadata, glitch = _simulate_strain(label, rng, ifo)
-    noise_energy = noise_reference(metadata["ifo"])
-    excess = welch_excess(glitch)
-    if excess.any():
-        # The raised ASD whitens the noise of all 64 s down too (by 1 / (1 + excess) in power),
-        # so the noise that pads each row's mean is scaled the same way.
-        scale = tile_weighted_mean(1.0 / (1.0 + excess), DATA_DURATION_S, SAMPLE_RATE_HZ)
-        noise_energy = tuple(energy * factor for energy, factor in zip(noise_energy, scale))
-    scan = whiten_and_scan(
-        strain,
-        event_time,
-        whiten=welch_asd(glitch, metadata["ifo"], excess=excess),
-        data_span_s=DATA_DURATION_S,
-        normalization="mean",
-        reference_span_s=REFERENCE_SPAN_S,
-        noise_energy=noise_energy,
-    )
-    views = scan_to_views(scan, event_time)
+    views, scan = _scan_views(strain, event_time, metadata["ifo"], glitch)
     peak_seconds = int(np.floor(scan.peak_time_s))
     start = scan.peak_time_s - metadata["duration"] / 2
     metadata.update(
