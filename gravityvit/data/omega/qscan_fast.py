@@ -19,8 +19,8 @@ by the same bi-square window (evaluated at the segment's frequencies) and invers
 the segment's tiles only. Rows of every plane share a few segment FFTs (one per segment length), and
 data are read circularly, as the full-length transform sees them. The tiles agree with the full
 transform's to about 1e-5 relative (measured on simulated and real-format strain; the kernel's tail
-beyond the margin is what differs);
-rows whose stretch would cover half their tiles are transformed whole, as :func:`q_scan` does.
+beyond the margin is what differs). Rows whose segment would hold more than a quarter of their tiles
+(:data:`MAX_SEGMENT_FRACTION`) are transformed whole, as :func:`q_scan` does.
 """
 
 from __future__ import annotations
