@@ -26,8 +26,8 @@ Usage::
         [any examples/train.py argument, e.g. --num_train_epochs 14 --learning_rate 3e-3]
 
 Without ``--dataset`` the simulated dataset of ``make demo`` is made (or reused) under
-``--work_dir/data``. Training arguments default to the demo's recipe (``--model
-gravityvit/multiview-demo``); pass others after the benchmark's own. Prints a markdown table and
+``--work_dir/data``. Training arguments default to the demo's recipe
+(``gravityvit.training.recipes.DEMO_RECIPE``, on the CPU); pass others after the benchmark's own. Prints a markdown table and
 writes every figure as JSON.
 """
 
@@ -45,18 +45,6 @@ import numpy as np
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HELD_OUT = ("Blip", "Whistle", "Koi_Fish", "Scattered_Light", "Violin_Mode")
 # The demo's training recipe (examples/demo.py), used unless the command line overrides it.
-DEFAULT_TRAIN_ARGS = {
-    "--model": "gravityvit/multiview-demo",
-    "--num_train_epochs": "16",
-    "--learning_rate": "3e-3",
-    "--warmup_epochs": "1",
-    "--per_device_train_batch_size": "32",
-    "--augment": "true",
-    "--view_dropout": "0.5",
-    "--dataloader_num_workers": "0",
-    "--report_to": "none",
-    "--use_cpu": None,
-}
 
 logger = logging.getLogger("gravityvit.open_set")
 
@@ -93,13 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def train_arguments(extra: list[str], dataset: Path, output_dir: Path, seed: int) -> list[str]:
-    """examples/train.py arguments: the demo's recipe, overridden by ``extra``, with our data and output."""
-    given = {arg for arg in extra if arg.startswith("--")}
-    argv: list[str] = []
-    for key, value in DEFAULT_TRAIN_ARGS.items():
-        if key not in given:
-            argv += [key] if value is None else [key, value]
-    argv += list(extra)
+    """examples/train.py arguments: ``extra`` with our data and output (the demo's recipe fills the rest)."""
+    argv = list(extra)
     argv += ["--dataset", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed)]
     # The benchmark scores the test split itself (with the left-out class in it).
     return [*argv, "--evaluate_test", "false"]
@@ -221,7 +204,10 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 
     from gravityvit.data.class_subset import keep_classes
     from gravityvit.training.arguments import parse_train_arguments
+    from gravityvit.training.recipes import DEMO_RECIPE
     from gravityvit.training.run import train
+
+    recipe = {**DEMO_RECIPE, "use_cpu": True}
 
     work_dir = Path(args.work_dir)
     if args.dataset is None:
@@ -255,7 +241,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         logger.info("training without %s (%d classes)", ", ".join(group), len(known))
         run_results = train(
             *parse_train_arguments(
-                train_arguments(_config_overrides(extra, known), run_dir / "data", model_dir, args.seed)
+                train_arguments(_config_overrides(extra, known), run_dir / "data", model_dir, args.seed),
+                defaults=recipe,
             )
         )
         scored = score_test_split(model_dir, test, args.batch_size)
@@ -279,7 +266,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         model_dir = work_dir / "all_classes" / "model"
         train(
             *parse_train_arguments(
-                train_arguments(_config_overrides(extra, all_names), dataset_dir, model_dir, args.seed)
+                train_arguments(_config_overrides(extra, all_names), dataset_dir, model_dir, args.seed),
+                defaults=recipe,
             )
         )
         scored = score_test_split(model_dir, test, args.batch_size)

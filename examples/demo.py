@@ -41,13 +41,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _EXAMPLES_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
 
+from gravityvit.training.recipes import DEMO_RECIPE  # noqa: E402  (plain values, no torch)
+
 logger = logging.getLogger("gravityvit.demo")
 
 # The CPU demo model, a named configuration (gravityvit/named_configs.py): a 2-block, width-96 ViT
 # with a convolutional stem (a 4x4 patchify layer, two 3x3 stride-2 layers) shared by the four views
 # at 112x144 pixels, cross-attention fusion over all 4 x 63 view tokens, MLP head (0.41 M
 # parameters). What each choice bought is measured in docs/training.md ("The demo model").
-DEMO_MODEL = "gravityvit/multiview-demo"
+DEMO_MODEL = DEMO_RECIPE["model"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,10 +64,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--samples_per_class", type=int, default=190, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
-        "--num_train_epochs", type=float, default=16, help="Training epochs (early stopping)."
+        "--num_train_epochs",
+        type=float,
+        default=DEMO_RECIPE["num_train_epochs"],
+        help="Training epochs (early stopping).",
     )
-    parser.add_argument("--learning_rate", type=float, default=3e-3)
-    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--learning_rate", type=float, default=DEMO_RECIPE["learning_rate"])
+    parser.add_argument("--batch_size", type=int, default=DEMO_RECIPE["per_device_train_batch_size"])
     parser.add_argument("--num_proc", type=int, default=2, help="Processes for simulation and conversion.")
     parser.add_argument(
         "--config_overrides",
@@ -110,27 +115,14 @@ def train_stage(
         shutil.rmtree(model_dir)  # a fresh run: old checkpoints would be resumed or rotated
     logger.info("[3/5] train: %s %s -> %s", DEMO_MODEL, args.config_overrides, model_dir)
     demo_settings = {
+        **DEMO_RECIPE,
         "dataset": str(arrow_dir),
-        "model": DEMO_MODEL,
         "config_overrides": args.config_overrides,
         "output_dir": str(model_dir),
         "num_train_epochs": args.num_train_epochs,
         "learning_rate": args.learning_rate,
-        "warmup_epochs": 1.0,
         "per_device_train_batch_size": args.batch_size,
-        "per_device_eval_batch_size": 64,
         "seed": args.seed,
-        "early_stopping_patience": 10,
-        "save_total_limit": 2,
-        "dataloader_num_workers": 0,
-        # Augmentation with view dropout 0.5: real Gravity Spy samples often come with only one or
-        # two durations, which a model trained on complete samples misreads (docs/simulator.md,
-        # "Sim-to-real accuracy"). `--augment False` after the demo's own arguments turns it off.
-        "augment": True,
-        "view_dropout": 0.5,
-        # No experiment tracking by default (MLflow would write mlflow.db and mlruns/ into the working
-        # directory); `--report_to mlflow,tensorboard` after the demo's arguments turns it on.
-        "report_to": "none",
     }
     return train(*parse_train_arguments(train_arguments, defaults=demo_settings))
 

@@ -25,6 +25,7 @@ _EXPORTS: dict[str, str] = export_table(
     metrics: GLITCH_METRICS_PATH compute_glitch_metrics load_glitch_metric make_compute_metrics
     intervals: bootstrap_intervals
     tracking: ExperimentTracker
+    recipes: DEMO_RECIPE
     """
 )
 

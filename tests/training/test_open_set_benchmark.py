@@ -19,6 +19,21 @@ from .conftest import TINY_MODEL, TINY_OVERRIDES, write_tiny_dataset
 
 BENCHMARK = Path(__file__).resolve().parents[2] / "benchmarks" / "open_set.py"
 CLASSES = CLASS_NAMES[:4]
+# examples/train.py arguments for a seconds-long run
+TINY_TRAINING = [
+    "--model",
+    TINY_MODEL,
+    "--config_overrides",
+    json.dumps(TINY_OVERRIDES),
+    "--num_train_epochs",
+    "1",
+    "--warmup_epochs",
+    "0",
+    "--disable_tqdm",
+    "true",
+    "--dataloader_num_workers",
+    "0",
+]
 
 
 def _load_benchmark():
@@ -66,21 +81,9 @@ def test_open_set_benchmark_tiny_run(four_classes, tmp_path):
             str(tmp_path / "work"),
             "--output",
             str(output),
-            # examples/train.py arguments for a seconds-long run
-            "--model",
-            TINY_MODEL,
-            "--config_overrides",
-            json.dumps(TINY_OVERRIDES),
-            "--num_train_epochs",
-            "1",
             "--per_device_eval_batch_size",
             "32",
-            "--warmup_epochs",
-            "0",
-            "--disable_tqdm",
-            "true",
-            "--dataloader_num_workers",
-            "0",
+            *TINY_TRAINING,
         ]
     )
     assert json.loads(output.read_text()) == results
@@ -152,18 +155,7 @@ def test_open_set_benchmark_leaves_classes_out_together(four_classes, tmp_path):
             "2",
             "--work_dir",
             str(tmp_path / "work"),
-            "--model",
-            TINY_MODEL,
-            "--config_overrides",
-            json.dumps(TINY_OVERRIDES),
-            "--num_train_epochs",
-            "1",
-            "--warmup_epochs",
-            "0",
-            "--disable_tqdm",
-            "true",
-            "--dataloader_num_workers",
-            "0",
+            *TINY_TRAINING,
         ]
     )
     # One training without both classes; each is scored against the 2 classes the model knows.
