@@ -38,20 +38,10 @@ def shifted_views(strain: Any, event_time: float, shift_s: float) -> np.ndarray:
     np.ndarray
         float32 (4, 140, 170).
     """
-    from gwpy.timeseries import TimeSeries
+    from gravityvit.data.omega import omega_scan_views, roll_strain
 
-    from gravityvit.data.omega import omega_scan_views
-
-    rate = float(strain.sample_rate.to("Hz").value)
-    steps = round(shift_s * rate)
-    if steps:
-        strain = TimeSeries(
-            np.roll(np.asarray(strain.value), steps),
-            t0=strain.t0,
-            sample_rate=strain.sample_rate,
-            name=strain.name,
-        )
-    return omega_scan_views(strain, event_time)
+    steps = round(shift_s * float(strain.sample_rate.to("Hz").value))
+    return omega_scan_views(roll_strain(strain, steps), event_time)
 
 
 @torch.no_grad()

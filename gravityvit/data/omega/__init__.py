@@ -30,7 +30,7 @@ with gwpy's whitening arithmetic on plain arrays and all four views sampled at o
 :mod:`.front_end` chains the three (:func:`omega_scan_views`, :func:`whiten_and_scan`);
 :mod:`.rendering` draws the 800x600 PNG Gravity Spy draws from the same scan
 (:func:`render_gravityspy_png`), so ``gravity_spy.png_to_view(png)`` closes the loop with the real
-PNG path; :mod:`.strain_io` reads strain files (:func:`load_strain`). Only reading strain,
+PNG path; :mod:`.strain_io` reads strain files (:func:`load_strain`) and moves it in time (:func:`roll_strain`). Only reading strain,
 whitening and the tiling import gwpy, when they are used.
 """
 
@@ -65,7 +65,7 @@ from gravityvit.data.omega.rendering import (
     render_gravityspy_png,
     write_gravityspy_pngs,
 )
-from gravityvit.data.omega.strain_io import load_strain
+from gravityvit.data.omega.strain_io import load_strain, roll_strain
 from gravityvit.data.omega.views import (
     AXES_HEIGHT_PX,
     AXES_LEFT_PX,
@@ -130,6 +130,7 @@ __all__ = [
     "prepare_whitened",
     "q_scan",
     "render_gravityspy_png",
+    "roll_strain",
     "sample_scan",
     "scan_to_views",
     "tile_weighted_mean",

@@ -1,10 +1,12 @@
-"""Strain I/O: read strain from the files gwpy reads (GWOSC HDF5, GWF, TXT, gwpy HDF5)."""
+"""Strain I/O: read strain from the files gwpy reads (GWOSC HDF5, GWF, TXT, gwpy HDF5), move it in time."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 if TYPE_CHECKING:
     from gwpy.timeseries import TimeSeries
@@ -80,3 +82,18 @@ def load_strain(
                 strain = strain.crop(start, end)
         return strain
     raise ValueError(f"cannot read strain from {path}: " + "; ".join(errors))
+
+
+def roll_strain(strain: TimeSeries, steps: int) -> TimeSeries:
+    """``strain`` with its samples moved ``steps`` later, circularly, at the same start time and rate.
+
+    What a glitch moved in time looks like to a scan around an unchanged trigger time, as long as the
+    samples that wrap around stay outside the views.
+    """
+    from gwpy.timeseries import TimeSeries
+
+    if not steps:
+        return strain
+    return TimeSeries(
+        np.roll(np.asarray(strain.value), steps), t0=strain.t0, sample_rate=strain.sample_rate, name=strain.name
+    )

@@ -168,18 +168,13 @@ def simulate_shifted_views(
     metadata : dict
         As :func:`simulate_strain`.
     """
-    from gwpy.timeseries import TimeSeries
+    from gravityvit.data.omega import roll_strain
 
     strain, event_time, metadata, glitch = _simulate_strain(label, _as_generator(seed), ifo)
     views = []
     for shift_s in shifts_s:
         steps = round(float(shift_s) * SAMPLE_RATE_HZ)
-        moved = TimeSeries(
-            np.roll(np.asarray(strain.value), steps),
-            t0=strain.t0,
-            sample_rate=strain.sample_rate,
-            name=strain.name,
-        )
+        moved = roll_strain(strain, steps)
         views.append(_scan_views(moved, event_time, metadata["ifo"], np.roll(glitch, steps))[0])
     return np.stack(views), metadata
 
