@@ -95,5 +95,8 @@ def roll_strain(strain: TimeSeries, steps: int) -> TimeSeries:
     if not steps:
         return strain
     return TimeSeries(
-        np.roll(np.asarray(strain.value), steps), t0=strain.t0, sample_rate=strain.sample_rate, name=strain.name
+        np.roll(np.asarray(strain.value), steps),
+        t0=strain.t0,
+        sample_rate=strain.sample_rate,
+        name=strain.name,
     )
