@@ -80,6 +80,11 @@ def _tomte(w: Waveform, t0: float) -> float:
 
 
 EXTREMELY_LOUD_ROW_SHARE = (0.25, 1.5)  # glitch energy per Hz over that of 64 s of noise
+# Share of extremely loud glitches whose loudest part lies 1.5-3 s from the trigger time that
+# centres the views (an Omicron trigger on the edge of a far louder, saturating event), and their
+# row share: enough to whiten everything else in the scan to black.
+EXTREMELY_LOUD_OFF_TRIGGER = 0.2
+EXTREMELY_LOUD_OFF_TRIGGER_ROW_SHARE = (10.0, 100.0)
 
 
 def _extremely_loud(w: Waveform, t0: float) -> float:
@@ -90,6 +95,12 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
     # so the glitch is scaled by its energy per Hz relative to 64 s of noise (the share), which
     # decides the look (saturated column, noise-like surroundings), and its loudest-tile SNR, in
     # the hundreds to thousands, follows from it.
+    # A burst off the trigger still raises the 64 s ASD and darkens its rows over the whole scan:
+    # the views are black but for the glitch at the edge of the long ones.
+    row_share = EXTREMELY_LOUD_ROW_SHARE
+    if w.rng.random() < EXTREMELY_LOUD_OFF_TRIGGER:
+        t0 += w.rng.choice((-1.0, 1.0)) * w.rng.uniform(1.5, 3.0)
+        row_share = EXTREMELY_LOUD_OFF_TRIGGER_ROW_SHARE
     duration = _loguniform(w.rng, 0.08, 0.8)
     top = _loguniform(w.rng, 900, 2048)
     w.add_noise_burst(t0 + w.rng.uniform(-0.15, 0.15) * duration, duration, 10, top, 1.0)
@@ -112,7 +123,7 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
     band = (frequencies >= 20) & (frequencies <= 1500)
     # Energy per Hz (Parseval, one-sided) over that of 64 s of unit-variance white noise (2 per Hz s).
     per_hz = 2.0 * spectrum[band].sum() / w.n_samples / (frequencies[band][-1] - frequencies[band][0])
-    w.data *= np.sqrt(_loguniform(w.rng, *EXTREMELY_LOUD_ROW_SHARE) * 2.0 * REFERENCE_SPAN_S / per_hz)
+    w.data *= np.sqrt(_loguniform(w.rng, *row_share) * 2.0 * REFERENCE_SPAN_S / per_hz)
     return _glitch_tile_snr(w.data)
 
 
