@@ -60,8 +60,9 @@ class SpectrogramAugmentation:
     gain_range : tuple of float
         Pixel values are multiplied by a factor drawn uniformly in this range (loudness).
     view_dropout : float
-        Probability that a sample with several present views loses some of them; the number kept is
-        drawn uniformly from 1 to (number present - 1), so that one- and two-duration inputs are seen.
+        Probability that a sample with several present views loses some of them. The number kept k
+        is drawn from 1 to (number present - 1) with probability proportional to 1 / k, so that single
+        durations, the commonest partial input (e.g. samples with only the 4 s view), are seen most.
     view_durations_s : tuple of float
         Duration of each view in seconds, in view order (which views the model takes).
     """
@@ -97,7 +98,9 @@ class SpectrogramAugmentation:
         present = np.flatnonzero(view_mask)
         if len(present) < 2 or rng.random() >= self.view_dropout:
             return view_mask
-        keep = rng.choice(present, size=int(rng.integers(1, len(present))), replace=False)
+        counts = np.arange(1, len(present))
+        weights = 1.0 / counts
+        keep = rng.choice(present, size=int(rng.choice(counts, p=weights / weights.sum())), replace=False)
         view_mask[:] = False
         view_mask[keep] = True
         return view_mask
