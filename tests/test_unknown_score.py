@@ -299,3 +299,10 @@ def test_onnx_export_carries_the_relative_mahalanobis_score(tmp_path):
     config_path.write_text(json.dumps({**config, "unknown_score_method": "energy"}))
     with pytest.raises(OnnxModelError, match="computes the relative_mahalanobis unknown score"):
         OnnxGlitchClassifier.from_pretrained(directory)
+
+
+def test_the_calibrate_command_offers_every_score():
+    from gravityvit.commands import calibrate
+    from gravityvit.configuration_common import UNKNOWN_SCORE_METHODS
+
+    assert calibrate.UNKNOWN_SCORE_METHODS == UNKNOWN_SCORE_METHODS

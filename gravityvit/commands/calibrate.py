@@ -14,7 +14,9 @@ import json
 from pathlib import Path
 
 from gravityvit.commands import common
-from gravityvit.configuration_common import UNKNOWN_SCORE_METHODS
+
+# configuration_common.UNKNOWN_SCORE_METHODS, spelled out: the CLI's help must not import transformers.
+UNKNOWN_SCORE_METHODS = ("energy", "relative_mahalanobis")
 
 HELP = "fit a model's temperature and unknown-glitch score and threshold"
 DESCRIPTION = """
