@@ -15,6 +15,7 @@ Data flow of ``GravityViTForGlitchClassification``::
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,6 +33,8 @@ from .configuration_gravityvit import GravityViTConfig
 from .losses import config_classification_loss, scale_logits
 from .modeling_backbone import create_config_backbone, resolve_backbone_fields
 from .modeling_unknown import GlitchFeatureStatistics
+
+logger = logging.getLogger(__name__)
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 # Normalised pixels lie within a few units of 0; anything beyond this is not a normalised view.
@@ -66,6 +69,19 @@ class FiniteWeightsMixin:
         loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded
         check_finite_weights(model, pretrained_model_name_or_path)
+        statistics = getattr(model, "unknown_statistics", None)
+        if (
+            getattr(model.config, "unknown_score_method", "energy") == "relative_mahalanobis"
+            and statistics is not None
+            and not statistics.is_fitted()
+        ):
+            # The threshold was fitted on the relative Mahalanobis score; the energy score it falls
+            # back to lives on another scale, so the unknown flags are meaningless until refitted.
+            logger.warning(
+                "%s: config.json asks for the relative_mahalanobis unknown score but the weights hold no "
+                "class statistics; the energy score is returned instead. Refit with gravityvit calibrate.",
+                pretrained_model_name_or_path,
+            )
         return loaded
 
 

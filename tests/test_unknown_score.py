@@ -306,3 +306,14 @@ def test_the_calibrate_command_offers_every_score():
     from gravityvit.configuration_common import UNKNOWN_SCORE_METHODS
 
     assert calibrate.UNKNOWN_SCORE_METHODS == UNKNOWN_SCORE_METHODS
+
+
+def test_a_config_asking_for_missing_statistics_warns_at_load(tmp_path, caplog):
+    model, processor = tiny_gravityvit()
+    model.config.unknown_score_method = "relative_mahalanobis"  # but nothing fitted
+    directory = save_shareable_model(
+        model, tmp_path / "model", image_processor=processor, with_pipeline=False
+    )
+    with caplog.at_level("WARNING", logger="gravityvit.modeling_gravityvit"):
+        AutoModelForImageClassification.from_pretrained(directory)
+    assert "the weights hold no class statistics" in caplog.text

@@ -13,7 +13,7 @@ The old classes' logits are bit-for-bit what they were; only samples that look l
 move to the new class. ``id2label`` grows by one; ``class_weights`` (if any) get the mean weight.
 When the model holds the class statistics of the relative Mahalanobis unknown score
 (``gravityvit.modeling_unknown``), the new class's mean is the mean of its examples' pooled features
-and the shared covariance stays, so samples like the examples are no longer scored unknown.
+and the shared covariance stays, so samples like the examples score lower (nearer a class) than before.
 
 ``gravityvit add-class --model DIR --name NAME --examples FOLDER --output DIR2`` and
 :func:`add_class_to_directory` write a new model directory (weights, processor, code, and the model
