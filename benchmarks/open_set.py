@@ -6,8 +6,10 @@ split, and report (with ``--leave_out_together`` one training leaves every ``--h
 once, and each is scored against the classes the model knows: a cheaper variant, 2 trainings instead of
 one per class plus one)
 
-- the AUROC of ``unknown_score`` at separating ``c``'s test samples (positives) from the known
-  classes' test samples (negatives);
+- the AUROC of ``unknown_score`` (the model's configured score: the relative Mahalanobis distance
+  of the pooled feature unless ``--unknown_score_method energy``) at separating ``c``'s test samples
+  (positives) from the known classes' test samples (negatives), and beside it, for the ablation, the
+  AUROC of the energy score of the same model's logits;
 - the fraction of ``c``'s samples flagged ``is_unknown`` and of known samples flagged (about 5 % by
   construction of the threshold);
 - the known classes' test accuracy, beside that of a reference model trained on every class
@@ -22,8 +24,14 @@ Usage::
     python benchmarks/open_set.py --output outputs/open_set.json \
         [--dataset CONVERTED_DIR | --samples_per_class 140 --seed 0] \
         [--held_out Blip Whistle Koi_Fish Scattered_Light Violin_Mode] [--reference] \
-        [--add_class_examples 10] [--leave_out_together] \
+        [--add_class_examples 10] [--leave_out_together] [--reuse] \
+        [--unknown_score_method relative_mahalanobis] \
         [any examples/train.py argument, e.g. --num_train_epochs 14 --learning_rate 3e-3]
+
+``--reuse`` rescores the runs of an earlier benchmark in ``--work_dir`` without retraining: a run
+whose ``model`` directory exists is loaded, its unknown score's class statistics are fitted on its
+training split, its temperature and threshold on its validation split (in memory; the saved model
+is left as it is), and it is scored as if just trained.
 
 Without ``--dataset`` the simulated dataset of ``make demo`` is made (or reused) under
 ``--work_dir/data``. Training arguments default to the demo's recipe
@@ -72,6 +80,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", default=None, help="Write the results here as JSON.")
     parser.add_argument("--batch_size", type=int, default=64, help="Samples per forward pass when scoring.")
     parser.add_argument(
+        "--unknown_score_method",
+        choices=("energy", "relative_mahalanobis"),
+        default="relative_mahalanobis",
+        help="The unknown score the models are calibrated with (the energy AUROC is reported beside it).",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="Skip training where <work_dir>/<run>/model exists; refit its unknown score and threshold.",
+    )
+    parser.add_argument(
         "--add_class_examples",
         type=int,
         default=10,
@@ -80,10 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def train_arguments(extra: list[str], dataset: Path, output_dir: Path, seed: int) -> list[str]:
+def train_arguments(
+    extra: list[str],
+    dataset: Path,
+    output_dir: Path,
+    seed: int,
+    unknown_score_method: str = "relative_mahalanobis",
+) -> list[str]:
     """examples/train.py arguments: ``extra`` with our data and output (the demo's recipe fills the rest)."""
     argv = list(extra)
     argv += ["--dataset", str(dataset), "--output_dir", str(output_dir), "--seed", str(seed)]
+    argv += ["--unknown_score_method", unknown_score_method]
     # The benchmark scores the test split itself (with the left-out class in it).
     return [*argv, "--evaluate_test", "false"]
 
@@ -100,26 +126,62 @@ def _config_overrides(extra: list[str], label_names: list[str]) -> list[str]:
     return [*extra, "--config_overrides", json.dumps(overrides)]
 
 
-def score_test_split(model_dir: Path, test, batch_size: int) -> dict[str, np.ndarray]:
-    """Predicted class names, unknown scores and flags of the saved model on the full test split."""
+def trained_model(
+    run_data: Path,
+    model_dir: Path,
+    train_argv: list[str],
+    recipe: dict[str, Any],
+    reuse: bool,
+    unknown_score_method: str,
+    batch_size: int,
+):
+    """The model of one run and its calibration: trained now, or with ``reuse`` loaded from ``model_dir``.
+
+    A reused model is recalibrated in memory: class statistics on the run's training split,
+    temperature and threshold on its validation split (``calibrate_model``); ``model_dir`` is not
+    written.
+    """
     from gravityvit.hub import load_model_and_processor
 
+    if reuse and (model_dir / "config.json").is_file():
+        import datasets
+
+        from gravityvit.inference.calibration import calibrate_model
+
+        logger.info("reusing %s", model_dir)
+        model, processor = load_model_and_processor(model_dir)
+        data = datasets.load_from_disk(str(run_data))
+        calibration = calibrate_model(
+            model,
+            processor,
+            data["validation"],
+            batch_size=batch_size,
+            device="cpu",
+            statistics_dataset=data["train"],
+            unknown_score_method=unknown_score_method,
+        )
+        return model, processor, calibration
+    from gravityvit.training.arguments import parse_train_arguments
+    from gravityvit.training.run import train
+
+    run_results = train(*parse_train_arguments(train_argv, defaults=recipe))
     model, processor = load_model_and_processor(model_dir)
-    return score_model(model, processor, test, batch_size)
+    return model, processor, run_results.calibration
 
 
-def score_model(model, processor, test, batch_size: int) -> dict[str, np.ndarray]:
-    """Predicted class names, unknown scores and flags of ``model`` on the full test split."""
-    from gravityvit.inference.unknown import flag_unknown, unknown_scores
+def score_model(model, processor, test, batch_size: int) -> dict[str, Any]:
+    """Predicted class names, unknown scores (the model's and the energy's) and flags of ``model`` on ``test``."""
+    from gravityvit.inference.unknown import effective_unknown_score_method, flag_unknown, unknown_scores
     from gravityvit.training.evaluation import predict_split
 
     predictions = predict_split(model, processor, test, batch_size=batch_size, device="cpu", progress=False)
-    scores = unknown_scores(predictions.logits)
     names = [str(model.config.id2label[i]) for i in range(len(model.config.id2label))]
     return {
         "predicted_names": np.array(names)[predictions.predicted],
-        "scores": scores,
-        "flags": flag_unknown(scores, model.config.unknown_threshold),
+        "scores": predictions.unknown_scores,
+        "energy_scores": unknown_scores(predictions.logits),
+        "method": effective_unknown_score_method(model),
+        "flags": flag_unknown(predictions.unknown_scores, model.config.unknown_threshold),
     }
 
 
@@ -135,7 +197,8 @@ def open_set_figures(
 
     unknown = true_names == held_out
     known = ~np.isin(true_names, left_out)
-    return {
+    figures = {
+        "unknown_score_method": scored.get("method", "energy"),
         "auroc": open_set_auroc(scored["scores"][known], scored["scores"][unknown]),
         "unknown_flagged": float(scored["flags"][unknown].mean()),
         "known_flagged": float(scored["flags"][known].mean()),
@@ -144,6 +207,10 @@ def open_set_figures(
         "num_known": int(known.sum()),
         "left_out_with": [name for name in left_out if name != held_out],
     }
+    if "energy_scores" in scored:  # the ablation: the energy of the same model's logits
+        energy = scored["energy_scores"]
+        figures["energy_auroc"] = open_set_auroc(energy[known], energy[unknown])
+    return figures
 
 
 def add_class_examples(train, label: int, count: int, seed: int) -> list[dict[str, Any]]:
@@ -165,7 +232,8 @@ def add_class_examples(train, label: int, count: int, seed: int) -> list[dict[st
 
 
 def add_class_figures(
-    model_dir: Path,
+    model,
+    processor,
     test,
     true_names: np.ndarray,
     held_out: str,
@@ -177,10 +245,8 @@ def add_class_figures(
 
     The others are the classes the model was trained on (not those in ``left_out``).
     """
-    from gravityvit.hub import load_model_and_processor
     from gravityvit.inference.add_class import add_class
 
-    model, processor = load_model_and_processor(model_dir)
     grown, info = add_class(model, processor, held_out, examples, batch_size=batch_size)
     predicted = score_model(grown, processor, test, batch_size)["predicted_names"]
     added = true_names == held_out
@@ -203,9 +269,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     import datasets
 
     from gravityvit.data.class_subset import keep_classes
-    from gravityvit.training.arguments import parse_train_arguments
     from gravityvit.training.recipes import DEMO_RECIPE
-    from gravityvit.training.run import train
 
     recipe = {**DEMO_RECIPE, "use_cpu": True}
 
@@ -230,47 +294,76 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "dataset": str(dataset_dir),
         "train_arguments": extra,
         "leave_out_together": args.leave_out_together,
+        "reuse": args.reuse,
         "held_out": {},
     }
     groups = [list(args.held_out)] if args.leave_out_together else [[name] for name in args.held_out]
     for group in groups:
         known = [name for name in all_names if name not in group]
         run_dir = work_dir / ("without_" + "+".join(group))
-        keep_classes(dataset, known, splits=("train", "validation")).save_to_disk(str(run_dir / "data"))
         model_dir = run_dir / "model"
-        logger.info("training without %s (%d classes)", ", ".join(group), len(known))
-        run_results = train(
-            *parse_train_arguments(
-                train_arguments(_config_overrides(extra, known), run_dir / "data", model_dir, args.seed),
-                defaults=recipe,
-            )
+        if not (args.reuse and (run_dir / "data" / "dataset_dict.json").is_file()):
+            keep_classes(dataset, known, splits=("train", "validation")).save_to_disk(str(run_dir / "data"))
+        logger.info("model without %s (%d classes)", ", ".join(group), len(known))
+        model, processor, calibration = trained_model(
+            run_dir / "data",
+            model_dir,
+            train_arguments(
+                _config_overrides(extra, known),
+                run_dir / "data",
+                model_dir,
+                args.seed,
+                args.unknown_score_method,
+            ),
+            recipe,
+            args.reuse,
+            args.unknown_score_method,
+            args.batch_size,
         )
-        scored = score_test_split(model_dir, test, args.batch_size)
+        scored = score_model(model, processor, test, args.batch_size)
         for held_out in group:
             figures = open_set_figures(scored, true_names, held_out, group)
-            figures["calibration"] = run_results.calibration
+            figures["calibration"] = calibration
             if args.add_class_examples > 0:
                 examples = add_class_examples(
                     dataset["train"], all_names.index(held_out), args.add_class_examples, args.seed
                 )
                 figures["add_class"] = add_class_figures(
-                    model_dir, test, true_names, held_out, group, examples, args.batch_size
+                    model, processor, test, true_names, held_out, group, examples, args.batch_size
                 )
             results["held_out"][held_out] = figures
             logger.info("%s: %s", held_out, {k: v for k, v in figures.items() if k != "calibration"})
         results["mean_auroc"] = float(np.mean([r["auroc"] for r in results["held_out"].values()]))
+        results["mean_energy_auroc"] = float(
+            np.mean([r["energy_auroc"] for r in results["held_out"].values()])
+        )
         # Every finished run is kept, so a long benchmark stopped early still leaves its figures.
         _write_results(results, args.output)
 
     if args.reference:
         model_dir = work_dir / "all_classes" / "model"
-        train(
-            *parse_train_arguments(
-                train_arguments(_config_overrides(extra, all_names), dataset_dir, model_dir, args.seed),
-                defaults=recipe,
+        if args.reuse and (model_dir / "config.json").is_file():
+            from gravityvit.hub import load_model_and_processor
+
+            # Only its predicted labels are used: no recalibration needed.
+            model, processor = load_model_and_processor(model_dir)
+        else:
+            model, processor, _ = trained_model(
+                dataset_dir,
+                model_dir,
+                train_arguments(
+                    _config_overrides(extra, all_names),
+                    dataset_dir,
+                    model_dir,
+                    args.seed,
+                    args.unknown_score_method,
+                ),
+                recipe,
+                False,
+                args.unknown_score_method,
+                args.batch_size,
             )
-        )
-        scored = score_test_split(model_dir, test, args.batch_size)
+        scored = score_model(model, processor, test, args.batch_size)
         for held_out, figures in results["held_out"].items():
             known = ~np.isin(true_names, [held_out, *figures["left_out_with"]])
             figures["reference_known_accuracy"] = float(
@@ -299,7 +392,8 @@ def _write_results(results: dict[str, Any], output: str | None) -> None:
 def markdown_table(results: dict[str, Any]) -> str:
     """Two tables, one row per left-out class: the unknown score's figures, then the added class's.
 
-    The first: AUROC, flag rates, known accuracy (and the all-class reference model's). The second
+    The first: AUROC of the model's score and of the energy score, flag rates, known accuracy (and
+    the all-class reference model's). The second
     (when the class was added back): the added class's recall and the other classes' accuracy of the
     grown model, beside the reference model's.
     """
@@ -308,16 +402,20 @@ def markdown_table(results: dict[str, Any]) -> str:
         return "" if value is None else f"{value:.3f}"
 
     rows = results["held_out"]
+    method = next(iter(rows.values()), {}).get("unknown_score_method", "energy")
     lines = [
-        "| left-out class | AUROC | left-out flagged | known flagged | known accuracy | all-class model |",
-        "|---|---|---|---|---|---|",
+        f"| left-out class | AUROC ({method}) | AUROC (energy) | left-out flagged | known flagged | "
+        "known accuracy | all-class model |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in rows.items():
         lines.append(
-            f"| {name} | {r['auroc']:.3f} | {r['unknown_flagged']:.3f} | {r['known_flagged']:.3f} | "
-            f"{r['known_accuracy']:.3f} | {cell(r.get('reference_known_accuracy'))} |"
+            f"| {name} | {r['auroc']:.3f} | {cell(r.get('energy_auroc'))} | {r['unknown_flagged']:.3f} | "
+            f"{r['known_flagged']:.3f} | {r['known_accuracy']:.3f} | {cell(r.get('reference_known_accuracy'))} |"
         )
-    lines.append(f"| **mean** | **{results['mean_auroc']:.3f}** | | | | |")
+    lines.append(
+        f"| **mean** | **{results['mean_auroc']:.3f}** | **{cell(results.get('mean_energy_auroc'))}** | | | | |"
+    )
     added = {name: r for name, r in rows.items() if "add_class" in r}
     if added:
         lines += [

@@ -20,6 +20,9 @@ from transformers import PreTrainedConfig
 
 from .gravity_spy import VIEW_DURATIONS_S, label_set_name, resolve_label_set
 
+# The unknown-glitch scores a classifier can return (``modeling_unknown``).
+UNKNOWN_SCORE_METHODS: tuple[str, ...] = ("energy", "relative_mahalanobis")
+
 
 def image_size_hw(image_size: int | list[int] | tuple[int, int]) -> tuple[int, int]:
     """Return ``image_size`` (an int or a (height, width) pair) as a (height, width) tuple of pixels."""
@@ -93,6 +96,13 @@ def check_trust_settings(
     return float(logit_temperature), unknown_threshold
 
 
+def check_unknown_score_method(method: str) -> str:
+    """Raise a ValueError unless ``method`` is one of ``UNKNOWN_SCORE_METHODS``; return it."""
+    if method not in UNKNOWN_SCORE_METHODS:
+        raise ValueError(f"unknown_score_method must be one of {UNKNOWN_SCORE_METHODS}; got {method!r}")
+    return method
+
+
 def check_int(name: str, value: Any, minimum: int) -> None:
     """Raise a ValueError naming ``name`` unless ``value`` is an int (not a bool) >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
@@ -150,10 +160,15 @@ class GlitchClassifierConfig(PreTrainedConfig):
             calibrated probabilities; it changes no predicted label. The models return the divided
             logits; their loss uses the undivided ones.
         unknown_threshold (`float`, *optional*):
-            Threshold of the unknown-glitch score (``gravityvit.inference.unknown``: the energy
-            ``-logsumexp`` of the temperature-scaled logits): a sample scoring above it is flagged
-            ``is_unknown``. Fitted with the temperature so that 95 % of the validation samples pass.
-            ``None`` (not fitted) reports no flag.
+            Threshold of the unknown-glitch score (``unknown_score`` of the model's output): a sample
+            scoring above it is flagged ``is_unknown``. Fitted with the temperature so that 95 % of
+            the validation samples pass. ``None`` (not fitted) reports no flag.
+        unknown_score_method (`str`, *optional*, defaults to `"energy"`):
+            The unknown-glitch score (``modeling_unknown``): ``"energy"``, ``-logsumexp`` of the
+            temperature-scaled logits, or ``"relative_mahalanobis"``, the relative Mahalanobis
+            distance of the pooled feature to class statistics fitted on the training split and saved
+            with the weights. Training fits the statistics and sets ``"relative_mahalanobis"``; a
+            model without statistics returns the energy score.
 
     Raises:
         ValueError: at construction, for a field out of range (the message names it).
@@ -169,6 +184,7 @@ class GlitchClassifierConfig(PreTrainedConfig):
     image_std: list[float] | tuple[float, ...] | None = None
     logit_temperature: float = 1.0
     unknown_threshold: float | None = None
+    unknown_score_method: str = "energy"
     label_set: str | list[str] | None = None
 
     def __post_init__(self, **kwargs: Any) -> None:
@@ -213,6 +229,7 @@ class GlitchClassifierConfig(PreTrainedConfig):
         self.logit_temperature, self.unknown_threshold = check_trust_settings(
             self.logit_temperature, self.unknown_threshold
         )
+        check_unknown_score_method(self.unknown_score_method)
         if self.image_mean is not None:
             self.image_mean = check_channels("image_mean", self.image_mean)
         if self.image_std is not None:
@@ -259,11 +276,13 @@ def _names_by_id(id2label: dict) -> list[str]:
 
 
 __all__ = [
+    "UNKNOWN_SCORE_METHODS",
     "GlitchClassifierConfig",
     "check_channels",
     "check_int",
     "check_loss_settings",
     "check_rate",
     "check_trust_settings",
+    "check_unknown_score_method",
     "image_size_hw",
 ]

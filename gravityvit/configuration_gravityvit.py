@@ -101,7 +101,7 @@ class GravityViTConfig(GlitchClassifierConfig):
             of Gravity Spy's O3 model) or a list of class names (see ``GlitchClassifierConfig``).
         id2label (`dict[int, str]`, *optional*):
             Class names by index; defaults to the classes of ``label_set``.
-        logit_temperature (`float`, *optional*, defaults to 1.0), unknown_threshold (`float`, *optional*):
+        logit_temperature (`float`, *optional*, defaults to 1.0), unknown_threshold (`float`, *optional*), unknown_score_method (`str`, *optional*, defaults to `"energy"`):
             The calibration fitted at the end of training (see ``GlitchClassifierConfig``).
 
     Raises:

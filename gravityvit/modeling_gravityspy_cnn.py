@@ -24,6 +24,7 @@ from .modeling_gravityvit import (
     prepare_config_inputs,
     uniform_view_weights,
 )
+from .modeling_unknown import GlitchFeatureStatistics
 
 
 def tile_merged_view(views: torch.Tensor) -> torch.Tensor:
@@ -56,6 +57,8 @@ class GravitySpyCNNPreTrainedModel(FiniteWeightsMixin, PreTrainedModel):
     main_input_name = "pixel_values"
     input_modalities = ("image",)
     _no_split_modules: ClassVar[list[str]] = ["GravitySpyCNNBlock"]
+    # Models saved before the unknown-score statistics existed load with them unfitted (zeros).
+    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = [r"unknown_statistics\."]
     accepts_loss_kwargs = False
 
     def _init_weights(self, module: nn.Module) -> None:
@@ -63,6 +66,10 @@ class GravitySpyCNNPreTrainedModel(FiniteWeightsMixin, PreTrainedModel):
             init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
+        elif isinstance(module, GlitchFeatureStatistics):
+            # Unfitted statistics (a model saved before they existed loads them so).
+            for buffer in module.buffers(recurse=False):
+                init.zeros_(buffer)
 
     def get_input_embeddings(self) -> None:
         """Vision model: there are no token embeddings."""
@@ -91,6 +98,8 @@ class GravitySpyCNNForGlitchClassification(GravitySpyCNNPreTrainedModel):
         self.activation = nn.ReLU()
         self.dropout = nn.Dropout(config.dropout)
         self.classifier = nn.Linear(config.dense_size, config.num_labels)
+        # Class statistics of the dense layer's output for the relative Mahalanobis unknown score.
+        self.unknown_statistics = GlitchFeatureStatistics(config.num_labels, config.dense_size)
         self.post_init()
 
     def forward(
@@ -139,17 +148,25 @@ class GravitySpyCNNForGlitchClassification(GravitySpyCNNPreTrainedModel):
         for block in self.blocks:
             hidden = block(hidden)
             hidden_states.append(hidden)
-        logits = self.classifier(self.dropout(self.activation(self.dense(hidden.flatten(1)))))
+        features = self.activation(self.dense(hidden.flatten(1)))
+        logits = self.classifier(self.dropout(features))
         loss = None
         if labels is not None:
             loss = config_classification_loss(logits, labels, config)
         logits = scale_logits(logits, config)
+        unknown_score = self.unknown_statistics(
+            logits, features, getattr(config, "unknown_score_method", "energy")
+        )
         view_weights = uniform_view_weights(view_mask, logits.dtype)
         states = tuple(hidden_states) if output_hidden_states else None
         if not return_dict:
-            return tuple(v for v in (loss, logits, view_weights, states) if v is not None)
+            return tuple(v for v in (loss, logits, view_weights, states, unknown_score) if v is not None)
         return GlitchClassifierOutput(
-            loss=loss, logits=logits, view_weights=view_weights, hidden_states=states
+            loss=loss,
+            logits=logits,
+            view_weights=view_weights,
+            hidden_states=states,
+            unknown_score=unknown_score,
         )
 
 

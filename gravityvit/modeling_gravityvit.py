@@ -10,10 +10,12 @@ Data flow of ``GravityViTForGlitchClassification``::
          present views (masked keys)
       -> pooled (B, D) = mean of the Q fused queries; view_weights (B, V) = attention mass per view
       -> MLP head -> logits (B, num_labels); loss from the config (gravityvit.losses)
+      -> unknown_score (B,) from the logits or the pooled feature (gravityvit.modeling_unknown)
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +32,9 @@ from transformers.utils import ModelOutput
 from .configuration_gravityvit import GravityViTConfig
 from .losses import config_classification_loss, scale_logits
 from .modeling_backbone import create_config_backbone, resolve_backbone_fields
+from .modeling_unknown import GlitchFeatureStatistics
+
+logger = logging.getLogger(__name__)
 
 BACKBONE_WEIGHT_SUFFIXES: tuple[str, ...] = (".safetensors", ".pth", ".pt", ".bin")
 # Normalised pixels lie within a few units of 0; anything beyond this is not a normalised view.
@@ -64,6 +69,19 @@ class FiniteWeightsMixin:
         loaded = super().from_pretrained(pretrained_model_name_or_path, *args, **kwargs)
         model = loaded[0] if isinstance(loaded, tuple) else loaded
         check_finite_weights(model, pretrained_model_name_or_path)
+        statistics = getattr(model, "unknown_statistics", None)
+        if (
+            getattr(model.config, "unknown_score_method", "energy") == "relative_mahalanobis"
+            and statistics is not None
+            and not statistics.is_fitted()
+        ):
+            # The threshold was fitted on the relative Mahalanobis score; the energy score it falls
+            # back to lives on another scale, so the unknown flags are meaningless until refitted.
+            logger.warning(
+                "%s: config.json asks for the relative_mahalanobis unknown score but the weights hold no "
+                "class statistics; the energy score is returned instead. Refit with gravityvit calibrate.",
+                pretrained_model_name_or_path,
+            )
         return loaded
 
 
@@ -120,6 +138,12 @@ class GlitchClassifierOutput(ModelOutput):
             convolution block `(batch_size, channels, height, width)`.
         attentions (`tuple(torch.FloatTensor)`, *optional*, returned with `output_attentions=True`):
             As in ``GravityViTModelOutput.attentions`` (None for the CNN and non-attention fusions).
+        unknown_score (`torch.DoubleTensor` of shape `(batch_size,)`):
+            The unknown-glitch score of the config's ``unknown_score_method`` (higher = less like any
+            trained class; see ``gravityvit.modeling_unknown``): the energy of ``logits``, or the
+            relative Mahalanobis distance of the pooled feature to the fitted class statistics.
+            Compared with the config's ``unknown_threshold`` to flag unknown glitches. Detached
+            (no gradient); float64 except on MPS.
     """
 
     loss: torch.FloatTensor | None = None
@@ -127,6 +151,7 @@ class GlitchClassifierOutput(ModelOutput):
     view_weights: torch.FloatTensor | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
     attentions: tuple[torch.FloatTensor, ...] | None = None
+    unknown_score: torch.DoubleTensor | None = None
 
 
 def lone_view_slot(view_durations_s: list[float]) -> int:
@@ -475,6 +500,8 @@ class GravityViTPreTrainedModel(FiniteWeightsMixin, PreTrainedModel):
     # timm's attention layers call F.scaled_dot_product_attention themselves.
     _supports_sdpa = True
     _no_split_modules: ClassVar[list[str]] = ["GravityViTModel"]
+    # Models saved before the unknown-score statistics existed load with them unfitted (zeros).
+    _keys_to_ignore_on_load_missing: ClassVar[list[str]] = [r"unknown_statistics\."]
     # The loss is computed from the config inside forward; the Trainer passes no loss kwargs.
     accepts_loss_kwargs = False
 
@@ -486,6 +513,10 @@ class GravityViTPreTrainedModel(FiniteWeightsMixin, PreTrainedModel):
             init.trunc_normal_(module.queries, std=std)
         elif isinstance(module, GravityViTConcatFusion):
             init.trunc_normal_(module.missing_view_token, std=std)
+        elif isinstance(module, GlitchFeatureStatistics):
+            # Unfitted statistics (a model saved before they existed loads them so).
+            for buffer in module.buffers(recurse=False):
+                init.zeros_(buffer)
         if isinstance(
             module,
             (GravityViTFusionLayer, GravityViTCrossAttentionFusion, GravityViTConcatFusion, GravityViTHead),
@@ -724,6 +755,8 @@ class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
         super().__init__(config)
         self.gravityvit = GravityViTModel(config)
         self.head = GravityViTHead(config)
+        # Class statistics of the pooled feature for the relative Mahalanobis unknown score.
+        self.unknown_statistics = GlitchFeatureStatistics(config.num_labels, config.hidden_size)
         self.post_init()
 
     def load_backbone_weights(self, path: str | Path) -> None:
@@ -765,8 +798,18 @@ class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
         if labels is not None:
             loss = config_classification_loss(logits, labels, self.config)
         logits = scale_logits(logits, self.config)
+        unknown_score = self.unknown_statistics(
+            logits, outputs.pooler_output, getattr(self.config, "unknown_score_method", "energy")
+        )
         if not return_dict:
-            values = (loss, logits, outputs.view_weights, outputs.hidden_states, outputs.attentions)
+            values = (
+                loss,
+                logits,
+                outputs.view_weights,
+                outputs.hidden_states,
+                outputs.attentions,
+                unknown_score,
+            )
             return tuple(v for v in values if v is not None)
         return GlitchClassifierOutput(
             loss=loss,
@@ -774,6 +817,7 @@ class GravityViTForGlitchClassification(GravityViTPreTrainedModel):
             view_weights=outputs.view_weights,
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+            unknown_score=unknown_score,
         )
 
 

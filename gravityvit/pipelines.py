@@ -13,8 +13,10 @@ file, an Arrow dataset, strain with GPS times, or one array, image or path (the 
 Each sample gives ``{"sample_id", "label", "score", "top_k": [{"label", "score"}, ...],
 "view_weights": {"0.5": w, "1.0": w, ...}, "unknown_score", "is_unknown"}``. Scores are softmax
 probabilities of the logits divided by the config's ``logit_temperature`` (calibrated when the model
-was); ``unknown_score`` is the energy ``-logsumexp`` of those logits and ``is_unknown`` whether it
-exceeds the config's ``unknown_threshold`` (None when the model has none). The inputs are turned
+was); ``unknown_score`` is the model's unknown-glitch score (the config's ``unknown_score_method``:
+the energy ``-logsumexp`` of those logits, or the relative Mahalanobis distance of the pooled feature
+to the class statistics saved with the model) and ``is_unknown`` whether it exceeds the config's
+``unknown_threshold`` (None when the model has none). The inputs are turned
 into samples by ``pipeline_inputs.expand_inputs`` (also importable from here), which ``gravityvit
 predict`` uses too, so the CLI and the pipeline group inputs identically.
 
@@ -170,7 +172,11 @@ class GlitchClassificationPipeline(Pipeline):
         if view_weights is None:  # a model without fusion weights: spread over the present views
             mask = view_mask.float()
             view_weights = mask / mask.sum(-1, keepdim=True).clamp(min=1.0)
-        return {"logits": outputs.logits, "view_weights": view_weights, "sample_id": sample_id}
+        result = {"logits": outputs.logits, "view_weights": view_weights, "sample_id": sample_id}
+        unknown_score = getattr(outputs, "unknown_score", None)
+        if unknown_score is not None:
+            result["unknown_score"] = unknown_score
+        return result
 
     def postprocess(self, model_outputs: dict[str, Any], top_k: int = 5) -> dict[str, Any]:
         """Rank the classes of one sample; raise ``InputError`` when the model gave NaN or inf."""
@@ -190,8 +196,11 @@ class GlitchClassificationPipeline(Pipeline):
         durations = getattr(self.model.config, "view_durations_s", VIEW_DURATIONS_S)
         weights = model_outputs["view_weights"][0].float().tolist()
         sample_id = model_outputs["sample_id"]
-        # Energy score of the (temperature-scaled) logits, as gravityvit.inference.unknown computes it.
-        unknown_score = float(-torch.logsumexp(logits.double(), dim=-1))
+        if "unknown_score" in model_outputs:
+            unknown_score = float(model_outputs["unknown_score"].reshape(-1)[0])
+        else:
+            # A model that returns no score (older code): the energy of the temperature-scaled logits.
+            unknown_score = float(-torch.logsumexp(logits.double(), dim=-1))
         threshold = getattr(self.model.config, "unknown_threshold", None)
         return {
             "sample_id": sample_id[0] if isinstance(sample_id, list) else sample_id,

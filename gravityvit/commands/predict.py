@@ -173,6 +173,8 @@ def classify_samples(
                     "view_weights": outputs["view_weights"][index : index + 1],
                     "sample_id": outputs["sample_id"][index],
                 }
+                if "unknown_score" in outputs:
+                    item["unknown_score"] = outputs["unknown_score"][index : index + 1]
                 try:
                     result = pipe.postprocess(item, top_k=top_k)
                 except InputError as error:  # NaN scores: reported, never printed as a prediction

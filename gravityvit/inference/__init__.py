@@ -16,7 +16,8 @@ _EXPORTS: dict[str, str] = export_table(
     add_class: AddClassError add_class add_class_to_directory
     calibration: calibrate_model calibration_summary expected_calibration_error fit_temperature
     calibration: plot_reliability_diagram
-    unknown: fit_unknown_threshold open_set_auroc unknown_scores
+    unknown: fit_feature_statistics fit_model_feature_statistics fit_unknown_threshold open_set_auroc
+    unknown: unknown_scores
     stability: time_shift_stability
     real_samples: RealSample accuracy_summary load_real_samples
     onnx_runtime: OnnxExportError OnnxGlitchClassifier export_onnx

@@ -11,6 +11,9 @@ The new class is a prototype on the frozen features that the classifier's last l
 
 The old classes' logits are bit-for-bit what they were; only samples that look like the examples
 move to the new class. ``id2label`` grows by one; ``class_weights`` (if any) get the mean weight.
+When the model holds the class statistics of the relative Mahalanobis unknown score
+(``gravityvit.modeling_unknown``), the new class's mean is the mean of its examples' pooled features
+and the shared covariance stays, so samples like the examples score lower (nearer a class) than before.
 
 ``gravityvit add-class --model DIR --name NAME --examples FOLDER --output DIR2`` and
 :func:`add_class_to_directory` write a new model directory (weights, processor, code, and the model
@@ -30,6 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+
+from gravityvit.modeling_unknown import STATISTICS_BUFFERS
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +72,9 @@ def _replace_final_linear(model: nn.Module, layer: nn.Linear) -> None:
 @torch.no_grad()
 def example_features(
     model: nn.Module, image_processor: Any, examples: Sequence[Any], batch_size: int = 16
-) -> tuple[np.ndarray, np.ndarray]:
-    """Frozen features (the final linear layer's inputs) and undivided logits of ``GlitchSample``s.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Frozen features (the final linear layer's inputs), undivided logits and pooled features of
+    ``GlitchSample``s.
 
     Returns
     -------
@@ -76,14 +82,24 @@ def example_features(
         float64 (N, in_features).
     logits : np.ndarray
         float64 (N, num_labels), before the temperature.
+    pooled : np.ndarray or None
+        float64 (N, D), the features the unknown score reads (``model.unknown_statistics``'s
+        input); None for a model without it.
     """
     from gravityvit.pipelines import GlitchClassificationPipeline
 
     pipe = GlitchClassificationPipeline(model=model, image_processor=image_processor, device=model.device)
     captured: list[torch.Tensor] = []
-    hook = final_linear(model).register_forward_hook(
-        lambda _m, inputs, _o: captured.append(inputs[0].detach())
-    )
+    pooled: list[torch.Tensor] = []
+    hooks = [
+        final_linear(model).register_forward_hook(lambda _m, inputs, _o: captured.append(inputs[0].detach()))
+    ]
+    statistics = getattr(model, "unknown_statistics", None)
+    if statistics is not None:
+        # Called with (logits, features, method): keep the features.
+        hooks.append(
+            statistics.register_forward_hook(lambda _m, inputs, _o: pooled.append(inputs[1].detach()))
+        )
     logits = []
     try:
         model.eval()
@@ -92,10 +108,33 @@ def example_features(
             outputs = pipe.forward(pipe.collate(prepared))
             logits.append(outputs["logits"].double().cpu())
     finally:
-        hook.remove()
+        for hook in hooks:
+            hook.remove()
     temperature = float(getattr(model.config, "logit_temperature", 1.0))
     features = torch.cat(captured).double().cpu().numpy()
-    return features, torch.cat(logits).numpy() * temperature
+    pooled_features = torch.cat(pooled).double().cpu().numpy() if pooled else None
+    return features, torch.cat(logits).numpy() * temperature, pooled_features
+
+
+def grow_feature_statistics(model: nn.Module, pooled: np.ndarray | None) -> bool:
+    """Append the new class to ``model.unknown_statistics``: its examples' mean pooled feature and count.
+
+    The shared and background covariances stay as they were fitted on the training split. Unfitted
+    statistics grow by a zero row (count 0) so that their shape follows ``num_labels``. Returns
+    whether the new class got a mean.
+    """
+    statistics = getattr(model, "unknown_statistics", None)
+    if statistics is None:
+        return False
+    fitted = statistics.is_fitted() and pooled is not None
+    hidden_size = statistics.class_means.shape[1]
+    mean = pooled.mean(axis=0) if fitted else np.zeros(hidden_size)
+    count = float(len(pooled)) if fitted else 0.0
+    values = {name: getattr(statistics, name).detach().double().cpu().numpy() for name in STATISTICS_BUFFERS}
+    values["class_means"] = np.concatenate([values["class_means"], mean[None]])
+    values["class_counts"] = np.concatenate([values["class_counts"], [count]])
+    statistics.load_statistics(values)
+    return fitted
 
 
 def imprinted_row(
@@ -171,7 +210,7 @@ def add_class(
         raise AddClassError(
             f"class {name!r} needs at least {MIN_EXAMPLES} examples to add; got {len(samples)}"
         )
-    features, logits = example_features(model, image_processor, samples, batch_size=batch_size)
+    features, logits, pooled = example_features(model, image_processor, samples, batch_size=batch_size)
 
     new_model = copy.deepcopy(model).eval()
     old = final_linear(new_model)
@@ -187,6 +226,7 @@ def add_class(
             layer.bias[:-1] = old.bias
             layer.bias[-1] = row_bias
     _replace_final_linear(new_model, layer)
+    grow_feature_statistics(new_model, pooled)
 
     config = new_model.config
     index = len(config.id2label)
@@ -291,5 +331,6 @@ __all__ = [
     "added_class_note",
     "example_features",
     "final_linear",
+    "grow_feature_statistics",
     "imprinted_row",
 ]

@@ -8,7 +8,8 @@ log-likelihood; it changes no predicted label. The fitted ``T`` is stored in the
 ``gravityvit predict``, the evaluation report) sees calibrated scores.
 
 :func:`calibrate_model` does it for a trained model on a validation split, together with the
-unknown-glitch threshold of :mod:`gravityvit.inference.unknown`.
+unknown-glitch threshold (and, given the training split, the class statistics of the relative
+Mahalanobis score) of :mod:`gravityvit.inference.unknown`.
 """
 
 from __future__ import annotations
@@ -248,13 +249,17 @@ def calibrate_model(
     device: str | torch.device | None = None,
     known_pass_rate: float = 0.95,
     progress: bool = False,
+    statistics_dataset: Any | None = None,
+    unknown_score_method: str | None = None,
 ) -> dict[str, Any]:
-    """Fit ``logit_temperature`` and ``unknown_threshold`` of ``model.config`` on a labelled split.
+    """Fit ``logit_temperature`` and ``unknown_threshold`` of ``model.config`` on a labelled split,
+    and with ``statistics_dataset`` the feature statistics of the relative Mahalanobis score.
 
     Parameters
     ----------
     model : PreTrainedModel
-        A GravityViT or CNN-baseline classifier; its config is updated in place (save it afterwards).
+        A GravityViT or CNN-baseline classifier; its config (and its ``unknown_statistics`` buffers,
+        when fitted) are updated in place (save it afterwards).
     image_processor : GravityViTImageProcessor
         The model's processor.
     dataset : datasets.Dataset
@@ -265,18 +270,57 @@ def calibrate_model(
         Defaults to CUDA > MPS > CPU.
     known_pass_rate : float
         Fraction of these (known) samples whose unknown score stays at or below the threshold.
+    statistics_dataset : datasets.Dataset, optional
+        The training split: with the ``"relative_mahalanobis"`` score, the class statistics are
+        (re)fitted on its pooled features first. Without it, the model's fitted statistics are used.
+    unknown_score_method : str, optional
+        ``"energy"`` or ``"relative_mahalanobis"``; default: the config's ``unknown_score_method``.
+        Stored in the config; the threshold is fitted on that score.
 
     Returns
     -------
     dict
         ``temperature``, the ECE / NLL before and after (:func:`calibration_summary`),
-        ``unknown_threshold``, ``known_pass_rate`` and ``num_samples``.
+        ``unknown_score_method``, ``unknown_threshold``, ``known_pass_rate``, ``num_samples`` and,
+        when fitted here, ``feature_statistics``.
+
+    Raises
+    ------
+    ValueError
+        For fewer than 2 labelled samples, an unknown score method, or the relative Mahalanobis
+        score for a model without fitted statistics and without ``statistics_dataset``.
     """
-    from gravityvit.inference.unknown import fit_unknown_threshold, unknown_scores
+    from gravityvit.configuration_common import check_unknown_score_method
+    from gravityvit.inference.unknown import (
+        fit_model_feature_statistics,
+        fit_unknown_threshold,
+        unknown_scores,
+    )
     from gravityvit.training.evaluation import predict_split
 
     if len(dataset) < 2:
         raise ValueError(f"calibration needs at least 2 labelled samples; the split has {len(dataset)}")
+    method = check_unknown_score_method(
+        unknown_score_method or getattr(model.config, "unknown_score_method", "energy")
+    )
+    statistics_summary = None
+    if method == "relative_mahalanobis":
+        statistics = getattr(model, "unknown_statistics", None)
+        if statistics_dataset is not None:
+            statistics_summary = fit_model_feature_statistics(
+                model,
+                image_processor,
+                statistics_dataset,
+                batch_size=batch_size,
+                device=device,
+                progress=progress,
+            )
+        elif statistics is None or not statistics.is_fitted():
+            raise ValueError(
+                "the relative Mahalanobis unknown score needs class statistics: give the training split "
+                "to fit them on (statistics_dataset; gravityvit calibrate --statistics-split train)"
+            )
+    model.config.unknown_score_method = method
     predictions = predict_split(
         model, image_processor, dataset, batch_size=batch_size, device=device, progress=progress
     )
@@ -287,23 +331,29 @@ def calibrate_model(
     raw = predictions.logits[labelled].astype(np.float64) * float(model.config.logit_temperature)
     labels = predictions.labels[labelled]
     temperature = fit_temperature(raw, labels)
-    threshold = fit_unknown_threshold(unknown_scores(raw / temperature), known_pass_rate)
+    # The energy depends on the temperature just fitted; the relative Mahalanobis score does not.
+    scores = unknown_scores(raw / temperature) if method == "energy" else predictions.unknown_scores[labelled]
+    threshold = fit_unknown_threshold(scores, known_pass_rate)
     model.config.logit_temperature = temperature
     model.config.unknown_threshold = threshold
     summary = calibration_summary(raw, labels, temperature)
     summary.update(
         {
+            "unknown_score_method": method,
             "unknown_threshold": threshold,
             "known_pass_rate": float(known_pass_rate),
             "num_samples": int(labelled.sum()),
         }
     )
+    if statistics_summary is not None:
+        summary["feature_statistics"] = statistics_summary
     logger.info(
-        "calibrated on %d samples: temperature %.4f (ECE %.4f -> %.4f), unknown threshold %.4f",
+        "calibrated on %d samples: temperature %.4f (ECE %.4f -> %.4f), %s unknown threshold %.4f",
         summary["num_samples"],
         temperature,
         summary["ece_before"],
         summary["ece_after"],
+        method,
         threshold,
     )
     return summary
@@ -312,12 +362,16 @@ def calibrate_model(
 def calibrate_and_save(
     model: Any, image_processor: Any, dataset: Any, output_dir: str | Path, **kwargs: Any
 ) -> dict[str, Any]:
-    """:func:`calibrate_model` on ``dataset``, then rewrite ``output_dir/config.json`` with the fit.
+    """:func:`calibrate_model` on ``dataset``, then rewrite ``output_dir/config.json`` with the fit
+    (and the weights file, whose ``unknown_statistics`` buffers change when statistics are fitted).
 
     Called at the end of training on the validation split; ``kwargs`` go to :func:`calibrate_model`.
     """
     summary = calibrate_model(model, image_processor, dataset, **kwargs)
-    model.config.save_pretrained(output_dir)
+    if "feature_statistics" in summary:
+        model.save_pretrained(output_dir, safe_serialization=True)
+    else:
+        model.config.save_pretrained(output_dir)
     return summary
 
 

@@ -2,8 +2,9 @@
 
 ``export_onnx`` writes a GravityViT (or CNN-baseline) classifier as one ONNX graph with a dynamic
 batch: inputs ``pixel_values`` (batch, views, 3, height, width) float32 and ``view_mask`` (batch,
-views) bool, outputs ``logits`` (batch, num_labels) and ``view_weights`` (batch, views), the same
-tensors the torch model returns (logits already divided by the config's ``logit_temperature``).
+views) bool, outputs ``logits`` (batch, num_labels), ``view_weights`` (batch, views) and
+``unknown_score`` (batch,), the same tensors the torch model returns (logits already divided by the
+config's ``logit_temperature``; the unknown score of the config's ``unknown_score_method``, float64).
 The graph is checked against the torch model before it is kept: a model whose export is not
 faithful raises ``OnnxExportError`` instead of leaving a file that predicts something else.
 
@@ -38,6 +39,8 @@ from gravityvit.file_utils import OutputKind, atomic_path
 
 INPUT_NAMES: tuple[str, str] = ("pixel_values", "view_mask")
 OUTPUT_NAMES: tuple[str, str] = ("logits", "view_weights")
+# The third output of graphs exported with the unknown score (files exported before have two outputs).
+SCORE_OUTPUT_NAME = "unknown_score"
 DEFAULT_OPSET = 17
 # Largest difference from the torch model that an export may show on the check inputs.
 EXPORT_TOLERANCE = 1e-4
@@ -49,6 +52,7 @@ _META_TEMPERATURE = "gravityvit.logit_temperature"
 _META_LABELS = "gravityvit.id2label"
 _META_WEIGHTS = "gravityvit.weights_sha256"
 _META_MODEL_TYPE = "gravityvit.model_type"
+_META_SCORE_METHOD = "gravityvit.unknown_score_method"
 _FORMAT_VERSION = "1"
 _INSTALL_HINT = "install the onnx extra: pip install 'gravityvit[onnx]' (onnx and onnxruntime)"
 # Weight files hashed into the fingerprint of a model directory (shards are found via the index).
@@ -120,17 +124,23 @@ def weights_fingerprint(directory: str | os.PathLike) -> str | None:
 
 
 class _ClassifierGraph(nn.Module):
-    """The classifier with the ONNX graph's signature: (pixel_values, view_mask) -> (logits, view_weights)."""
+    """The classifier with the ONNX graph's signature: (pixel_values, view_mask) -> (logits, view_weights,
+    unknown_score)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model
 
-    def forward(
-        self, pixel_values: torch.Tensor, view_mask: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, pixel_values: torch.Tensor, view_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
         outputs = self.model(pixel_values=pixel_values, view_mask=view_mask, return_dict=True)
-        return outputs.logits, outputs.view_weights
+        return _output_tensors(outputs)
+
+
+def _output_tensors(outputs: Any) -> tuple[torch.Tensor, ...]:
+    """``(logits, view_weights[, unknown_score])`` of a model output, the order of the graph's outputs."""
+    score = getattr(outputs, "unknown_score", None)
+    values = (outputs.logits, outputs.view_weights)
+    return values if score is None else (*values, score)
 
 
 def example_inputs(config: Any, batch: int = 2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -178,7 +188,7 @@ def _describe(model: nn.Module) -> str:
 def _run_torch(model: nn.Module, pixel_values: torch.Tensor, view_mask: torch.Tensor) -> list[np.ndarray]:
     with torch.inference_mode():
         outputs = model(pixel_values=pixel_values, view_mask=view_mask, return_dict=True)
-    return [outputs.logits.float().numpy(), outputs.view_weights.float().numpy()]
+    return [tensor.numpy() for tensor in _output_tensors(outputs)]
 
 
 def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
@@ -188,7 +198,9 @@ def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
     del graph.metadata_props[:]
     for key, value in metadata.items():
         graph.metadata_props.add(key=key, value=value)
-    graph.doc_string = "GravityViT glitch classifier: pixel_values, view_mask -> logits, view_weights"
+    graph.doc_string = (
+        "GravityViT glitch classifier: pixel_values, view_mask -> logits, view_weights, unknown_score"
+    )
     onnx.save(graph, str(path))
 
 
@@ -221,7 +233,9 @@ def export_onnx(
     Returns
     -------
     dict
-        ``max_logit_difference`` and ``max_view_weight_difference`` on the check inputs.
+        ``max_logit_difference``, ``max_view_weight_difference`` and
+        ``max_unknown_score_difference`` (relative: ``|difference| / (1 + |score|)``) on the check
+        inputs.
 
     Raises
     ------
@@ -250,13 +264,20 @@ def export_onnx(
     # The wrapper is put in eval mode too: the exporter restores the wrapper's mode afterwards, which
     # would otherwise switch the model to training (dropout on) for the comparison below.
     graph = _ClassifierGraph(model).eval()
-    dynamic_axes = {name: {0: "batch"} for name in (*INPUT_NAMES, *OUTPUT_NAMES)}
+    output_names = list(OUTPUT_NAMES)
+    if hasattr(model, "unknown_statistics"):
+        output_names.append(SCORE_OUTPUT_NAME)
+    dynamic_axes = {name: {0: "batch"} for name in (*INPUT_NAMES, *output_names)}
     metadata = {
         _META_FORMAT: _FORMAT_VERSION,
         _META_MODEL_TYPE: str(getattr(config, "model_type", "")),
         _META_TEMPERATURE: repr(float(getattr(config, "logit_temperature", 1.0) or 1.0)),
         _META_LABELS: json.dumps({str(k): v for k, v in config.id2label.items()}, sort_keys=True),
     }
+    if SCORE_OUTPUT_NAME in output_names:
+        from gravityvit.inference.unknown import effective_unknown_score_method
+
+        metadata[_META_SCORE_METHOD] = effective_unknown_score_method(model)
     if fingerprint is not None:
         metadata[_META_WEIGHTS] = fingerprint
     with atomic_path(output, kind=ONNX_MODEL) as temporary:
@@ -270,7 +291,7 @@ def export_onnx(
                     example_inputs(config),
                     str(temporary),
                     input_names=list(INPUT_NAMES),
-                    output_names=list(OUTPUT_NAMES),
+                    output_names=output_names,
                     dynamic_axes=dynamic_axes,
                     opset_version=opset,
                     dynamo=False,
@@ -291,13 +312,14 @@ def _compare(model: nn.Module, path: Path, tolerance: float) -> dict[str, float]
         session = _session(path, providers=["CPUExecutionProvider"])
     except Exception as error:
         raise OnnxExportError(f"ONNX Runtime cannot load the graph of {_describe(model)}: {error}") from error
+    names = [node.name for node in session.get_outputs()]
     worst = {"max_logit_difference": 0.0, "max_view_weight_difference": 0.0}
+    if SCORE_OUTPUT_NAME in names:
+        worst["max_unknown_score_difference"] = 0.0
     for pixel_values, view_mask in _check_inputs(model.config):
         expected = _run_torch(model, pixel_values, view_mask)
         try:
-            got = session.run(
-                list(OUTPUT_NAMES), {"pixel_values": pixel_values.numpy(), "view_mask": view_mask.numpy()}
-            )
+            got = session.run(names, {"pixel_values": pixel_values.numpy(), "view_mask": view_mask.numpy()})
         except Exception as error:
             raise OnnxExportError(
                 f"the ONNX graph of {_describe(model)} does not run in ONNX Runtime for a batch of "
@@ -306,15 +328,20 @@ def _compare(model: nn.Module, path: Path, tolerance: float) -> dict[str, float]
         for key, expected_array, got_array in zip(worst, expected, got):
             if got_array.shape != expected_array.shape:
                 raise OnnxExportError(
-                    f"the ONNX graph of {_describe(model)} gives {OUTPUT_NAMES[list(worst).index(key)]} of shape "
+                    f"the ONNX graph of {_describe(model)} gives {names[list(worst).index(key)]} of shape "
                     f"{got_array.shape}, the model {expected_array.shape}"
                 )
-            worst[key] = max(worst[key], float(np.max(np.abs(got_array - expected_array))))
+            difference = np.abs(got_array.astype(np.float64) - expected_array)
+            if key == "max_unknown_score_difference":
+                # Distances reach hundreds: compare them relative to their size.
+                difference = difference / (1.0 + np.abs(expected_array))
+            worst[key] = max(worst[key], float(np.max(difference)))
     if max(worst.values()) > tolerance or not all(np.isfinite(list(worst.values()))):
         raise OnnxExportError(
             f"the ONNX graph of {_describe(model)} disagrees with the model: logits differ by up to "
-            f"{worst['max_logit_difference']:.3g} and view weights by {worst['max_view_weight_difference']:.3g} "
-            f"(allowed {tolerance:g}); the model has operations the exporter does not trace faithfully"
+            f"{worst['max_logit_difference']:.3g}, view weights by {worst['max_view_weight_difference']:.3g} and "
+            f"unknown scores by {worst.get('max_unknown_score_difference', 0.0):.3g} (allowed {tolerance:g}); the "
+            "model has operations the exporter does not trace faithfully"
         )
     return worst
 
@@ -363,9 +390,13 @@ class OnnxGlitchClassifier(nn.Module):
 
     The config's ``logit_temperature`` applies even when it changed after the export: the file
     records the temperature its logits were divided by, and the logits are rescaled to the config's.
+    ``unknown_score`` is the graph's relative Mahalanobis score when it was exported with one, else
+    the energy of the rescaled logits (as the torch model computes it).
     """
 
-    def __init__(self, session: Any, config: Any, exported_temperature: float = 1.0) -> None:
+    def __init__(
+        self, session: Any, config: Any, exported_temperature: float = 1.0, score_method: str = "energy"
+    ) -> None:
         super().__init__()
         self.session = session
         self.config = config
@@ -373,6 +404,10 @@ class OnnxGlitchClassifier(nn.Module):
         # The graph's logits are raw / exported_temperature; the config wants raw / temperature.
         self.logit_scale = exported_temperature / temperature
         self.providers = list(session.get_providers())
+        outputs = [node.name for node in session.get_outputs()]
+        # The graph's score is used only for the feature-space score; the energy follows the logits.
+        self.read_score = score_method == "relative_mahalanobis" and SCORE_OUTPUT_NAME in outputs
+        self.output_names = [*OUTPUT_NAMES, SCORE_OUTPUT_NAME] if self.read_score else list(OUTPUT_NAMES)
 
     @property
     def device(self) -> torch.device:
@@ -433,7 +468,12 @@ class OnnxGlitchClassifier(nn.Module):
         metadata = session.get_modelmeta().custom_metadata_map
         _check_session(path, session, metadata, config, directory)
         processor = _load_processor(directory, config, trust_remote_code)
-        classifier = cls(session, config, float(metadata.get(_META_TEMPERATURE, "1.0")))
+        classifier = cls(
+            session,
+            config,
+            float(metadata.get(_META_TEMPERATURE, "1.0")),
+            metadata.get(_META_SCORE_METHOD, "energy"),
+        )
         return classifier, processor
 
     def forward(
@@ -441,6 +481,7 @@ class OnnxGlitchClassifier(nn.Module):
     ) -> Any:
         """Classify a batch: ``pixel_values`` (B, V, 3, H, W) and ``view_mask`` (B, V) bool (default all present)."""
         from gravityvit.modeling_gravityvit import GlitchClassifierOutput
+        from gravityvit.modeling_unknown import energy_score
 
         if kwargs.get("labels") is not None:
             raise ValueError("the ONNX backend classifies only; it computes no loss (labels given)")
@@ -450,17 +491,20 @@ class OnnxGlitchClassifier(nn.Module):
             )
         if view_mask is None:
             view_mask = torch.ones(pixel_values.shape[:2], dtype=torch.bool)
-        logits, view_weights = self.session.run(
-            list(OUTPUT_NAMES),
+        results = self.session.run(
+            self.output_names,
             {
                 "pixel_values": pixel_values.detach().to("cpu", torch.float32).numpy(),
                 "view_mask": view_mask.detach().to("cpu", torch.bool).numpy(),
             },
         )
-        logits = torch.from_numpy(logits)
+        logits = torch.from_numpy(results[0])
         if self.logit_scale != 1.0:
             logits = logits * self.logit_scale
-        return GlitchClassifierOutput(logits=logits, view_weights=torch.from_numpy(view_weights))
+        score = torch.from_numpy(results[2]).double() if self.read_score else energy_score(logits)
+        return GlitchClassifierOutput(
+            logits=logits, view_weights=torch.from_numpy(results[1]), unknown_score=score
+        )
 
 
 def _load_processor(directory: Path, config: Any, trust_remote_code: bool) -> Any:
@@ -490,6 +534,13 @@ def _check_session(path: Path, session: Any, metadata: dict[str, str], config: A
         raise OnnxModelError(
             f"{path} was exported for other classes than {directory / 'config.json'} lists; export the model "
             "again with gravityvit export-onnx"
+        )
+    exported_method = metadata.get(_META_SCORE_METHOD)
+    configured_method = getattr(config, "unknown_score_method", "energy")
+    if exported_method is not None and exported_method != configured_method:
+        raise OnnxModelError(
+            f"{path} computes the {exported_method} unknown score, {directory / 'config.json'} asks for "
+            f"{configured_method}; export the model again with gravityvit export-onnx"
         )
     exported_weights = metadata.get(_META_WEIGHTS)
     if exported_weights is not None and exported_weights != weights_fingerprint(directory):

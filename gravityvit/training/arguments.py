@@ -155,6 +155,13 @@ class GlitchTrainingArguments(TrainingArguments):
     evaluate_test: bool = dataclasses.field(
         default=True, metadata={"help": "Write the evaluation report on the test split at the end."}
     )
+    unknown_score_method: str = dataclasses.field(
+        default="relative_mahalanobis",
+        metadata={
+            "help": "Unknown-glitch score fitted at the end: 'relative_mahalanobis' (class statistics of the "
+            "pooled features of the training split, saved with the weights) or 'energy' (of the logits)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.report_to in ("auto", ["auto"]):
@@ -178,6 +185,9 @@ class GlitchTrainingArguments(TrainingArguments):
                     self.fp16 = True
         elif self.mixed_precision not in ("auto", "no"):
             raise ValueError(f"mixed_precision must be 'auto' or 'no'; got {self.mixed_precision!r}")
+        from gravityvit.configuration_common import check_unknown_score_method
+
+        check_unknown_score_method(self.unknown_score_method)
         if self.dataloader_pin_memory and not torch.cuda.is_available():
             self.dataloader_pin_memory = False  # pinned memory only helps host-to-GPU copies
         if self.remove_unused_columns:

@@ -34,7 +34,7 @@ import torch
 
 from gravityvit.file_utils import OutputKind, atomic_path, check_output, directory_of_files
 from gravityvit.inference.calibration import add_calibration_to_report
-from gravityvit.inference.unknown import unknown_summary
+from gravityvit.inference.unknown import effective_unknown_score_method, unknown_scores, unknown_summary
 from gravityvit.training.data import GlitchCollator, GlitchViewsTransform, prepare_split
 from gravityvit.training.intervals import bootstrap_intervals
 from gravityvit.training.metrics import compute_glitch_metrics
@@ -73,12 +73,19 @@ class Predictions:
         float32 (N, V) fusion weight of each view, None when the model does not report them.
     view_mask : np.ndarray
         bool (N, V), the views given to the model.
+    unknown_scores : np.ndarray or None
+        float64 (N,) the model's ``unknown_score`` (of its config's ``unknown_score_method``), or the
+        energy of ``logits`` for a model that returns none.
+    features : np.ndarray or None
+        float64 (N, D) the pooled features the unknown score reads, with ``return_features``.
     """
 
     logits: np.ndarray
     labels: np.ndarray
     view_weights: np.ndarray | None
     view_mask: np.ndarray
+    unknown_scores: np.ndarray | None = None
+    features: np.ndarray | None = None
 
     @property
     def predicted(self) -> np.ndarray:
@@ -113,6 +120,7 @@ def predict_split(
     num_workers: int = 0,
     progress: bool = True,
     keep_views: Sequence[int] | None = None,
+    return_features: bool = False,
 ) -> Predictions:
     """Run ``model`` over one split (an untransformed Dataset) in batches.
 
@@ -136,6 +144,8 @@ def predict_split(
         Show a tqdm progress bar.
     keep_views : sequence of int, optional
         Give the model only these view positions (the others masked); exclusive with ``only_view``.
+    return_features : bool
+        Also collect the pooled features that ``model.unknown_statistics`` reads (``features``).
     """
     from torch.utils.data import DataLoader
     from tqdm.auto import tqdm
@@ -148,23 +158,42 @@ def predict_split(
     )
     was_training = model.training
     model.eval().to(device)
-    logits, labels, weights, masks = [], [], [], []
+    logits, labels, weights, masks, scores, features = [], [], [], [], [], []
+    hook = None
+    if return_features:
+        statistics = getattr(model, "unknown_statistics", None)
+        if statistics is None:
+            raise ValueError(f"{type(model).__name__} has no unknown_statistics to read pooled features from")
+        # The statistics module is called with (logits, features, method): keep the features.
+        hook = statistics.register_forward_hook(
+            lambda _module, inputs, _output: features.append(inputs[1].detach().double().cpu().numpy())
+        )
     description = "predict" if only_view is None else f"predict (view {only_view} only)"
     if keep_views is not None:
         description = f"predict (views {list(keep_views)})"
-    for batch in tqdm(loader, desc=description, disable=not progress, leave=False):
-        output = model(pixel_values=batch["pixel_values"].to(device), view_mask=batch["view_mask"].to(device))
-        logits.append(output.logits.float().cpu().numpy())
-        labels.append(batch["labels"].numpy() if "labels" in batch else np.full(len(output.logits), -100))
-        masks.append(batch["view_mask"].numpy())
-        view_weights = getattr(output, "view_weights", None)
-        weights.append(None if view_weights is None else view_weights.float().cpu().numpy())
-    model.train(was_training)
+    try:
+        for batch in tqdm(loader, desc=description, disable=not progress, leave=False):
+            output = model(
+                pixel_values=batch["pixel_values"].to(device), view_mask=batch["view_mask"].to(device)
+            )
+            logits.append(output.logits.float().cpu().numpy())
+            labels.append(batch["labels"].numpy() if "labels" in batch else np.full(len(output.logits), -100))
+            masks.append(batch["view_mask"].numpy())
+            view_weights = getattr(output, "view_weights", None)
+            weights.append(None if view_weights is None else view_weights.float().cpu().numpy())
+            score = getattr(output, "unknown_score", None)
+            scores.append(unknown_scores(output.logits) if score is None else score.double().cpu().numpy())
+    finally:
+        if hook is not None:
+            hook.remove()
+        model.train(was_training)
     return Predictions(
         logits=np.concatenate(logits),
         labels=np.concatenate(labels).astype(np.int64),
         view_weights=None if any(w is None for w in weights) else np.concatenate(weights),
         view_mask=np.concatenate(masks).astype(bool),
+        unknown_scores=np.concatenate(scores),
+        features=np.concatenate(features) if return_features else None,
     )
 
 
@@ -546,7 +575,11 @@ def write_evaluation_report(
             for name, row in zip(label_names, table)
         }
 
-    report["unknown"] = unknown_summary(predictions.logits, getattr(model.config, "unknown_threshold", None))
+    report["unknown"] = unknown_summary(
+        predictions.unknown_scores,
+        getattr(model.config, "unknown_threshold", None),
+        effective_unknown_score_method(model),
+    )
     if time_shift_samples_per_class > 0:
         from gravityvit.inference.stability import time_shift_stability
 

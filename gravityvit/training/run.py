@@ -443,7 +443,8 @@ def _train(
 
     if trainer.is_world_process_zero():
         unwrapped = trainer.accelerator.unwrap_model(trainer.model)
-        # Temperature and unknown-glitch threshold fitted on the validation split, saved in config.json.
+        # Temperature and unknown-glitch threshold fitted on the validation split, saved in config.json;
+        # the relative Mahalanobis score's class statistics on the training split (no augmentation).
         result.calibration = calibrate_and_save(
             unwrapped,
             image_processor,
@@ -451,6 +452,8 @@ def _train(
             training_args.output_dir,
             batch_size=training_args.per_device_eval_batch_size,
             device=trainer.args.device,
+            statistics_dataset=train_split,
+            unknown_score_method=training_args.unknown_score_method,
         )
         report = None
         if training_args.evaluate_test:

@@ -15,7 +15,7 @@ from gravityvit import GravityViTForGlitchClassification, GravityViTImageProcess
 from gravityvit.commands import calibrate
 from gravityvit.hub import save_shareable_model
 from gravityvit.inference.calibration import calibrate_model
-from gravityvit.inference.unknown import unknown_scores
+from gravityvit.inference.unknown import fit_feature_statistics, relative_mahalanobis_scores, unknown_scores
 from gravityvit.training.evaluation import predict_split, write_evaluation_report
 
 from .conftest import TINY_MODEL, TINY_OVERRIDES
@@ -54,6 +54,50 @@ def test_calibrate_model_fits_temperature_and_threshold(tiny_model, tiny_dataset
         model.config.logit_temperature, model.config.unknown_threshold = 1.0, None
 
 
+def test_calibrate_model_fits_the_relative_mahalanobis_statistics_on_the_training_split(tiny_dataset):
+    config = get_named_config(TINY_MODEL, **TINY_OVERRIDES)
+    torch.manual_seed(0)
+    model = GravityViTForGlitchClassification(config).eval()
+    processor = GravityViTImageProcessor.from_config(config)
+    dataset = datasets.load_from_disk(str(tiny_dataset))
+    with pytest.raises(ValueError, match="needs class statistics"):
+        calibrate_model(model, processor, dataset["validation"], unknown_score_method="relative_mahalanobis")
+    summary = calibrate_model(
+        model,
+        processor,
+        dataset["validation"],
+        batch_size=8,
+        device="cpu",
+        statistics_dataset=dataset["train"],
+        unknown_score_method="relative_mahalanobis",
+    )
+    assert summary["unknown_score_method"] == model.config.unknown_score_method == "relative_mahalanobis"
+    assert summary["feature_statistics"]["num_samples"] == len(dataset["train"])
+    # The statistics are those of the training split's features.
+    train = predict_split(model, processor, dataset["train"], progress=False, return_features=True)
+    expected = fit_feature_statistics(train.features, train.labels, len(config.id2label))
+    np.testing.assert_allclose(
+        model.unknown_statistics.class_means.numpy(), expected["class_means"], rtol=1e-5, atol=1e-6
+    )
+    # The threshold is fitted on the model's (relative Mahalanobis) scores of the validation split.
+    validation = predict_split(model, processor, dataset["validation"], progress=False)
+    np.testing.assert_allclose(
+        validation.unknown_scores,
+        relative_mahalanobis_scores(
+            predict_split(
+                model, processor, dataset["validation"], progress=False, return_features=True
+            ).features,
+            expected,
+        ),
+        rtol=1e-4,
+        atol=1e-3,
+    )
+    assert (validation.unknown_scores <= model.config.unknown_threshold).mean() >= 0.95
+    assert summary["unknown_threshold"] == pytest.approx(
+        np.quantile(validation.unknown_scores, 0.95, method="higher")
+    )
+
+
 def test_report_has_ece_before_and_after_and_reliability_diagram(tiny_model, tiny_dataset, tmp_path):
     model, processor = tiny_model
     test = datasets.load_from_disk(str(tiny_dataset))["test"]
@@ -86,6 +130,13 @@ def test_calibrate_command_writes_a_new_model(tiny_model, tiny_dataset, tmp_path
     written = json.loads((tmp_path / "calibrated" / "config.json").read_text())
     assert written["logit_temperature"] > 1.0 and written["unknown_threshold"] is not None
     assert json.loads((source / "config.json").read_text()).get("unknown_threshold") is None  # source kept
+    # By default the relative Mahalanobis statistics are fitted on the training split and saved.
+    assert written["unknown_score_method"] == "relative_mahalanobis"
+    calibrated = GravityViTForGlitchClassification.from_pretrained(tmp_path / "calibrated")
+    assert calibrated.unknown_statistics.is_fitted()
+    assert calibrated.unknown_statistics.class_counts.sum() == len(
+        datasets.load_from_disk(str(tiny_dataset))["train"]
+    )
     # An existing folder that is not an earlier model is refused.
     (tmp_path / "mine").mkdir()
     args = parser.parse_args([*argv, "--output", str(tmp_path / "mine"), "--overwrite"])

@@ -168,3 +168,34 @@ def test_open_set_benchmark_leaves_classes_out_together(four_classes, tmp_path):
         assert figures["left_out_with"] == [other]
         assert figures["num_unknown"] == 2 and figures["num_known"] == 4
         assert 0.0 <= figures["add_class"]["recall"] <= 1.0 and "reference_recall" not in figures
+        # The model's score is the relative Mahalanobis one; the energy AUROC is reported beside it.
+        assert figures["unknown_score_method"] == "relative_mahalanobis"
+        assert 0.0 <= figures["energy_auroc"] <= 1.0
+    assert "AUROC (relative_mahalanobis) | AUROC (energy)" in benchmark.markdown_table(results)
+
+    # --reuse rescores the trained run without training again: the saved model is left as it was.
+    weights = run_dir / "model" / "model.safetensors"
+    before = (weights.read_bytes(), (run_dir / "model" / "config.json").read_text())
+    rescored = benchmark.run(
+        [
+            "--dataset",
+            str(four_classes),
+            "--held_out",
+            CLASSES[0],
+            CLASSES[1],
+            "--leave_out_together",
+            "--reuse",
+            "--add_class_examples",
+            "0",
+            "--work_dir",
+            str(tmp_path / "work"),
+            *TINY_TRAINING,
+        ]
+    )
+    assert (weights.read_bytes(), (run_dir / "model" / "config.json").read_text()) == before
+    for name, figures in rescored["held_out"].items():
+        original = results["held_out"][name]
+        # The same model and statistics: the same figures.
+        for key in ("auroc", "energy_auroc", "known_accuracy", "unknown_flagged", "known_flagged"):
+            assert figures[key] == pytest.approx(original[key], abs=1e-9), key
+        assert figures["calibration"]["feature_statistics"]["num_samples"] == 6

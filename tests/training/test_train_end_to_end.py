@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from gravityvit.training.arguments import parse_evaluation_arguments, parse_train_arguments
 from gravityvit.training.run import evaluate, train
@@ -50,6 +51,14 @@ def test_training_writes_model_processor_card_and_report(trained):
     assert saved_config["logit_temperature"] == pytest.approx(results.calibration["temperature"])
     assert saved_config["unknown_threshold"] == pytest.approx(results.calibration["unknown_threshold"])
     assert metrics["calibration"]["temperature"] == pytest.approx(saved_config["logit_temperature"])
+    # The relative Mahalanobis score's class statistics, fitted on the training split, are in the
+    # weights file, and the test report's unknown scores are that score.
+    assert saved_config["unknown_score_method"] == "relative_mahalanobis"
+    assert results.calibration["feature_statistics"]["num_samples"] == 44
+    weights = load_file(output_dir / "model.safetensors")
+    assert weights["unknown_statistics.class_counts"].tolist() == [2.0] * 22
+    assert bool(weights["unknown_statistics.precision"].any())
+    assert metrics["unknown"]["method"] == "relative_mahalanobis"
     card = (output_dir / "README.md").read_text()
     assert (
         "macro" in card.lower() and "simulat" not in card.split("---")[1]
