@@ -69,6 +69,7 @@ from gravityvit.inference.real_samples import (  # noqa: E402
     classify,
     load_pipeline,
     load_real_samples,
+    single_duration_accuracy,
 )
 
 DEFAULT_OUTPUT = REPO_ROOT / "outputs" / "sim_to_real"
@@ -363,6 +364,30 @@ def markdown_report(report: Mapping[str, Any]) -> str:
             "",
             f"The confusion matrix is `confusion.png`; every mistake is drawn in {', '.join(f'`{p}`' for p in pages) or 'no figure (no mistakes)'}.",
         ]
+    single = report.get("single_duration")
+    if single and single["all"]["n"]:
+        lines += [
+            "",
+            "## One duration at a time",
+            "",
+            "Each real sample with all four durations, classified from each duration alone (the others "
+            "masked), as a sample that comes with one duration only would be:",
+            "",
+            "| duration | right | accuracy | mistakes (true -> predicted: count) |",
+            "|---|---:|---:|---|",
+        ]
+        for name, row in single.items():
+            if name == "all":
+                continue
+            mistakes = "; ".join(
+                f"{true} -> " + ", ".join(f"{p} {c}" for p, c in row_.items())
+                for true, row_ in row["confusion"].items()
+            )
+            lines.append(
+                f"| {name} s | {row['correct']} / {row['n']} | {row['accuracy']:.3f} | {mistakes or '-'} |"
+            )
+        total = single["all"]
+        lines.append(f"| all | {total['correct']} / {total['n']} | **{total['accuracy']:.3f}** | |")
     lines += [
         "",
         "## Where the simulated views differ from the real ones",
@@ -586,6 +611,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             pipe, simulated_views, [f"simulated-{i}" for i in range(len(simulated_views))], args.batch_size
         )
         report["simulated_accuracy"] = accuracy_summary(simulated_labels, simulated_predictions.predicted)
+        report["single_duration"] = single_duration_accuracy(pipe, samples, args.batch_size)
         report["figures"]["mistakes"] = plot_mistakes(samples, predictions, args.output)
         plot_confusion(report["accuracy"], args.output / "confusion.png")
         report["figures"]["confusion"] = "confusion.png"

@@ -79,6 +79,21 @@ def test_sim_to_real_end_to_end(real_dirs, model_dir, tmp_path, monkeypatch):
     assert accuracy["confusion"]["Whistle"] == {predictions["cccccccccc"]["label"]: 1}
     assert report["simulated_accuracy"]["n"] == 2
 
+    # One duration at a time: the two complete Blips, each classified from each view alone, as the
+    # pipeline classifies that view given alone.
+    single = report["single_duration"]
+    assert set(single) == {"0.5", "1.0", "2.0", "4.0", "all"} and single["all"]["n"] == 8
+    for duration in ("0.5", "4.0"):
+        alone = [
+            pipe(str(folder / "Blip" / f"H1_{sample_id}_spectrogram_{duration}.png"))
+            for folder, sample_id in zip(real_dirs, ("aaaaaaaaaa", "dddddddddd"))
+        ]
+        labels = [(result[0] if isinstance(result, list) else result)["label"] for result in alone]
+        assert single[duration]["n"] == 2 and single[duration]["correct"] == labels.count("Blip")
+    assert single["all"]["correct"] == sum(single[d]["correct"] for d in ("0.5", "1.0", "2.0", "4.0"))
+    for row in (single[d] for d in ("0.5", "1.0", "2.0", "4.0")):
+        assert row["correct"] + sum(sum(r.values()) for r in row["confusion"].values()) == row["n"]
+
     # Figures: every mistake drawn (20 a page), the confusion matrix, real beside simulated views.
     wrong = 4 - right
     assert report["figures"]["mistakes"] == [
@@ -105,6 +120,7 @@ def test_sim_to_real_end_to_end(real_dirs, model_dir, tmp_path, monkeypatch):
     assert json.loads((output / "report.json").read_text())["accuracy"]["correct"] == right
     markdown = (output / "report.md").read_text()
     assert "## Accuracy on the real samples" in markdown and "### Whistle" in markdown
+    assert "## One duration at a time" in markdown
     csv_lines = (output / "statistics.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + len(rows) and csv_lines[0].startswith("class,duration_s,statistic")
     cached = sorted((output / "simulated").rglob("*.npz"))

@@ -176,6 +176,53 @@ def accuracy_by_view_count(
     return result
 
 
+def single_duration_accuracy(
+    pipe, samples: Sequence[RealSample], batch_size: int
+) -> dict[str, dict[str, Any]]:
+    """Accuracy of the complete samples (all four durations) classified from each duration alone.
+
+    Real samples often come with one duration only (a 4 s-only set, a single PNG). Every complete
+    sample gives one such input per duration, so this measures single-duration inputs on real glitches
+    with four times as many trials as there are complete samples, without the bias of which durations
+    happen to be missing.
+
+    Returns
+    -------
+    dict
+        Per duration label (e.g. ``"4.0"``) and ``"all"``: ``n``, ``correct``, ``accuracy`` and, per
+        duration, ``confusion`` (true label -> predicted label -> count, mistakes only).
+    """
+    complete = [s for s in samples if bool(np.all(s.view_mask))]
+    result: dict[str, dict[str, Any]] = {}
+    total = correct_total = 0
+    for position, duration_s in enumerate(gravity_spy.VIEW_DURATIONS_S):
+        views_list = [
+            [view if index == position else None for index, view in enumerate(s.views)] for s in complete
+        ]
+        ids = [f"{s.sample_id}@{gravity_spy.duration_label(duration_s)}" for s in complete]
+        predicted = classify(pipe, views_list, ids, batch_size).predicted if complete else []
+        correct = sum(s.label == p for s, p in zip(complete, predicted))
+        confusion: dict[str, dict[str, int]] = {}
+        for s, p in zip(complete, predicted):
+            if s.label != p:
+                row = confusion.setdefault(s.label, {})
+                row[p] = row.get(p, 0) + 1
+        result[gravity_spy.duration_label(duration_s)] = {
+            "n": len(complete),
+            "correct": correct,
+            "accuracy": correct / len(complete) if complete else math.nan,
+            "confusion": confusion,
+        }
+        total += len(complete)
+        correct_total += correct
+    result["all"] = {
+        "n": total,
+        "correct": correct_total,
+        "accuracy": correct_total / total if total else math.nan,
+    }
+    return result
+
+
 __all__ = [
     "Predictions",
     "RealSample",
@@ -184,4 +231,5 @@ __all__ = [
     "classify",
     "load_pipeline",
     "load_real_samples",
+    "single_duration_accuracy",
 ]

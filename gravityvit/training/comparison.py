@@ -277,10 +277,19 @@ def measure_cost(
     }
 
 
+# The "prediction" of a real sample that has none of the model's durations.
+NO_MODEL_VIEW = "(no view of the model's durations)"
+
+
 def real_accuracy(
     model_dir: str, samples: list[Any], device: str = "cpu", batch_size: int = 32
 ) -> dict[str, Any]:
-    """Accuracy of the model in ``model_dir`` on real samples: overall, per folder and by durations present."""
+    """Accuracy of the model in ``model_dir`` on real samples: overall, per folder and by durations present.
+
+    A sample with none of the model's durations (a 4 s-only sample for the 1 s single-view model)
+    cannot be classified by it: it counts as wrong, and ``without_model_view`` says how many there were.
+    """
+    from gravityvit import gravity_spy
     from gravityvit.inference.real_samples import (
         accuracy_by_view_count,
         accuracy_summary,
@@ -289,16 +298,33 @@ def real_accuracy(
     )
 
     pipe = load_pipeline(model_dir, device)
-    predictions = classify(
-        pipe, [s.present_views for s in samples], [s.sample_id for s in samples], batch_size
-    )
-    summary = accuracy_summary([s.label for s in samples], predictions.predicted, [s.folder for s in samples])
+    model_durations = list(pipe.model.config.view_durations_s)
+    answerable = [
+        index
+        for index, sample in enumerate(samples)
+        if any(
+            present and gravity_spy.match_duration(duration, model_durations) is not None
+            for duration, present in zip(gravity_spy.VIEW_DURATIONS_S, sample.view_mask)
+        )
+    ]
+    predicted = [NO_MODEL_VIEW] * len(samples)
+    if answerable:
+        predictions = classify(
+            pipe,
+            [samples[i].present_views for i in answerable],
+            [samples[i].sample_id for i in answerable],
+            batch_size,
+        )
+        for index, label in zip(answerable, predictions.predicted):
+            predicted[index] = label
+    summary = accuracy_summary([s.label for s in samples], predicted, [s.folder for s in samples])
     return {
         "n": summary["n"],
         "correct": summary["correct"],
         "accuracy": summary["accuracy"],
         "per_folder": summary["per_folder"],
-        "by_view_count": accuracy_by_view_count(samples, predictions.predicted),
+        "by_view_count": accuracy_by_view_count(samples, predicted),
+        "without_model_view": len(samples) - len(answerable),
     }
 
 
@@ -592,6 +618,13 @@ def real_table(runs: dict[str, list[dict[str, Any]]]) -> str:
             f"{_mean_std_of([part(r, False) for r in results])} (n = {first['n'] - n_four})",
         ]
         lines.append("| " + " | ".join(cells) + " |")
+    unanswered = {n: rs[0]["real"].get("without_model_view", 0) for n, rs in runs.items() if "real" in rs[0]}
+    notes = [f"{name}: {count}" for name, count in unanswered.items() if count]
+    if notes:
+        lines += [
+            "",
+            "Samples with none of a model's durations count as wrong for it (" + "; ".join(notes) + ").",
+        ]
     return "\n".join(lines) + "\n"
 
 

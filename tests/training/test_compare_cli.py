@@ -190,3 +190,43 @@ def test_tiny_comparison_end_to_end(tiny_preset, tiny_dataset, tmp_path):
     assert (output / "comparison.md").read_text() == report
     for name in runs:
         assert f"| {name} |" in report
+
+
+def test_real_accuracy_counts_samples_without_the_models_durations_as_wrong(tmp_path):
+    # A 1 s single-view model cannot classify a sample that has only the 4 s view: the comparison
+    # counts it as wrong (and says so) instead of stopping.
+    from inference_helpers import write_kaggle_sample
+
+    from gravityvit.configuration_gravityvit import GravityViTConfig
+    from gravityvit.hub import save_shareable_model
+    from gravityvit.image_processing_gravityvit import GravityViTImageProcessor
+    from gravityvit.inference.real_samples import load_real_samples
+    from gravityvit.modeling_gravityvit import GravityViTForGlitchClassification
+
+    config = GravityViTConfig(
+        backbone="vit_tiny_patch16_224",
+        backbone_kwargs={"depth": 1, "embed_dim": 32, "num_heads": 2},
+        image_size=32,
+        num_views=1,
+        view_durations_s=[1.0],
+        fusion_num_heads=2,
+    )
+    model = GravityViTForGlitchClassification(config).eval()
+    model_dir = save_shareable_model(
+        model, tmp_path / "single", image_processor=GravityViTImageProcessor.from_config(config)
+    )
+    real = tmp_path / "real"
+    write_kaggle_sample(real / "Blip", "aaaaaaaaaa", ("0.5", "1.0", "2.0", "4.0"), seed=1)
+    write_kaggle_sample(real / "Blip", "bbbbbbbbbb", ("4.0",), seed=2)
+    samples, failures = load_real_samples([real])
+    assert not failures and len(samples) == 2
+
+    result = compare.real_accuracy(str(model_dir), samples)
+    assert result["n"] == 2 and result["without_model_view"] == 1
+    assert result["by_view_count"]["1"] == {"n": 1, "correct": 0, "accuracy": 0.0}
+    assert result["correct"] == result["by_view_count"]["4"]["correct"]
+    runs = {"single-view ViT (1 s)": [{"real": result}]}
+    assert (
+        "none of a model's durations count as wrong for it (single-view ViT (1 s): 1)"
+        in compare.real_table(runs)
+    )
