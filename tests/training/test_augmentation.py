@@ -93,6 +93,25 @@ def test_view_dropout_keeps_at_least_one_view_and_reaches_one_and_two():
         assert mask.tolist() == one.tolist()
 
 
+def test_view_dropout_keeps_k_views_with_probability_proportional_to_one_over_k():
+    # With four durations present, 1, 2 and 3 kept views have probabilities 6/11, 3/11 and 2/11, so
+    # single durations (the commonest partial input, e.g. 4 s-only samples) are seen most.
+    augmentation = SpectrogramAugmentation(view_dropout=1.0, noise_std=0.0)
+    rng = np.random.default_rng(1)
+    views = np.full((4, *VIEW_SHAPE), 0.5, dtype=np.float32)
+    draws = 3000
+    counts = np.bincount(
+        [int(augmentation.drop_views(np.ones(4, bool), rng).sum()) for _ in range(draws)], minlength=4
+    )
+    expected = np.array([0, 6, 3, 2]) / 11 * draws
+    assert counts[0] == 0 and np.all(np.abs(counts - expected) < 4 * np.sqrt(expected + 1))
+    # Every duration is as likely to be the one kept.
+    singles = [augmentation.drop_views(np.ones(4, bool), rng) for _ in range(draws)]
+    kept = np.array([m for m in singles if m.sum() == 1]).sum(0)
+    assert kept.min() > 0.8 * kept.mean()
+    assert augmentation(views, np.ones(4, bool), rng)[1].sum() < 4
+
+
 def test_invalid_settings_raise():
     with pytest.raises(ValueError, match="view_dropout"):
         SpectrogramAugmentation(view_dropout=1.5)
