@@ -143,7 +143,7 @@ class GlitchClassifierOutput(ModelOutput):
             trained class; see ``gravityvit.modeling_unknown``): the energy of ``logits``, or the
             relative Mahalanobis distance of the pooled feature to the fitted class statistics.
             Compared with the config's ``unknown_threshold`` to flag unknown glitches. Detached
-            (no gradient); float64 except on MPS.
+            (no gradient); float64 except on MPS; None in training mode.
     """
 
     loss: torch.FloatTensor | None = None

@@ -86,12 +86,18 @@ class GlitchFeatureStatistics(nn.Module):
         background_distance = ((background @ self.background_precision.to(dtype)) * background).sum(-1)
         return (class_distances - background_distance[:, None]).min(dim=-1).values
 
-    def forward(self, logits: torch.Tensor, features: torch.Tensor, method: str = "energy") -> torch.Tensor:
+    def forward(
+        self, logits: torch.Tensor, features: torch.Tensor, method: str = "energy"
+    ) -> torch.Tensor | None:
         """The unknown score (B,) of a batch: ``method`` from ``UNKNOWN_SCORE_METHODS``.
 
         ``logits`` are the temperature-scaled logits, ``features`` the pooled features the head
         read. ``"relative_mahalanobis"`` without fitted statistics falls back to the energy score.
+        None in training mode: a training step has no use for it, and ``is_fitted`` would make every
+        step wait for the device.
         """
+        if self.training:
+            return None
         if method == "relative_mahalanobis" and self.is_fitted():
             return self.relative_mahalanobis(features)
         return energy_score(logits)

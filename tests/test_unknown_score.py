@@ -168,6 +168,15 @@ def test_statistics_round_trip_and_give_the_model_s_unknown_score(kind, tmp_path
 
 
 @pytest.mark.parametrize("kind", ["gravityvit", "cnn"])
+def test_training_steps_compute_no_unknown_score(kind):
+    model, processor = tiny_gravityvit() if kind == "gravityvit" else tiny_cnn()
+    inputs = processor([random_views(3), random_views(4)], return_tensors="pt")
+    output = model.train()(**inputs, labels=torch.tensor([0, 1]))
+    assert output.unknown_score is None and output.loss is not None
+    assert model.eval()(**inputs).unknown_score.shape == (2,)
+
+
+@pytest.mark.parametrize("kind", ["gravityvit", "cnn"])
 def test_models_without_statistics_keep_the_energy_score(kind, tmp_path):
     model, processor = tiny_gravityvit() if kind == "gravityvit" else tiny_cnn()
     inputs = processor([random_views(3), random_views(4)], return_tensors="pt")
