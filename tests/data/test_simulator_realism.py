@@ -37,7 +37,9 @@ CHECKS: dict[str, tuple[tuple[str, float], ...]] = {
     "1080Lines": (("peak_frequency_hz", 1.2), PEAK_ENERGY, TIME_SHARE),
     "1400Ripples": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY),
     "Air_Compressor": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY),
-    "Blip": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    # Real blips are bright up to ~330 Hz: blips centred too low (bright only to ~280 Hz) left the
+    # real ones' short views to Repeating_Blips.
+    "Blip": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_high_hz", 0.2)),
     # The real chirps' views have bright speckle across 0.5-0.9 of every window while the hook itself
     # lasts 0.1-0.3 s: their time extent measures that background, not the chirp.
     "Chirp": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY),
@@ -45,13 +47,15 @@ CHECKS: dict[str, tuple[tuple[str, float], ...]] = {
     "Helix": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     "Koi_Fish": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     "Light_Modulation": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
-    "Low_Frequency_Burst": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    # Real low-frequency bursts are flat: bright from 11 Hz to only ~24 Hz.
+    "Low_Frequency_Burst": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_high_hz", 0.3)),
     "Low_Frequency_Lines": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     "No_Glitch": (BRIGHT_RATIO, PEAK_ENERGY),
     "None_of_the_Above": (PEAK_OCTAVES, ("bright_fraction", 2.5)),
     "Paired_Doves": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     "Power_Line": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
-    "Repeating_Blips": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    # Real repeating blips sit higher than lone blips: dark below ~60 Hz.
+    "Repeating_Blips": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_low_hz", 0.6)),
     "Scattered_Light": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     # Real scratchy views are dark below the band (~120 Hz): a simulated band whose blobs smear
     # bright pixels down to ~30 Hz reads, in the 4 s view, as no glitch at all.

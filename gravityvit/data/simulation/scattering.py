@@ -13,6 +13,10 @@ import numpy as np
 
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
+# The arches fade steeply towards their feet: in the real 2 s and 4 s views one arch is bright over
+# only 1.3-1.7 s, and the rows below ~15 Hz stay dark.
+ARCH_ENVELOPE_POWER = 2.5
+
 
 def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list[float]) -> None:
     """Add arches f(t) = f_top |sin(pi (t - t_a) / T)| over the whole 8 s, one per top frequency, tops at ``t0``.
@@ -30,7 +34,7 @@ def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list
             4.0,
             lambda t, f=top_hz: f * arch(t),
             snr * rank**-0.5 * w.rng.uniform(0.7, 1.0),
-            envelope=lambda t: arch(t) ** 0.5 * _tukey((t + 4.0) / 8.0, 0.2),
+            envelope=lambda t: arch(t) ** ARCH_ENVELOPE_POWER * _tukey((t + 4.0) / 8.0, 0.2),
         )
 
 
@@ -45,13 +49,16 @@ def _fringe_harmonics(w: Waveform, lowest_hz: float = 15.0) -> list[float]:
     return [n * fundamental for n in range(first, first + int(w.rng.integers(2, 5)))]
 
 
+SCATTERED_LIGHT_PERIOD_S: tuple[float, float] = (2.0, 6.0)
+
+
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches below ~60 Hz, seconds long. Real arches are slow (the fringe period is that of
     # the scattering surface's motion, seconds): a few nearly flat lines in the short views, which
     # only the arches of the 2 s and 4 s views tell from Low_Frequency_Lines. Loud enough to saturate
     # their tops, but most of the view stays dark (bright share ~0.04 in the real views).
     snr = trigger_snr(w.rng, low=10.0, cap=40.0)
-    _arch_stack(w, t0, snr, _loguniform(w.rng, 2.0, 8.0), _fringe_harmonics(w))
+    _arch_stack(w, t0, snr, _loguniform(w.rng, *SCATTERED_LIGHT_PERIOD_S), _fringe_harmonics(w))
     return snr
 
 
@@ -95,10 +102,11 @@ def add_background_scattering(w: Waveform, label: str, glitch_snr: float) -> boo
 def _light_modulation(w: Waveform, t0: float) -> float:
     # Loud low-frequency bursts of the arm power: a bright, saturated lump at 10-30 Hz, wide in time
     # (0.1-0.5 s), most often with a tall spike rising from it, two to several of them 0.1-0.6 s
-    # apart: the modulation repeats, and the lumps fill much of the short views.
+    # apart: the modulation repeats, and the lumps fill much of the short views. The real trains
+    # run for 1.5-2 s (the bright region's extent in the 2 s and 4 s views).
     snr = _loguniform(w.rng, 25.0, 300.0)
-    count = int(w.rng.integers(2, 7))
-    spacing = _loguniform(w.rng, 0.1, 0.6)
+    count = int(w.rng.integers(3, 11))
+    spacing = _loguniform(w.rng, 0.15, 0.7)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
         time_s = t0 + k * spacing * (1 + w.rng.normal(0, 0.1))
@@ -114,16 +122,22 @@ def _light_modulation(w: Waveform, t0: float) -> float:
     return snr
 
 
+LOW_FREQUENCY_BURST_TOP_HZ: tuple[float, float] = (13.0, 20.0)
+LOW_FREQUENCY_BURST_Q: tuple[float, float] = (5.0, 10.0)
+
+
 def _low_frequency_burst(w: Waveform, t0: float) -> float:
-    # A smooth hump of power below ~50 Hz lasting 0.3-2 s: overlapping low-Q bursts.
-    # Real ones sit at the very bottom of the view (10-25 Hz), bright and often saturated.
+    # A smooth hump of power at the very bottom of the view lasting 0.3-2 s: overlapping bursts.
+    # Real ones are bright (often saturated) and flat: bright from 11 Hz to only 22-24 Hz, over
+    # 0.4 s of the 0.5 s view and 1.3 s of the 4 s view, so the bursts are narrow-band (Q 5-10).
     snr = trigger_snr(w.rng, low=12.0, index=1.2, cap=120.0)
     duration = _loguniform(w.rng, 0.5, 3.0)
-    top = w.rng.uniform(16, 30)
-    w.add_sine_gaussian(t0, w.rng.uniform(11, top), w.rng.uniform(2.5, 5), snr)
+    top = w.rng.uniform(*LOW_FREQUENCY_BURST_TOP_HZ)
+    w.add_sine_gaussian(t0, w.rng.uniform(11, top), w.rng.uniform(*LOW_FREQUENCY_BURST_Q), snr)
     for _ in range(int(w.rng.integers(3, 10))):
         offset = w.rng.uniform(-duration / 3, duration / 3)
         # Lower frequencies towards the ends of the hump.
         frequency_hz = 11 + (top - 11) * (1 - (2 * offset / duration) ** 2) * w.rng.uniform(0.5, 1.0)
-        w.add_sine_gaussian(t0 + offset, frequency_hz, w.rng.uniform(2.5, 6), snr * w.rng.uniform(0.5, 0.9))
+        q = w.rng.uniform(*LOW_FREQUENCY_BURST_Q)
+        w.add_sine_gaussian(t0 + offset, frequency_hz, q, snr * w.rng.uniform(0.5, 0.9))
     return snr

@@ -15,19 +15,22 @@ import scipy.fft
 from gravityvit.data.simulation.constants import REFERENCE_SPAN_S
 from gravityvit.data.simulation.waveform import Waveform, _glitch_tile_snr, _loguniform, trigger_snr
 
-# The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform), log width and
-# trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
-BLIP_CENTRE_HZ: tuple[float, float] = (45.0, 110.0)
+# The blip's pulse (its width shared with Repeating_Blips): centre frequency (Hz, log-uniform), log
+# width and trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
+# From 14: the real blips' 0.5 s views are saturated (gray > 0.5) over ~2 % of the pixels.
+BLIP_CENTRE_HZ: tuple[float, float] = (65.0, 165.0)
 BLIP_LOG_WIDTH: tuple[float, float] = (0.7, 1.0)
-BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
+BLIP_SNR: tuple[float, float, float] = (14.0, 1.4, 40.0)
+# Repeating blips stay at the fainter end: a lone loud blip must not read as a repeating one.
+REPEATING_BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
 
 
 def _blip(w: Waveform, t0: float) -> float:
-    # A tall, thin teardrop: a short broadband pulse centred 45-110 Hz. The real Gravity Spy blips
-    # (0.5 s view) are brightest near 45 Hz (38-79 Hz), bright (> 0.5) over ~2 % of the pixels and
-    # ~80 of the 140 rows, a narrow head at the bottom and a thin tail up to several hundred Hz;
-    # these settings give 35 Hz (24-58 Hz), 1.8 % and 64 rows. Earlier settings (centre up to 250 Hz,
-    # narrower band, fainter) made blips that a model trained on them did not recognise in real data.
+    # A tall, thin teardrop: a short broadband pulse centred 65-165 Hz. In the 0.5 s view the 12 real
+    # blips are bright (normalized energy >= 6) from ~27 Hz to ~370 Hz over ~3 % of the pixels, with
+    # their peak near 80 Hz; these settings give ~30-370 Hz and ~80 Hz. Centred at 45-110 Hz they
+    # were bright only up to ~250 Hz, and real blips' short views, which reach higher, were taken for
+    # Repeating_Blips.
     snr = trigger_snr(w.rng, *BLIP_SNR)
     w.add_pulse(t0, _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH), snr)
     return snr
@@ -127,15 +130,16 @@ def _extremely_loud(w: Waveform, t0: float) -> float:
     return _glitch_tile_snr(w.data)
 
 
-REPEATING_BLIP_CENTRE_HZ: tuple[float, float] = (90.0, 350.0)
+REPEATING_BLIP_CENTRE_HZ: tuple[float, float] = (130.0, 450.0)
 
 
 def _repeating_blips(w: Waveform, t0: float) -> float:
-    # 2-6 blip-like pulses (no louder than blips: a lone loud blip must not read as a repeating one)
-    # at regular 0.1-0.5 s spacing. The real ones are centred higher than lone blips, at ~90-350 Hz,
-    # with tails up to several hundred Hz.
-    snr = trigger_snr(w.rng, *BLIP_SNR)
-    count, spacing = int(w.rng.integers(2, 7)), w.rng.uniform(0.1, 0.5)
+    # 3-12 blip-like pulses (no louder than blips: a lone loud blip must not read as a repeating one)
+    # at regular 0.1-0.5 s spacing: the real trains run over most of the 2 s and 4 s views (bright
+    # region 1.1 s and 1.6 s long there). They are centred higher than lone blips, at ~130-450 Hz
+    # (brightest at 120-180 Hz, bright from ~60 Hz to 500-900 Hz).
+    snr = trigger_snr(w.rng, *REPEATING_BLIP_SNR)
+    count, spacing = int(w.rng.integers(3, 13)), w.rng.uniform(0.1, 0.5)
     centre, width = _loguniform(w.rng, *REPEATING_BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
@@ -150,12 +154,13 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
 
 
 def _ripples_1400(w: Waveform, t0: float) -> float:
-    # Several short ripples near 1400 Hz within 0.1-1 s: each a quick train of 5-15 short bursts
-    # (Q 10-25, a few ms) whose frequency wiggles by +-20-80 Hz: faint specks near the top of the views.
+    # One or two short ripples near 1400 Hz (within 0.1-1 s): each a quick train of 5-15 short bursts
+    # (Q 10-25, a few ms) whose frequency wiggles by +-20-80 Hz. The real views show a single thin
+    # streak 0.05-0.1 s long near the top, bright over only ~0.3 % of the short views.
     snr = trigger_snr(w.rng, low=8.0, index=2.0, cap=30.0)
     span = _loguniform(w.rng, 0.1, 1.0)
     centre = w.rng.uniform(1300, 1500)
-    for k in range(int(w.rng.integers(2, 7))):
+    for k in range(1 if w.rng.random() < 0.6 else 2):
         time_s = t0 if k == 0 else t0 + w.rng.uniform(-span / 2, span / 2)
         level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
         frequency_hz = centre + w.rng.uniform(-60, 60)
