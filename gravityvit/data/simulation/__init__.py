@@ -111,7 +111,6 @@ from gravityvit.data.simulation.short_transients import (
     EXTREMELY_LOUD_ROW_SHARE,
     KOI_FISH_SNR,
     REPEATING_BLIP_CENTRE_HZ,
-    REPEATING_BLIP_SNR,
 )
 from gravityvit.data.simulation.waveform import (
     GLITCH_SCAN_S,
@@ -146,7 +145,6 @@ __all__ = [
     "OMICRON_SNR_THRESHOLD",
     "REFERENCE_SPAN_S",
     "REPEATING_BLIP_CENTRE_HZ",
-    "REPEATING_BLIP_SNR",
     "SAMPLE_RATE_HZ",
     "SPLIT_FRACTIONS",
     "TRIGGER_JITTER_S",

@@ -13,10 +13,6 @@ import numpy as np
 
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
-# The arches fade steeply towards their feet: in the real 2 s and 4 s views one arch is bright over
-# only 1.3-1.7 s, and the rows below ~15 Hz stay dark.
-ARCH_ENVELOPE_POWER = 2.5
-
 
 def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list[float]) -> None:
     """Add arches f(t) = f_top |sin(pi (t - t_a) / T)| over the whole 8 s, one per top frequency, tops at ``t0``.
@@ -34,7 +30,7 @@ def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list
             4.0,
             lambda t, f=top_hz: f * arch(t),
             snr * rank**-0.5 * w.rng.uniform(0.7, 1.0),
-            envelope=lambda t: arch(t) ** ARCH_ENVELOPE_POWER * _tukey((t + 4.0) / 8.0, 0.2),
+            envelope=lambda t: arch(t) ** 0.5 * _tukey((t + 4.0) / 8.0, 0.2),
         )
 
 
@@ -49,16 +45,13 @@ def _fringe_harmonics(w: Waveform, lowest_hz: float = 15.0) -> list[float]:
     return [n * fundamental for n in range(first, first + int(w.rng.integers(2, 5)))]
 
 
-SCATTERED_LIGHT_PERIOD_S: tuple[float, float] = (2.0, 6.0)
-
-
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches below ~60 Hz, seconds long. Real arches are slow (the fringe period is that of
     # the scattering surface's motion, seconds): a few nearly flat lines in the short views, which
     # only the arches of the 2 s and 4 s views tell from Low_Frequency_Lines. Loud enough to saturate
     # their tops, but most of the view stays dark (bright share ~0.04 in the real views).
     snr = trigger_snr(w.rng, low=10.0, cap=40.0)
-    _arch_stack(w, t0, snr, _loguniform(w.rng, *SCATTERED_LIGHT_PERIOD_S), _fringe_harmonics(w))
+    _arch_stack(w, t0, snr, _loguniform(w.rng, 2.0, 8.0), _fringe_harmonics(w))
     return snr
 
 

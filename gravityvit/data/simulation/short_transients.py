@@ -15,14 +15,11 @@ import scipy.fft
 from gravityvit.data.simulation.constants import REFERENCE_SPAN_S
 from gravityvit.data.simulation.waveform import Waveform, _glitch_tile_snr, _loguniform, trigger_snr
 
-# The blip's pulse (its width shared with Repeating_Blips): centre frequency (Hz, log-uniform), log
-# width and trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
-# From 14: the real blips' 0.5 s views are saturated (gray > 0.5) over ~2 % of the pixels.
+# The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform), log width and
+# trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
 BLIP_CENTRE_HZ: tuple[float, float] = (65.0, 165.0)
 BLIP_LOG_WIDTH: tuple[float, float] = (0.7, 1.0)
-BLIP_SNR: tuple[float, float, float] = (14.0, 1.4, 40.0)
-# Repeating blips stay at the fainter end: a lone loud blip must not read as a repeating one.
-REPEATING_BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
+BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
 
 
 def _blip(w: Waveform, t0: float) -> float:
@@ -138,7 +135,7 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
     # at regular 0.1-0.5 s spacing: the real trains run over most of the 2 s and 4 s views (bright
     # region 1.1 s and 1.6 s long there). They are centred higher than lone blips, at ~130-450 Hz
     # (brightest at 120-180 Hz, bright from ~60 Hz to 500-900 Hz).
-    snr = trigger_snr(w.rng, *REPEATING_BLIP_SNR)
+    snr = trigger_snr(w.rng, *BLIP_SNR)
     count, spacing = int(w.rng.integers(3, 13)), w.rng.uniform(0.1, 0.5)
     centre, width = _loguniform(w.rng, *REPEATING_BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH)
     first = -int(w.rng.integers(0, count))
