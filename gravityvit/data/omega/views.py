@@ -272,14 +272,33 @@ def _views_at_once(
     gray = np.take(_gray_lut(), _colour_index_in_place(energy))
     # resize_view's vertical pass commutes with picking each view's columns: do it once for all.
     vertical = shrink @ gray
-    horizontal = _bilinear_shrink_matrix(len(offsets[0]), gravity_spy.VIEW_WIDTH)
-    views = []
-    start = 0
-    for cells in offsets:
-        columns = vertical[:, column_of[start : start + cells.size]]
-        views.append(np.clip((horizontal @ columns.T).T, 0.0, 1.0))
-        start += cells.size
-    return np.stack(views).astype(np.float32)
+    # Each view's horizontal shrink reads its columns of the union: one matrix for all views.
+    horizontal = _view_columns_shrink(
+        column_of.tobytes(), len(offsets), unique_ns.size, gravity_spy.VIEW_WIDTH
+    )
+    views = (horizontal @ vertical.T).reshape(len(offsets), gravity_spy.VIEW_WIDTH, -1).transpose(0, 2, 1)
+    return np.clip(views, 0.0, 1.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _view_columns_shrink(column_of: bytes, views: int, columns: int, new_size: int) -> Any:
+    """Sparse float32 (views * new_size, columns): each view's horizontal shrink of its union columns.
+
+    ``column_of`` (int64 bytes) lists, view after view, the union column of each of a view's pixel
+    columns (all views have as many); row ``v * new_size + j`` of the result is output column ``j``
+    of view ``v``.
+    """
+    from scipy import sparse
+
+    picks = np.frombuffer(column_of, dtype=np.int64).reshape(views, -1)
+    shrink = _bilinear_shrink_matrix(picks.shape[1], new_size)
+    blocks = []
+    for pick in picks:
+        select = sparse.csr_matrix(
+            (np.ones(pick.size, dtype=np.float32), (np.arange(pick.size), pick)), shape=(pick.size, columns)
+        )
+        blocks.append(shrink @ select)
+    return sparse.vstack(blocks).tocsr()
 
 
 @functools.lru_cache(maxsize=64)

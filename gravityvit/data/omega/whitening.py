@@ -202,7 +202,7 @@ def _fir_from_asd(
     taper = tukey(10, alpha=1.0)
     transfer[:5] *= taper[:5]
     transfer[transfer.size - 5 :] *= taper[-5:]
-    impulse = np.fft.irfft(transfer)
+    impulse = scipy.fft.irfft(transfer)
     # gwpy windows the first and last ntaps / 2 samples of the impulse response with the two halves
     # of a Hann window, zeroes the rest, rolls it by ntaps / 2 - 1 and keeps the first ntaps: the
     # same products, read only where they are kept.
@@ -238,30 +238,82 @@ def _whiten_band_limited(
     scan_rate_hz: float,
     fduration_s: float = WHITENING_FILTER_DURATION_S,
 ) -> np.ndarray:
-    """The band below ``scan_rate_hz / 2`` of gwpy's whitened data, sampled at ``scan_rate_hz``.
+    """gwpy's whitened data below :data:`BAND_LIMIT_HZ` below ``scan_rate_hz / 2``, sampled at ``scan_rate_hz``.
 
     ``sample_rate_hz`` must be an integer multiple of ``scan_rate_hz`` and ``asd`` the estimated ASD
     (:func:`estimate_asd`, bins of ``1 / ASD_FFT_LENGTH_S`` Hz) up to ``scan_rate_hz / 2``.
-    Whitening is linear and time-invariant but for the taper of the data's edges, which is done first
-    at the input rate; the tapered data are then band-limited (their spectrum cut at
-    ``scan_rate_hz / 2``, exact for the bins kept) and whitened at ``scan_rate_hz`` with the filter
-    ``TimeSeries.whiten`` designs for that rate from the same ASD (its response equals that of the
-    filter gwpy designs at the input rate to 1e-10 below 3.75 kHz). Below 3.75 kHz, where the Q tiling
-    up to 2048 Hz reads, the spectrum of the result is that of gwpy's whitened data to 1e-6 of the
-    typical bin below 1 kHz and 2e-5 near 3.7 kHz: what differs is the leakage of gwpy's band above the
-    cut through the ends of the record. The scale is that of whitening at ``scan_rate_hz``:
-    unit-variance white noise there.
+    Whitening is linear and time-invariant but for the taper of the data's edges, which is done at
+    the input rate as gwpy does. The tapered data are then convolved with the filter
+    ``TimeSeries.whiten`` designs for ``scan_rate_hz`` from the same ASD (its response equals that
+    of the filter gwpy designs at the input rate to 1e-10 below 3.75 kHz) times a Hann roll-off from
+    ``scan_rate_hz / 2 - BAND_LIMIT_HZ`` to ``scan_rate_hz / 2``, and kept at ``scan_rate_hz``
+    (:func:`_filter_and_decimate`). Below 3.75 kHz, where the Q tiling up to 2048 Hz reads, the
+    spectrum of the result is that of gwpy's whitened data to 1e-6 of the typical bin below 1 kHz
+    and 2e-5 near 3.7 kHz: what differs is the leakage of gwpy's band above the cut through the ends
+    of the record. The scale is that of whitening at ``scan_rate_hz``: unit-variance white noise
+    there.
     """
     factor = round(sample_rate_hz / scan_rate_hz)
-    size = values.size // factor
     data = _detrend_and_taper(values, int(fduration_s * sample_rate_hz))
-    spectrum = scipy.fft.rfft(data, overwrite_x=True)[: size // 2 + 1]
-    if size % 2 == 0:
-        spectrum[-1] = 0.0  # the band stops below the new Nyquist frequency
-    band_limited = scipy.fft.irfft(spectrum, size, overwrite_x=True) / factor
     frequencies = np.arange(asd.size) / ASD_FFT_LENGTH_S
     fir = _fir_from_asd(scan_rate_hz, duration_s, asd, frequencies, 1 / ASD_FFT_LENGTH_S, 0.0, fduration_s)
-    return _convolve_same(band_limited, fir) * np.sqrt(2.0 / scan_rate_hz)
+    return _filter_and_decimate(data, fir, factor, scan_rate_hz) * np.sqrt(2.0 / scan_rate_hz)
+
+
+# Width of the Hann roll-off below the scan rate's Nyquist frequency in band-limited whitening: from
+# 3846 Hz at 8192 Hz, above the 3746 Hz the Q tiling up to 2048 Hz reads (the top tile of Q = 4).
+BAND_LIMIT_HZ = 250.0
+# Input samples transformed per block of band-limited whitening: 2^18 (16 s at 16384 Hz) keeps each
+# FFT within the caches, where one FFT of 64 s of 16384 Hz data costs about 1.5 times more per
+# sample.
+DECIMATION_BLOCK = 1 << 18
+# Extra margin of each block beyond the whitening filter, in output samples, for the tails of the
+# roll-off's impulse response (about 1e-8 of its peak 0.1 s out).
+DECIMATION_MARGIN = 1024
+
+
+def _filter_and_decimate(data: np.ndarray, fir: np.ndarray, factor: int, rate_hz: float) -> np.ndarray:
+    """``_convolve_same(band_limited(data), fir)`` at ``1 / factor`` of the data's rate, in blocks.
+
+    ``fir`` is sampled at ``rate_hz`` (the output rate) with its zero lag at ``(fir.size - 1) // 2``
+    as ``fftconvolve(mode="same")`` reads it. Each block of :data:`DECIMATION_BLOCK` input samples is
+    transformed, its spectrum below ``rate_hz / 2`` multiplied by the filter's response and the Hann
+    roll-off of :data:`BAND_LIMIT_HZ`, and inverse-transformed at the output rate; blocks overlap by
+    the filter's length plus a margin, so the circular convolution of each block is the linear one
+    of the data padded with zeros, as gwpy's.
+    """
+    out_block = DECIMATION_BLOCK // factor
+    zero_lag = (fir.size - 1) // 2
+    # Output samples a block needs before (positive lags) and after (negative lags) each output.
+    before = fir.size - 1 - zero_lag + DECIMATION_MARGIN
+    after = zero_lag + DECIMATION_MARGIN
+    step = out_block - before - after
+    response = _decimation_response(fir, out_block, rate_hz)
+    size = data.size // factor
+    blocks = -(-size // step)
+    padded = np.zeros((blocks - 1) * step * factor + DECIMATION_BLOCK)
+    padded[before * factor : before * factor + data.size] = data
+    out = np.empty(blocks * step)
+    for block in range(blocks):
+        start = block * step * factor
+        spectrum = scipy.fft.rfft(padded[start : start + DECIMATION_BLOCK])[: response.size]
+        spectrum *= response
+        filtered = scipy.fft.irfft(spectrum, out_block, overwrite_x=True)
+        out[block * step : (block + 1) * step] = filtered[before : before + step]
+    return out[:size] / factor
+
+
+def _decimation_response(taps: np.ndarray, size: int, rate_hz: float) -> np.ndarray:
+    """The response of ``taps`` (zero lag at ``(taps.size - 1) // 2``) at the ``size``-point DFT bins
+    of ``rate_hz``, times the Hann roll-off of :data:`BAND_LIMIT_HZ` below ``rate_hz / 2``."""
+    zero_lag = (taps.size - 1) // 2
+    circular = np.zeros(size)
+    circular[(np.arange(taps.size) - zero_lag) % size] = taps
+    response = scipy.fft.rfft(circular)
+    frequencies = np.arange(response.size) * rate_hz / size
+    ramp = np.clip((frequencies - (rate_hz / 2 - BAND_LIMIT_HZ)) / BAND_LIMIT_HZ, 0.0, 1.0)
+    response *= np.cos(np.pi / 2 * ramp) ** 2
+    return response
 
 
 def _convolve_same(data: np.ndarray, fir: np.ndarray) -> np.ndarray:
@@ -270,12 +322,16 @@ def _convolve_same(data: np.ndarray, fir: np.ndarray) -> np.ndarray:
     The blocks all have ``8 * fir.size`` samples: they are transformed together, with one FFT of
     the filter (``fftconvolve`` per block would transform the filter again for every block).
     """
-    from scipy.signal import fftconvolve
-
     pad = int(np.ceil(fir.size / 2))
     nfft = min(8 * fir.size, data.size)
     if nfft >= data.size / 2:
-        return fftconvolve(data, fir, mode="same")
+        # fftconvolve's arithmetic (the same transform sizes, the same numbers) without its checks.
+        size = scipy.fft.next_fast_len(data.size + fir.size - 1, real=True)
+        spectrum = scipy.fft.rfft(data, size)
+        spectrum *= scipy.fft.rfft(fir, size)
+        full = scipy.fft.irfft(spectrum, size, overwrite_x=True)
+        start = (fir.size - 1) // 2
+        return full[start : start + data.size]
     step = nfft - 2 * pad
     # gwpy's blocks: the first nfft samples, then blocks starting every `step` samples from
     # `step` while the block ends before the last nfft samples, then the last nfft samples.
