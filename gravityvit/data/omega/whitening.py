@@ -29,6 +29,8 @@ WHITENING_FILTER_DURATION_S = 2.0
 # rate / 2 / (1 + sqrt(11) / q_min), which is 1291 Hz at 4096 Hz and 2582 Hz at 8192 Hz.
 MIN_SAMPLE_RATE_HZ = 4096.0
 SCAN_SAMPLE_RATE_HZ = 8192.0
+# Samples of ASD segments transformed per batch (2 MB of float64).
+ASD_BATCH_SAMPLES = 1 << 18
 
 
 def check_strain(strain: TimeSeries, gps: float, durations_s: Sequence[float]) -> float:
@@ -88,15 +90,21 @@ def estimate_asd(
     values = np.asarray(values, dtype=np.float64)
     frames = sliding_window_view(values, nperseg)[::step]
     window = _hann(nperseg)
-    # One new array, windowed in place: a second temporary of the frames' size costs more than the
-    # arithmetic (fresh pages).
-    frames = np.subtract(frames, frames.mean(axis=1, keepdims=True))
-    frames *= window
-    spectra = scipy.fft.rfft(frames, axis=1, overwrite_x=True)
-    last = spectra.shape[1] - (1 if nperseg % 2 == 0 else 0)  # the Nyquist bin is not doubled
+    bins = nperseg // 2 + 1
+    last = bins - (1 if nperseg % 2 == 0 else 0)  # the Nyquist bin is not doubled
     if max_frequency_hz is not None:
-        spectra = spectra[:, : math.floor(max_frequency_hz * fftlength_s) + 1]
-    power = np.square(spectra.real) + np.square(spectra.imag)
+        bins = min(bins, math.floor(max_frequency_hz * fftlength_s) + 1)
+    power = np.empty((frames.shape[0], bins))
+    # A few segments at a time, so that each batch stays within the caches (64 s at 16384 Hz
+    # would be 16 MB of segments and as much of spectra), detrended and windowed in place.
+    chunk = max(1, ASD_BATCH_SAMPLES // nperseg)
+    for first in range(0, frames.shape[0], chunk):
+        batch = frames[first : first + chunk]
+        batch = np.subtract(batch, batch.mean(axis=1, keepdims=True))
+        batch *= window
+        spectra = scipy.fft.rfft(batch, axis=1, overwrite_x=True)[:, :bins]
+        np.square(spectra.real, out=power[first : first + chunk])
+        power[first : first + chunk] += np.square(spectra.imag)
     power *= 1.0 / (sample_rate_hz * np.sum(window**2))
     power[:, 1:last] *= 2.0
     count = power.shape[0]
