@@ -98,10 +98,17 @@ def test_fast_whitening_is_gwpys():
         assert results[1][1:] == results[0][1:]
 
 
-def test_band_limited_whitening_keeps_the_scanned_band():
+@pytest.mark.parametrize("coloured", [False, True], ids=["white", "steep-low-frequency"])
+def test_band_limited_whitening_keeps_the_scanned_band(coloured):
     # 16384 Hz strain whitened at 8192 Hz from its band below 4096 Hz: the spectrum below 3.75 kHz
     # (all the Q tiling up to 2048 Hz reads) is gwpy's, in the units of unit-variance noise at 8192 Hz.
+    # The coloured case has a detector-like low-frequency wall: 1e3 at 10 Hz, 1e7 at 1 Hz (amplitude).
     strain, gps = loud_glitch_strain(16384, 40.0, 5.0)
+    if coloured:
+        frequencies = np.fft.rfftfreq(strain.size, 1 / 16384)
+        shape = 1e3 * (np.maximum(frequencies, 1.0) / 10.0) ** -4 + 1.0 + (frequencies / 800.0) ** 2
+        values = np.fft.irfft(np.fft.rfft(strain.value) * shape, strain.size) * 1e-21 + 3e-18
+        strain = TimeSeries(values, sample_rate=16384, t0=strain.t0, name="L1:TEST")
     reference, reference_rate, reference_epoch = whitening.prepare_whitened(
         strain, gps, gravity_spy.VIEW_DURATIONS_S, 64.0, True, backend="gwpy"
     )
