@@ -258,10 +258,10 @@ def _whiten_band_limited(
     (:func:`_filter_and_decimate`). Below 3.75 kHz, where the Q tiling up to 2048 Hz reads, the
     spectrum of the result is that of gwpy's whitened data to 1e-6 of the typical bin below 1 kHz
     and 2e-5 near 3.7 kHz: what differs is the leakage of gwpy's band above the cut through the ends
-    of the record (tested also with a detector-like wall below 10 Hz, 1e7 in amplitude at 1 Hz). A
-    far steeper wall (1e12 at 1 Hz), which gwpy's 2 s filter leaves largely unwhitened and the
-    taper's edges spread across the band, gives a few percent instead (2 % on the peak energy,
-    0.015 on the views, measured). The scale is that of whitening at ``scan_rate_hz``:
+    of the record (tested also with a detector-like f^-4 wall below 10 Hz, 1e7 in amplitude at
+    1 Hz; down to 0.1 Hz, 1e11, the peak energy moves by 3e-6, measured). A far steeper f^-8 wall
+    (1e4 at 10 Hz), which gwpy's 2 s filter leaves largely unwhitened and the taper's edges spread
+    across the band, gives a few percent instead (2 % on the peak energy, 0.015 on the views). The scale is that of whitening at ``scan_rate_hz``:
     unit-variance white noise there.
     """
     factor = round(sample_rate_hz / scan_rate_hz)
