@@ -47,7 +47,9 @@ def whiten_and_scan(
     Parameters are those of :func:`omega_scan_views`, plus ``reference_span_s`` and
     ``noise_energy`` of :func:`q_scan`. With ``backend="fast"`` the plane keeps only the tiles
     within ``max(durations_s) / 2`` (plus 5 %) of ``gps``: enough for the views and the PNGs of
-    those durations.
+    those durations; and, unless ``noise_energy`` is given, strain sampled at a multiple of
+    8192 Hz is whitened at 8192 Hz from its band below 4096 Hz (the tiling reads only below
+    3.75 kHz; see :func:`~gravityvit.data.omega.whitening.prepare_whitened`).
 
     Raises
     ------
