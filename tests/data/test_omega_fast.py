@@ -98,6 +98,31 @@ def test_fast_whitening_is_gwpys():
         assert results[1][1:] == results[0][1:]
 
 
+@pytest.mark.parametrize("coloured", [False, True], ids=["white", "steep-low-frequency"])
+def test_band_limited_whitening_keeps_the_scanned_band(coloured):
+    # 16384 Hz strain whitened at 8192 Hz from its band below 4096 Hz: the spectrum below 3.75 kHz
+    # (all the Q tiling up to 2048 Hz reads) is gwpy's, in the units of unit-variance noise at 8192 Hz.
+    # The coloured case has a detector-like low-frequency wall: 1e3 at 10 Hz, 1e7 at 1 Hz (amplitude).
+    strain, gps = loud_glitch_strain(16384, 40.0, 5.0)
+    if coloured:
+        frequencies = np.fft.rfftfreq(strain.size, 1 / 16384)
+        shape = 1e3 * (np.maximum(frequencies, 1.0) / 10.0) ** -4 + 1.0 + (frequencies / 800.0) ** 2
+        values = np.fft.irfft(np.fft.rfft(strain.value) * shape, strain.size) * 1e-21 + 3e-18
+        strain = TimeSeries(values, sample_rate=16384, t0=strain.t0, name="L1:TEST")
+    reference, reference_rate, reference_epoch = whitening.prepare_whitened(
+        strain, gps, gravity_spy.VIEW_DURATIONS_S, 64.0, True, backend="gwpy"
+    )
+    values, rate, epoch = whitening.prepare_whitened(
+        strain, gps, gravity_spy.VIEW_DURATIONS_S, 64.0, True, backend="fast", max_rate_hz=8192.0
+    )
+    assert (rate, epoch, values.size) == (8192.0, reference_epoch, reference.size // 2)
+    band = np.arange(values.size // 2 + 1) / 40.0 < 3750.0
+    expected = np.fft.rfft(reference)[: band.size][band] / reference.size * math.sqrt(reference_rate / rate)
+    got = np.fft.rfft(values)[band] / values.size
+    typical = np.sqrt(np.mean(np.abs(expected) ** 2))
+    assert np.abs(got - expected).max() < 1e-4 * typical
+
+
 @pytest.mark.parametrize("average", ["median", "mean"])
 @pytest.mark.parametrize("duration_s", [8.0, 9.3, 16.0])  # 7, 8 and 15 segments, one length off the hop
 def test_fast_asd_is_gwpys(average, duration_s):
@@ -109,6 +134,9 @@ def test_fast_asd_is_gwpys(average, duration_s):
     fast = whitening.estimate_asd(strain.value, 4096.0, average)
     assert reference.f0.value == 0.0 and reference.df.value == 1 / whitening.ASD_FFT_LENGTH_S
     np.testing.assert_allclose(fast, reference.value, rtol=1e-12, atol=0)
+    # The bins up to a frequency only (what band-limited whitening needs).
+    below = whitening.estimate_asd(strain.value, 4096.0, average, max_frequency_hz=1000.0)
+    np.testing.assert_allclose(below, reference.value[: 1000 * 2 + 1], rtol=1e-12, atol=0)
 
 
 @pytest.mark.parametrize(

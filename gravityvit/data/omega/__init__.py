@@ -24,7 +24,8 @@ one pass, one module per step:
 
 :mod:`.qscan_fast` computes the same plane keeping only the tiles the views show; ``backend="fast"``
 (the default) of :func:`whiten_and_scan`, :func:`scan_to_views` and :func:`omega_scan_views` uses it
-with gwpy's whitening arithmetic on plain arrays and all four views sampled at once, and
+with gwpy's whitening arithmetic on plain arrays (strain faster than 8192 Hz whitened at 8192 Hz
+from its band below 4096 Hz, all the tiling reads) and all four views sampled at once, and
 ``backend="gwpy"`` is the reference implementation (views within 0.01, tested).
 
 :mod:`.front_end` chains the three (:func:`omega_scan_views`, :func:`whiten_and_scan`);

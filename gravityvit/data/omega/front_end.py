@@ -20,7 +20,7 @@ from gravityvit.data.omega.parameters import (
 from gravityvit.data.omega.qscan import QScan, q_scan
 from gravityvit.data.omega.qscan_fast import fast_q_scan
 from gravityvit.data.omega.views import scan_to_views
-from gravityvit.data.omega.whitening import prepare_whitened
+from gravityvit.data.omega.whitening import SCAN_SAMPLE_RATE_HZ, prepare_whitened
 
 if TYPE_CHECKING:
     from gwpy.frequencyseries import FrequencySeries
@@ -47,7 +47,9 @@ def whiten_and_scan(
     Parameters are those of :func:`omega_scan_views`, plus ``reference_span_s`` and
     ``noise_energy`` of :func:`q_scan`. With ``backend="fast"`` the plane keeps only the tiles
     within ``max(durations_s) / 2`` (plus 5 %) of ``gps``: enough for the views and the PNGs of
-    those durations.
+    those durations; and, unless ``noise_energy`` is given, strain sampled at a multiple of
+    8192 Hz is whitened at 8192 Hz from its band below 4096 Hz (the tiling reads only below
+    3.75 kHz; see :func:`~gravityvit.data.omega.whitening.prepare_whitened`).
 
     Raises
     ------
@@ -55,8 +57,18 @@ def whiten_and_scan(
         Too little data around ``gps``, sample rate below 4096 Hz, or non-finite samples.
     """
     check_backend(backend)
+    # The fast backend whitens faster strain at the scan rate: the tiling reads nothing above
+    # 3.75 kHz. A given noise_energy was measured at the strain's own rate, so it keeps that rate.
+    max_rate = SCAN_SAMPLE_RATE_HZ if noise_energy is None else None
     values, rate, epoch = prepare_whitened(
-        strain, float(gps), durations_s, data_span_s, whiten, asd_average, backend=backend
+        strain,
+        float(gps),
+        durations_s,
+        data_span_s,
+        whiten,
+        asd_average,
+        backend=backend,
+        max_rate_hz=max_rate,
     )
     duration = values.size / rate
     search = (max(epoch, gps - SEARCH_WINDOW_S / 2), min(epoch + duration, gps + SEARCH_WINDOW_S / 2))

@@ -190,6 +190,11 @@ class _PlaneTransformer:
         self._segments: dict[tuple[int, int], np.ndarray] = {}
         self._whole: dict[tuple[int, int], np.ndarray] = {}
 
+    def forget(self, plane_index: int) -> None:
+        """Drop the whole rows kept of a plane (less memory, and fewer cache misses on what is read)."""
+        for key in [key for key in self._whole if key[0] == plane_index]:
+            del self._whole[key]
+
     def whole_rows(self, plane_index: int, group_index: int, fast: _FastGroup) -> np.ndarray:
         """Every tile of the group's rows (one batched inverse FFT, as ``q_scan``)."""
         key = (plane_index, group_index)
@@ -363,16 +368,19 @@ def fast_q_scan(
             if hi <= lo:
                 continue
             tiles = transformer.tiles(plane_index, group_index, fast, lo, hi, search_centre)
-            window = _normalised(tiles, reference)
-            where = np.argmax(window, axis=1)
-            peaks[group.rows] = window[np.arange(len(group.rows)), where]
+            # Each row has one reference: its loudest tile is that of the raw energies.
+            energy = _abs2(tiles)
+            where = np.argmax(energy, axis=1)
+            peaks[group.rows] = _normalised(tiles[np.arange(len(group.rows)), where], reference[:, 0])
             peak_tiles[group.rows] = lo + where
         references[plane_index] = plane_references
         # The first of the loudest rows, as q_scan's strict comparison row after row picks it.
         row = int(np.argmax(peaks))
         peak_energy = float(peaks[row])
         if best is not None and not peak_energy > best.peak_energy:
+            transformer.forget(plane_index)  # a losing plane's rows are not read again
             continue
+        transformer.forget(best_index)
         if peak_energy > 0.0:
             peak_time = epoch_s + duration_s / int(row_tiles[row]) * int(peak_tiles[row])
             peak_frequency = float(plan.frequencies_hz[row])

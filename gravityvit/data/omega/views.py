@@ -4,7 +4,6 @@ keeps -> viridis -> gray -> the (140, 170) view."""
 from __future__ import annotations
 
 import functools
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -89,31 +88,34 @@ def _time_interpolated_rows(scan: QScan, offsets_s: np.ndarray, dtype: type = np
     by_size: dict[tuple[int, int], list[int]] = {}
     for row in range(len(scan.energies)):
         by_size.setdefault((scan.row_size(row), scan.row_offset(row)), []).append(row)
-    for (size, offset), members in by_size.items():
-        dt = scan.duration_s / size
-        # The interpolating cubic spline through a local stretch (16 samples beyond the needed
-        # span) equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
-        lo = max(0, math.floor(offsets_s.min() / dt) - 16)
-        hi = min(size, math.ceil(offsets_s.max() / dt) + 17)
+    sizes = np.array([size for size, _ in by_size], dtype=np.float64)
+    dts = scan.duration_s / sizes
+    # The interpolating cubic spline through a local stretch (16 samples beyond the needed span)
+    # equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
+    los = np.maximum(0, np.floor(offsets_s.min() / dts) - 16).astype(np.int64)
+    his = np.minimum(sizes, np.ceil(offsets_s.max() / dts) + 17).astype(np.int64)
+    # The cubic weights of every row group at once: the groups differ only in tile spacing.
+    taps = _cubic_taps(offsets_s[None, :] / dts[:, None] - los[:, None], his - los - 1)
+    for index, ((size, offset), members) in enumerate(by_size.items()):
+        lo, hi = int(los[index]), int(his[index])
         kept = len(scan.energies[members[0]])
         if lo < offset or hi > offset + kept:
             raise ValueError(
                 f"the scan keeps tiles {offset}-{offset + kept} of its {size}-tile rows, but sampling "
                 f"{offsets_s.min():.3f}-{offsets_s.max():.3f} s after its start needs tiles {lo}-{hi}"
             )
-        block = np.stack([scan.energies[row][lo - offset : hi - offset] for row in members]).astype(dtype)
-        rows[members] = _cubic_rows(block, offsets_s / dt - lo)
+        block = np.stack([scan.energies[row][lo - offset : hi - offset] for row in members])
+        block = block.astype(dtype, copy=False)
+        rows[members] = _cubic_rows(block, [(tap[index], weight[index]) for tap, weight in taps])
     return rows
 
 
-def _cubic_rows(block: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Cubic convolution (Keys, a = -0.5) through each row of ``block`` at fractional ``positions``.
+def _cubic_taps(positions: np.ndarray, last: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Indices and weights of the four taps of cubic convolution (Keys, a = -0.5) at ``positions``.
 
-    It passes through the samples like gwpy's interpolating spline and differs from it between
-    samples by a small fraction of the local variation; it needs no global solve, which makes it
-    several times cheaper on rows of tens of thousands of tiles.
+    ``positions`` (groups, points) are fractional indices into blocks whose last index is
+    ``last`` (groups,); taps beyond a block's ends read its first or last sample.
     """
-    last = block.shape[1] - 1
     base = np.floor(positions).astype(np.int64)
     t = positions - base
     weights = (
@@ -122,15 +124,28 @@ def _cubic_rows(block: np.ndarray, positions: np.ndarray) -> np.ndarray:
         ((-1.5 * t + 2.0) * t + 0.5) * t,
         (0.5 * t - 0.5) * t * t,
     )
+    # np.minimum / np.maximum: np.clip's checks of its bounds cost more than the clipping here.
+    return [
+        (np.minimum(np.maximum(base + offset, 0), last[:, None]), weight)
+        for offset, weight in zip(range(-1, 3), weights)
+    ]
+
+
+def _cubic_rows(block: np.ndarray, taps: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Cubic convolution (Keys, a = -0.5) through each row of ``block`` with the taps of :func:`_cubic_taps`.
+
+    It passes through the samples like gwpy's interpolating spline and differs from it between
+    samples by a small fraction of the local variation; it needs no global solve, which makes it
+    several times cheaper on rows of tens of thousands of tiles.
+    """
     out = None
-    for offset, weight in zip(range(-1, 3), weights):
-        # np.minimum / np.maximum: np.clip's checks of its bounds cost more than the clipping here.
-        taps = block[:, np.minimum(np.maximum(base + offset, 0), last)]
-        taps *= weight.astype(block.dtype)
+    for index, weight in taps:
+        values = block[:, index]
+        values *= weight.astype(block.dtype)
         if out is None:
-            out = taps
+            out = values
         else:
-            out += taps
+            out += values
     return out
 
 
@@ -194,7 +209,8 @@ def energy_to_colour_index(energy: np.ndarray) -> np.ndarray:
 def _colour_index_in_place(energy: np.ndarray) -> np.ndarray:
     """:func:`energy_to_colour_index` of a float32 array, overwriting it (fewer passes over memory)."""
     low, high = gravity_spy.NORMALIZED_ENERGY_RANGE
-    energy -= np.float32(low)
+    if low:
+        energy -= np.float32(low)
     energy *= np.float32(256 / (high - low))
     np.clip(energy, 0, 255, out=energy)
     return energy.astype(np.uint8)
@@ -249,18 +265,60 @@ def _views_at_once(
     unique_ns, column_of = np.unique(np.round(np.concatenate(offsets) * 1e9), return_inverse=True)
     # Single precision halves the memory traffic; colours resolve 0.1 of normalized energy.
     rows = _time_interpolated_rows(scan, (gps - scan.epoch_s) + unique_ns * 1e-9, dtype=np.float32)
-    energy = _frequency_operator32(*_frequency_grid_key(scan, frequencies)) @ rows
-    gray = _gray_lut()[_colour_index_in_place(energy)]
+    row_frequencies, grid_frequencies = _frequency_grid_key(scan, frequencies)
+    # Below ~44 Hz several pixel rows share a 0.5 Hz cell: interpolate and colour each cell once.
+    cell_frequencies, shrink = _cell_rows(grid_frequencies, gravity_spy.VIEW_HEIGHT)
+    energy = _frequency_operator32(row_frequencies, cell_frequencies) @ rows
+    gray = np.take(_gray_lut(), _colour_index_in_place(energy))
     # resize_view's vertical pass commutes with picking each view's columns: do it once for all.
-    vertical = _bilinear_shrink_matrix(gray.shape[0], gravity_spy.VIEW_HEIGHT) @ gray
-    horizontal = _bilinear_shrink_matrix(len(offsets[0]), gravity_spy.VIEW_WIDTH)
-    views = []
-    start = 0
-    for cells in offsets:
-        columns = vertical[:, column_of[start : start + cells.size]]
-        views.append(np.clip((horizontal @ columns.T).T, 0.0, 1.0))
-        start += cells.size
-    return np.stack(views).astype(np.float32)
+    vertical = shrink @ gray
+    # Each view's horizontal shrink reads its columns of the union: one matrix for all views.
+    horizontal = _view_columns_shrink(
+        column_of.tobytes(), len(offsets), unique_ns.size, gravity_spy.VIEW_WIDTH
+    )
+    views = (horizontal @ vertical.T).reshape(len(offsets), gravity_spy.VIEW_WIDTH, -1).transpose(0, 2, 1)
+    return np.clip(views, 0.0, 1.0).astype(np.float32)
+
+
+@functools.lru_cache(maxsize=16)
+def _view_columns_shrink(column_of: bytes, views: int, columns: int, new_size: int) -> Any:
+    """Sparse float32 (views * new_size, columns): each view's horizontal shrink of its union columns.
+
+    ``column_of`` (int64 bytes) lists, view after view, the union column of each of a view's pixel
+    columns (all views have as many); row ``v * new_size + j`` of the result is output column ``j``
+    of view ``v``.
+    """
+    from scipy import sparse
+
+    picks = np.frombuffer(column_of, dtype=np.int64).reshape(views, -1)
+    shrink = _bilinear_shrink_matrix(picks.shape[1], new_size)
+    blocks = []
+    for pick in picks:
+        select = sparse.csr_matrix(
+            (np.ones(pick.size, dtype=np.float32), (np.arange(pick.size), pick)), shape=(pick.size, columns)
+        )
+        blocks.append(shrink @ select)
+    return sparse.vstack(blocks).tocsr()
+
+
+@functools.lru_cache(maxsize=64)
+def _cell_rows(grid_frequencies: bytes, new_size: int) -> tuple[bytes, Any]:
+    """The distinct 0.5 Hz cells of the pixel rows and the vertical shrink matrix that reads them.
+
+    ``grid_frequencies`` (float64 bytes) holds each pixel row's cell; returns the distinct cells (as
+    bytes, a cache key of :func:`_frequency_operator32`) and the (new_size, cells) float32 matrix
+    equal to :func:`_bilinear_shrink_matrix` applied to the pixel rows, each row read from its cell.
+    """
+    from scipy import sparse
+
+    pixel_cells = np.frombuffer(grid_frequencies, dtype=np.float64)
+    cells, cell_of = np.unique(pixel_cells, return_inverse=True)
+    expand = sparse.csr_matrix(
+        (np.ones(pixel_cells.size, dtype=np.float32), (np.arange(pixel_cells.size), cell_of)),
+        shape=(pixel_cells.size, cells.size),
+    )
+    shrink = (_bilinear_shrink_matrix(pixel_cells.size, new_size) @ expand).tocsr()
+    return cells.tobytes(), shrink
 
 
 @functools.lru_cache(maxsize=8)
