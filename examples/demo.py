@@ -58,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--output_dir", default="outputs/demo", help="Everything the demo writes.")
-    # More simulated glitches transfer better to real ones: 190 x 16 epochs took 9.7 minutes on 2
-    # idle cores (0.923 simulated test accuracy, 49 of 65 real samples); 140 per class got 45 and 47
+    # More simulated glitches transfer better to real ones: 190 x 16 epochs took 12.9 minutes on 2
+    # idle cores (0.942 simulated test accuracy, 53 of 65 real samples); 140 per class got 45 and 47
     # of 65 (docs/training.md).
     parser.add_argument("--samples_per_class", type=int, default=190, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
