@@ -201,20 +201,19 @@ def single_duration_accuracy(
         ]
         ids = [f"{s.sample_id}@{gravity_spy.duration_label(duration_s)}" for s in complete]
         predicted = classify(pipe, views_list, ids, batch_size).predicted if complete else []
-        correct = sum(s.label == p for s, p in zip(complete, predicted))
-        confusion: dict[str, dict[str, int]] = {}
-        for s, p in zip(complete, predicted):
-            if s.label != p:
-                row = confusion.setdefault(s.label, {})
-                row[p] = row.get(p, 0) + 1
-        result[gravity_spy.duration_label(duration_s)] = {
-            "n": len(complete),
-            "correct": correct,
-            "accuracy": correct / len(complete) if complete else math.nan,
-            "confusion": confusion,
+        summary = accuracy_summary([s.label for s in complete], predicted)
+        mistakes = {
+            label: {other: count for other, count in row.items() if other != label}
+            for label, row in summary["confusion"].items()
         }
-        total += len(complete)
-        correct_total += correct
+        result[gravity_spy.duration_label(duration_s)] = {
+            "n": summary["n"],
+            "correct": summary["correct"],
+            "accuracy": summary["accuracy"],
+            "confusion": {label: row for label, row in mistakes.items() if row},
+        }
+        total += summary["n"]
+        correct_total += summary["correct"]
     result["all"] = {
         "n": total,
         "correct": correct_total,

@@ -261,8 +261,8 @@ def _whiten_band_limited(
     of the record (tested also with a detector-like f^-4 wall below 10 Hz, 1e7 in amplitude at
     1 Hz; down to 0.1 Hz, 1e11, the peak energy moves by 3e-6, measured). A far steeper f^-8 wall
     (1e4 at 10 Hz), which gwpy's 2 s filter leaves largely unwhitened and the taper's edges spread
-    across the band, gives a few percent instead (2 % on the peak energy, 0.015 on the views). The scale is that of whitening at ``scan_rate_hz``:
-    unit-variance white noise there.
+    across the band, gives a few percent instead (2 % on the peak energy, 0.015 on the views). The
+    scale is that of whitening at ``scan_rate_hz``: unit-variance white noise there.
     """
     factor = round(sample_rate_hz / scan_rate_hz)
     data = _detrend_and_taper(values, int(fduration_s * sample_rate_hz))
