@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from gravityvit.data.simulation.constants import FAINT_SNR
 from gravityvit.data.simulation.noise import analytic_psd
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
@@ -67,24 +66,34 @@ def _whistle(w: Waveform, t0: float) -> float:
     return snr
 
 
+# Loudest-tile SNR of Helix and Paired_Doves, below FAINT_SNR: their real views peak at normalized
+# energy ~9-13 (Helix) and ~15-18 (Paired_Doves) in every duration.
+HELIX_SNR: tuple[float, float] = (4.5, 6.5)
+PAIRED_DOVES_SNR: tuple[float, float] = (4.0, 6.5)
+HELIX_PULSE_LOG_WIDTH: tuple[float, float] = (0.08, 0.15)
+
+
 def _helix(w: Waveform, t0: float) -> float:
     # A regular train of faint, thin vertical strands across the whole window, every 0.15-0.4 s:
-    # each strand a few broadband pulses stacked in frequency, each a little later or earlier than
-    # the one below, so that the strand kinks like a helix seen from the side.
-    snr = _loguniform(w.rng, *FAINT_SNR)
+    # each strand a column of pulses stacked in frequency from 30-60 Hz to 250-1000 Hz, each a
+    # little later or earlier than the one below, so that the strand kinks like a helix seen from
+    # the side. The pulses are narrow-band (HELIX_PULSE_LOG_WIDTH), so each lasts tens of
+    # milliseconds and the strands stay visible in the 4 s view as the real ones do.
+    snr = _loguniform(w.rng, *HELIX_SNR)
     period = w.rng.uniform(0.15, 0.4)
-    f_low, f_high = _loguniform(w.rng, 30, 60), _loguniform(w.rng, 200, 600)
-    strands = int(w.rng.integers(2, 5))
+    f_low, f_high = _loguniform(w.rng, 30, 60), _loguniform(w.rng, 250, 1000)
+    log_width = w.rng.uniform(*HELIX_PULSE_LOG_WIDTH)
+    pulses = int(np.ceil(np.log(f_high / f_low) / (1.5 * log_width))) + 1
     twist_s = w.rng.uniform(0.003, 0.015)
     for k in range(-int(3.8 / period), int(3.8 / period) + 1):
         column = t0 + k * period + w.rng.normal(0, 0.004)
         level = snr if k == 0 else snr * w.rng.uniform(0.6, 1.0)
-        for j in range(strands):
-            u = j / max(strands - 1, 1)
+        for j in range(pulses):
+            u = j / (pulses - 1)
             w.add_pulse(
                 column + twist_s * (-1) ** j,
                 f_low * (f_high / f_low) ** u,
-                w.rng.uniform(0.35, 0.6),
+                log_width,
                 level * w.rng.uniform(0.6, 1.0) * (0.3 + 0.7 * u),  # faint at the bottom: thin strands
             )
     return snr
@@ -93,7 +102,7 @@ def _helix(w: Waveform, t0: float) -> float:
 def _paired_doves(w: Waveform, t0: float) -> float:
     # Pairs of smooth arcs, one rising then one falling (a swoosh up, then down), at 25-200 Hz,
     # repeating.
-    snr = _loguniform(w.rng, *FAINT_SNR)
+    snr = _loguniform(w.rng, *PAIRED_DOVES_SNR)
     n_pairs, period = int(w.rng.integers(1, 5)), w.rng.uniform(0.3, 1.0)
     arc = w.rng.uniform(0.1, 0.35)
     f_low, f_high = w.rng.uniform(15, 30), _loguniform(w.rng, 45, 120)

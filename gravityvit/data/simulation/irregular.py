@@ -13,16 +13,20 @@ import numpy as np
 
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, trigger_snr
 
+# The real bands run across the whole 4 s view as a nearly continuous stripe of similar blobs.
+SCRATCHY_SPAN_S: tuple[float, float] = (3.5, 7.0)
+SCRATCHY_BLOB_LEVEL: tuple[float, float] = (0.5, 0.9)
+
 
 def _scratchy(w: Waveform, t0: float) -> float:
     # A band of short blobs and arcs at ~110-350 Hz repeating every 40-120 ms (with jitter and
-    # dropouts) for 2-4 s, all of similar brightness: no blob stands out (one loud blob would smear
-    # bright pixels down to ~30 Hz, where real scratchy views are dark below ~120 Hz). Omicron
-    # clusters the blobs' tiles into one trigger, so each blob's own SNR may lie below 7.5.
+    # dropouts) for SCRATCHY_SPAN_S, all of similar brightness: no blob stands out (one loud blob
+    # would smear bright pixels down to ~30 Hz, where real scratchy views are dark below ~120 Hz).
+    # Omicron clusters the blobs' tiles into one trigger, so each blob's own SNR may lie below 7.5.
     snr = trigger_snr(w.rng, low=6.0, index=5.0, cap=9.5)
     band = _loguniform(w.rng, 130, 290)
     period = 1.0 / w.rng.uniform(8, 25)
-    span = w.rng.uniform(2.0, 4.0)
+    span = w.rng.uniform(*SCRATCHY_SPAN_S)
     start = t0 - span * w.rng.uniform(0.35, 0.65)
     times = start + period * (
         np.arange(int(span / period) + 1) + w.rng.normal(0, 0.2, int(span / period) + 1)
@@ -30,7 +34,7 @@ def _scratchy(w: Waveform, t0: float) -> float:
     times = times[(times < start + span) & (w.rng.random(times.size) > w.rng.uniform(0.0, 0.3))]
     q_range = (w.rng.uniform(5, 7), w.rng.uniform(9, 14))
     for time_s in times:
-        level = snr * w.rng.uniform(0.3, 0.8)
+        level = snr * w.rng.uniform(*SCRATCHY_BLOB_LEVEL)
         frequency_hz = band * np.exp(w.rng.normal(0, 0.12))
         if w.rng.random() < 0.3:  # a short arc
             arc, sweep = w.rng.uniform(0.03, 0.07), w.rng.uniform(-0.25, 0.25)

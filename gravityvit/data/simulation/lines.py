@@ -85,6 +85,11 @@ def _power_line(w: Waveform, t0: float) -> float:
     return snr
 
 
+# Dots per harmonic: the real views are dotted densely enough for a bright share of ~0.6-1.3 %
+# (energy >= 6) in every duration.
+VIOLIN_MODE_DOTS: tuple[int, int] = (10, 40)
+
+
 def _violin_mode(w: Waveform, t0: float) -> float:
     # The suspension fibres' modes near 500 Hz ringing up briefly: in the real views faint dots near
     # 500 Hz, often with more at the harmonics near 1 and 1.5 kHz, scattered over a second or more
@@ -95,7 +100,7 @@ def _violin_mode(w: Waveform, t0: float) -> float:
     span = w.rng.uniform(0.5, 6.0)
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 1.0)), (3, w.rng.uniform(0.0, 0.6))):
         if weight > 0.3:
-            _dotted_line(w, t0, harmonic * base, snr * weight, int(w.rng.integers(3, 20)), span)
+            _dotted_line(w, t0, harmonic * base, snr * weight, int(w.rng.integers(*VIOLIN_MODE_DOTS)), span)
     return snr
 
 
@@ -117,12 +122,15 @@ def _air_compressor(w: Waveform, t0: float) -> float:
     return snr
 
 
+WANDERING_LINE_HZ: tuple[float, float] = (200.0, 1900.0)
+
+
 def _wandering_line(w: Waveform, t0: float) -> float:
-    # A loud line high in the band (500 Hz-1.9 kHz, most often near the top of the view) whose
+    # A loud line at 200 Hz-1.9 kHz (the real ones at ~220, ~360 and ~1080 Hz) whose
     # frequency wanders by several per cent over seconds, smoothly or in a sawtooth of slow falls
     # and quick resets; loud enough that the rest of the view looks dark beside it.
     snr = _loguniform(w.rng, 30.0, 250.0)
-    f0 = 1900.0 * (500.0 / 1900.0) ** (w.rng.random() ** 2)
+    f0 = _loguniform(w.rng, *WANDERING_LINE_HZ)
     terms = [
         (w.rng.uniform(0.1, 0.8), w.rng.uniform(0.02, 0.08), w.rng.uniform(0, 2 * np.pi)) for _ in range(3)
     ]

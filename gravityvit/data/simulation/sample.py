@@ -91,8 +91,11 @@ def _simulate_strain(
         raise ValueError(f"unknown detector {ifo!r}; expected one of {tuple(IFO_PROBABILITIES)}")
     # Millisecond GPS times keep the views' 2 ms grid exact in float64.
     event_time = float(np.round(rng.uniform(*GPS_RANGE_S), 3))
-    waveform = Waveform(rng)
-    trigger = float(np.clip(rng.normal(0.0, TRIGGER_JITTER_S), -0.04, 0.04))
+    # The glitch and the noise draw from streams of their own, so that a change to one class's
+    # waveform model leaves the noise of every sample (its level included) as it was.
+    glitch_rng, noise_rng = rng.spawn(2)
+    waveform = Waveform(glitch_rng)
+    trigger = float(np.clip(glitch_rng.normal(0.0, TRIGGER_JITTER_S), -0.04, 0.04))
     injected_snr = ALL_GENERATORS[label](waveform, trigger)
     if injected_snr > 0:
         # Rescale so that the loudest Q tile within the search window has the drawn SNR, as an
@@ -102,9 +105,9 @@ def _simulate_strain(
     # Detector state under the glitch, at its own loudness (after the rescaling to the trigger SNR).
     background_scattering = add_background_scattering(waveform, label, injected_snr)
     # Omicron measures a trigger's SNR against the local noise, so the glitch scales with its level.
-    noise_level = local_noise_level(rng)
+    noise_level = local_noise_level(noise_rng)
     waveform.data *= noise_level
-    white = noise_level * rng.standard_normal(N_SAMPLES) + waveform.data
+    white = noise_level * noise_rng.standard_normal(N_SAMPLES) + waveform.data
     strain = TimeSeries(
         colour(white, ifo),
         sample_rate=SAMPLE_RATE_HZ,

@@ -150,25 +150,30 @@ def _repeating_blips(w: Waveform, t0: float) -> float:
     return snr
 
 
+# trigger_snr's (low, index, cap) for 1400Ripples, and each ripple's length: the real streaks are as
+# bright in the 4 s view (normalized energy ~23) as in the 0.5 s one, so they last tens of
+# milliseconds as one tone, not a train of millisecond bursts that the 4 s view would average away.
+RIPPLES_1400_SNR: tuple[float, float, float] = (8.0, 2.0, 30.0)
+RIPPLES_1400_LENGTH_S: tuple[float, float] = (0.03, 0.12)
+
+
 def _ripples_1400(w: Waveform, t0: float) -> float:
-    # One or two short ripples near 1400 Hz (within 0.1-1 s): each a quick train of 5-15 short bursts
-    # (Q 10-25, a few ms) whose frequency wiggles by +-20-80 Hz. The real views show a single thin
-    # streak 0.05-0.1 s long near the top, bright over only ~0.3 % of the short views.
-    snr = trigger_snr(w.rng, low=8.0, index=2.0, cap=30.0)
+    # One or two thin streaks near 1400 Hz (within 0.1-1 s): each a short tone whose frequency
+    # wiggles by +-20-80 Hz. The real views show a single thin streak 0.05-0.1 s long near the top,
+    # bright over only ~0.3 % of the short views.
+    snr = trigger_snr(w.rng, *RIPPLES_1400_SNR)
     span = _loguniform(w.rng, 0.1, 1.0)
     centre = w.rng.uniform(1300, 1500)
     for k in range(1 if w.rng.random() < 0.6 else 2):
         time_s = t0 if k == 0 else t0 + w.rng.uniform(-span / 2, span / 2)
         level = snr if k == 0 else snr * w.rng.uniform(0.5, 1.0)
         frequency_hz = centre + w.rng.uniform(-60, 60)
-        bursts, gap = int(w.rng.integers(5, 16)), w.rng.uniform(0.004, 0.012)
+        length = _loguniform(w.rng, *RIPPLES_1400_LENGTH_S)
         wiggle, rate = w.rng.uniform(20, 80), w.rng.uniform(20, 60)
-        for j in range(bursts):
-            offset = (j - bursts / 2) * gap
-            w.add_sine_gaussian(
-                time_s + offset,
-                frequency_hz + wiggle * np.sin(2 * np.pi * rate * offset),
-                w.rng.uniform(10, 25),
-                level * np.exp(-2.0 * (2 * offset / (bursts * gap)) ** 2),  # loudest mid-train
-            )
+        w.add_track(
+            time_s - length / 2,
+            time_s + length / 2,
+            lambda t, f=frequency_hz, a=wiggle, r=rate, c=time_s: f + a * np.sin(2 * np.pi * r * (t - c)),
+            level,
+        )
     return snr
