@@ -140,7 +140,8 @@ def test_blips_look_like_real_ones(real_samples_dir):
         gravity_spy.png_to_view(Image.open(path))
         for path in sorted((real_samples_dir / "Blip").glob("*_spectrogram_0.5.png"))
     ]
-    simulated = [simulation.simulate_sample("Blip", np.random.default_rng([6, k]))[0][0] for k in range(12)]
+    # 24 draws: with 12, one blip more or less above 1.5x the real maximum moved the tail share past 0.1.
+    simulated = [simulation.simulate_sample("Blip", np.random.default_rng([6, k]))[0][0] for k in range(24)]
     real_peak = [_brightest_frequency_hz(view) for view in real]
     simulated_peak = [_brightest_frequency_hz(view) for view in simulated]
     assert abs(np.log(np.median(simulated_peak) / np.median(real_peak))) < np.log(1.35)
