@@ -81,6 +81,7 @@ def test_unknown_name_raises_attribute_error():
         raise AssertionError("gravityvit.NotAName did not raise")
 
 
+@pytest.mark.slow  # a fresh interpreter importing transformers' pipelines: about 11 s
 def test_import_gravityvit_then_transformers_registers_the_auto_classes_and_the_task():
     result = run_python(
         """

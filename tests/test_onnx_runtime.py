@@ -31,6 +31,9 @@ from gravityvit.inference.onnx_runtime import (
     export_onnx,
 )
 
+# Exports with torch's ONNX exporter and runs onnxruntime: about 12 CPU-seconds in all.
+pytestmark = pytest.mark.slow
+
 TOLERANCE = 1e-4
 
 

@@ -247,6 +247,7 @@ def test_add_class_grows_the_head_and_keeps_the_old_classes(kind):
         assert new_model(**example_inputs).logits.shape[-1] == len(CLASS_NAMES) + 1
 
 
+@pytest.mark.slow  # the `gravityvit add-class` command end to end
 def test_add_class_command_writes_a_loadable_model_with_a_card_note(tmp_path):
     model_dir = save_tiny(tmp_path / "model", with_pipeline=False)
     examples = tmp_path / "examples"

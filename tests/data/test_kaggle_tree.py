@@ -104,6 +104,7 @@ def test_convert_command_allow_missing_views(kaggle_tree, tmp_path, capsys):
     assert "applies to --png-dir" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # converts every real Kaggle sample
 def test_real_kaggle_samples_convert_with_missing_views(kaggle_samples_dir, tmp_path):
     """Every real Kaggle sample converts; the samples lacking durations have null image columns."""
     reader = GravitySpyPNGReader(kaggle_samples_dir, allow_missing_views=True)

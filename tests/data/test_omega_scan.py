@@ -128,6 +128,7 @@ def test_nan_strain_error():
         omega.omega_scan_views(strain, GPS)
 
 
+@pytest.mark.slow  # the `gravityvit scan` command end to end
 def test_scan_command_and_load_strain(tmp_path):
     from gravityvit.cli import main
 

@@ -24,6 +24,9 @@ from gravityvit.data import simulation
 from gravityvit.data.png import GravitySpyPNGReader
 from gravityvit.data.view_statistics import view_statistics
 
+# About 40 CPU-seconds in all (8 simulated samples of each class): in `make test`, not `make test-fast`.
+pytestmark = pytest.mark.slow
+
 SIMULATED_PER_CLASS = 8
 
 # (statistic, tolerance) per class. Frequencies are compared in octaves (log2 of the ratio of the

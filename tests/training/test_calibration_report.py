@@ -20,6 +20,9 @@ from gravityvit.training.evaluation import predict_split, write_evaluation_repor
 
 from .conftest import TINY_MODEL, TINY_OVERRIDES
 
+# Calibrates a trained tiny model and writes full evaluation reports: about 12 CPU-seconds in all.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def tiny_model():

@@ -120,6 +120,7 @@ def test_cost_views_and_real_tables():
         assert section in report
 
 
+@pytest.mark.slow  # builds, counts and steps every model of the preset
 def test_dry_run_builds_counts_and_steps_every_model(tiny_preset, tmp_path):
     table = compare_models.main(
         [
