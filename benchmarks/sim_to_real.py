@@ -67,14 +67,13 @@ from gravityvit.inference.real_samples import (  # noqa: E402
     RealSample,
     accuracy_summary,
     classify,
+    default_real_dirs,
     load_pipeline,
     load_real_samples,
     single_duration_accuracy,
 )
 
 DEFAULT_OUTPUT = REPO_ROOT / "outputs" / "sim_to_real"
-DEFAULT_REAL_SAMPLES_ROOT = REPO_ROOT.parent / "shared" / "real_samples"
-REAL_SUBFOLDERS = ("gravityspy", "kaggle")
 DEFAULT_SIMULATED_PER_CLASS = 6
 MISTAKES_PER_PAGE = 20
 # The statistics shown per class in the Markdown report (statistics.csv has them all).
@@ -106,12 +105,6 @@ JSON_REPORT = OutputKind("sim_to_real report (JSON)", recognise=is_json_document
 # ---------------------------------------------------------------------------------------------------
 # Inputs: real samples and simulated ones
 # ---------------------------------------------------------------------------------------------------
-
-
-def default_real_dirs() -> list[Path]:
-    """``gravityspy/`` and ``kaggle/`` of ``$GRAVITYVIT_REAL_SAMPLES`` (else shared/real_samples), where present."""
-    root = Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", DEFAULT_REAL_SAMPLES_ROOT))
-    return [root / name for name in REAL_SUBFOLDERS if (root / name).is_dir()]
 
 
 def simulator_fingerprint() -> str:

@@ -13,7 +13,6 @@ folders of ``<Class>/<ifo>_<id>_spectrogram_<d>.png``); they are never stored in
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +21,7 @@ from gravityvit import gravity_spy
 from gravityvit.data.png import GravitySpyPNGReader
 from gravityvit.data.simulation import simulate_sample
 from gravityvit.file_utils import OutputKind, atomic_path, is_png_file
+from gravityvit.inference.real_samples import real_samples_root
 
 
 def real_views(reader: GravitySpyPNGReader, label: str) -> tuple[str, list[np.ndarray | None]] | None:
@@ -50,21 +50,23 @@ def main() -> None:
     parser.add_argument(
         "--real-samples",
         type=Path,
-        default=Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", "real_samples")),
-        help="folder of real samples (gravityspy/ and kaggle/ class folders)",
+        default=real_samples_root(),
+        help="folder of real samples (gravityspy/ and kaggle/ class folders); default: $GRAVITYVIT_REAL_SAMPLES, "
+        "else shared/real_samples beside the checkout",
     )
     parser.add_argument("--dpi", type=int, default=50)
     parser.add_argument("--per-class", type=int, default=2, help="simulated samples shown per class")
     args = parser.parse_args()
 
-    reader = (
-        GravitySpyPNGReader(args.real_samples, allow_missing_views=True)
-        if args.real_samples.is_dir()
-        else None
-    )
+    if not args.real_samples.is_dir():
+        # A gallery without the real samples would silently lose what it is drawn for.
+        parser.error(
+            f"no real samples at {args.real_samples}: give --real-samples DIR or set GRAVITYVIT_REAL_SAMPLES"
+        )
+    reader = GravitySpyPNGReader(args.real_samples, allow_missing_views=True)
     rows = []  # (title, [four views per sample]): the real sample first, None for a missing view
     for index, label in enumerate(gravity_spy.CLASS_NAMES):
-        real = real_views(reader, label) if reader is not None else None
+        real = real_views(reader, label)
         samples, captions = [], []
         if real is not None:
             samples.append(real[1])

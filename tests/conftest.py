@@ -12,19 +12,14 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest
 
+from gravityvit.inference.real_samples import real_samples_root as configured_real_samples_root
+
+
 # Real Gravity Spy samples are never committed. GRAVITYVIT_REAL_SAMPLES names the folder that holds
 # them: ``gravityspy/<Class>/`` (800x600 renderings) and ``kaggle/<Class>/`` (Kaggle crops). Tests
 # that need them skip when it is absent.
-DEFAULT_REAL_SAMPLES_ROOT = Path(__file__).resolve().parents[1].parent / "shared" / "real_samples"
-
-
-def real_samples_root_dir() -> Path:
-    """The folder of real samples: ``$GRAVITYVIT_REAL_SAMPLES``, else ``shared/real_samples`` beside the checkout."""
-    return Path(os.environ.get("GRAVITYVIT_REAL_SAMPLES", DEFAULT_REAL_SAMPLES_ROOT))
-
-
 def _real_samples_folder(name: str) -> Path:
-    directory = real_samples_root_dir() / name
+    directory = configured_real_samples_root() / name
     if not directory.is_dir():
         pytest.skip(f"real Gravity Spy samples not found at {directory} (set GRAVITYVIT_REAL_SAMPLES)")
     return directory
@@ -45,7 +40,7 @@ def kaggle_samples_dir() -> Path:
 @pytest.fixture(scope="session")
 def real_samples_root() -> Path:
     """The folder of real samples, holding ``gravityspy/`` and ``kaggle/``."""
-    directory = real_samples_root_dir()
+    directory = configured_real_samples_root()
     if not directory.is_dir():
         pytest.skip(f"real Gravity Spy samples not found at {directory} (set GRAVITYVIT_REAL_SAMPLES)")
     return directory

@@ -11,6 +11,7 @@ folder and by the number of durations present. ``benchmarks/sim_to_real.py`` and
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,6 +21,23 @@ from typing import Any
 import numpy as np
 
 from gravityvit import gravity_spy
+
+# Where real samples are looked for: $GRAVITYVIT_REAL_SAMPLES, else shared/real_samples beside the
+# checkout. Real Gravity Spy samples are never part of the repository.
+REAL_SAMPLES_ENVIRONMENT_VARIABLE = "GRAVITYVIT_REAL_SAMPLES"
+DEFAULT_REAL_SAMPLES_ROOT = Path(__file__).resolve().parents[2].parent / "shared" / "real_samples"
+REAL_SAMPLE_FOLDERS = ("gravityspy", "kaggle")
+
+
+def real_samples_root() -> Path:
+    """The folder of real samples: ``$GRAVITYVIT_REAL_SAMPLES``, else ``shared/real_samples`` beside the checkout."""
+    return Path(os.environ.get(REAL_SAMPLES_ENVIRONMENT_VARIABLE, DEFAULT_REAL_SAMPLES_ROOT))
+
+
+def default_real_dirs() -> list[Path]:
+    """The ``gravityspy/`` and ``kaggle/`` folders of :func:`real_samples_root` that exist."""
+    root = real_samples_root()
+    return [root / name for name in REAL_SAMPLE_FOLDERS if (root / name).is_dir()]
 
 
 @dataclass
