@@ -28,8 +28,8 @@ test: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 --durations=15 tests
 
 # Everything but the tests marked slow (training runs, remote code, the local Hub mirror, a fresh
-# interpreter, the ONNX and calibration-report files, the per-class realism checks): 471 tests in 66 s
-# on 2 cores (2026-12-01); README.md ("Status and measured figures") says where the time goes.
+# interpreter, the ONNX and calibration-report files, the per-class realism checks): 471 tests in 44 s
+# on 2 idle cores (2026-12-01); README.md ("Status and measured figures") says where the time goes.
 test-fast: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -n 2 -m "not slow" tests
 
