@@ -53,9 +53,9 @@ def test_every_class_gives_valid_views(one_per_class):
             assert np.isfinite(metadata[key]), (label, key)
         if label != "No_Glitch":
             # The loudest tile is the glitch, near the view centre: above the Omicron threshold (7.5),
-            # or for the classes whose real views are faint, above FAINT_SNR's floor.
+            # or for the classes whose real views are faint, above the lowest loudness they draw.
             faint = label in simulation.FAINT_CLASSES
-            threshold = simulation.FAINT_SNR[0] if faint else simulation.OMICRON_SNR_THRESHOLD
+            threshold = simulation.FAINT_SNR_FLOOR if faint else simulation.OMICRON_SNR_THRESHOLD
             assert metadata["injected_snr"] >= threshold, label
             assert (
                 abs(metadata["peak_time"] + metadata["peak_time_ns"] * 1e-9 - metadata["event_time"]) <= 0.25

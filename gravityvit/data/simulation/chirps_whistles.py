@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gravityvit.data.simulation.constants import HELIX_SNR, PAIRED_DOVES_SNR
 from gravityvit.data.simulation.noise import analytic_psd
 from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, trigger_snr
 
@@ -66,10 +67,8 @@ def _whistle(w: Waveform, t0: float) -> float:
     return snr
 
 
-# Loudest-tile SNR of Helix and Paired_Doves, below FAINT_SNR: their real views peak at normalized
-# energy ~9-13 (Helix) and ~15-18 (Paired_Doves) in every duration.
-HELIX_SNR: tuple[float, float] = (4.5, 6.5)
-PAIRED_DOVES_SNR: tuple[float, float] = (4.0, 6.5)
+# Log-width of a helix strand's pulses: a pulse lasts about 1 / (2 pi f log_width) (16 ms at 100 Hz
+# for 0.1), four times a broadband blip-like pulse, so the 4 s view does not average it away.
 HELIX_PULSE_LOG_WIDTH: tuple[float, float] = (0.08, 0.15)
 
 
@@ -77,8 +76,8 @@ def _helix(w: Waveform, t0: float) -> float:
     # A regular train of faint, thin vertical strands across the whole window, every 0.15-0.4 s:
     # each strand a column of pulses stacked in frequency from 30-60 Hz to 250-1000 Hz, each a
     # little later or earlier than the one below, so that the strand kinks like a helix seen from
-    # the side. The pulses are narrow-band (HELIX_PULSE_LOG_WIDTH), so each lasts tens of
-    # milliseconds and the strands stay visible in the 4 s view as the real ones do.
+    # the side. The pulses are narrow-band (HELIX_PULSE_LOG_WIDTH), so the strands keep their
+    # brightness in the 4 s view as the real ones do.
     snr = _loguniform(w.rng, *HELIX_SNR)
     period = w.rng.uniform(0.15, 0.4)
     f_low, f_high = _loguniform(w.rng, 30, 60), _loguniform(w.rng, 250, 1000)

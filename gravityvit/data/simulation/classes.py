@@ -38,9 +38,10 @@ from gravityvit.data.simulation.short_transients import (
 )
 from gravityvit.data.simulation.waveform import Waveform
 
-# The classes whose real views are faint: loudness drawn from FAINT_SNR (Scratchy: a Pareto from 6,
-# its blobs' tiles being clustered into one Omicron trigger), so their loudest tile may lie below
-# the Omicron threshold, down to FAINT_SNR's floor.
+# The classes whose real views are faint: loudness drawn from FAINT_SNR (Helix and Paired_Doves from
+# HELIX_SNR and PAIRED_DOVES_SNR, Violin_Mode from 6-10, Scratchy from a Pareto from 6, its blobs'
+# tiles being clustered into one Omicron trigger), so their loudest tile may lie below the Omicron
+# threshold, down to FAINT_SNR_FLOOR.
 FAINT_CLASSES: tuple[str, ...] = ("1080Lines", "Helix", "Paired_Doves", "Scratchy", "Violin_Mode")
 
 

@@ -1,6 +1,6 @@
 """Settings shared by the simulator's modules: the simulated data's grid, the trigger, the detectors.
 
-``FAINT_SNR`` is the loudness of the classes whose real views are faint
+``FAINT_SNR`` (and ``HELIX_SNR``, ``PAIRED_DOVES_SNR``) is the loudness of the classes whose real views are faint
 (:data:`gravityvit.data.simulation.classes.FAINT_CLASSES`).
 """
 
@@ -21,3 +21,9 @@ IFO_PROBABILITIES = {"H1": 4798 / 7966, "L1": 3168 / 7966}  # the v1d1 detector 
 # normalized energy of ~10-20 (SNR = sqrt(2 E) ~ 4.5-6.3), below the colour scale's top (25.5), and
 # only a few pixels pass it, unlike the Omicron SNR above 7.5 that selected them.
 FAINT_SNR: tuple[float, float] = (5.0, 8.0)
+# Helix and Paired_Doves draw lower still: their real views peak at normalized energy ~9-13 (Helix)
+# and ~15-18 (Paired_Doves) in every duration.
+HELIX_SNR: tuple[float, float] = (4.5, 6.5)
+PAIRED_DOVES_SNR: tuple[float, float] = (4.0, 6.5)
+# The lowest loudness a faint class draws (Violin_Mode draws 6-10, Scratchy a Pareto from 6).
+FAINT_SNR_FLOOR = min(FAINT_SNR[0], HELIX_SNR[0], PAIRED_DOVES_SNR[0])
