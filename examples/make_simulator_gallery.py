@@ -3,8 +3,10 @@
 Each row shows one class: the four views (0.5, 1, 2, 4 s) of a real Gravity Spy sample (the one with
 the most durations among the real samples found, blank where a duration is missing), then those of
 ``--per-class`` simulated glitches with their loudest-tile SNR, all in the gray the model sees (the
-HDF5 views). The real samples are read from GRAVITYVIT_REAL_SAMPLES (``gravityspy/`` and ``kaggle/``
-folders of ``<Class>/<ifo>_<id>_spectrogram_<d>.png``); they are never stored in this repository.
+HDF5 views). The real samples are read from ``--real-samples`` or GRAVITYVIT_REAL_SAMPLES (else
+``shared/real_samples`` beside the checkout: ``gravityspy/`` and ``kaggle/`` folders of
+``<Class>/<ifo>_<id>_spectrogram_<d>.png``); without them the script stops rather than draw a gallery
+with nothing to compare. They are never stored in this repository.
 
     GRAVITYVIT_REAL_SAMPLES=/path/to/real_samples \
         python examples/make_simulator_gallery.py --output docs/simulator_gallery.png --seed 3
