@@ -292,13 +292,17 @@ def _view_columns_shrink(column_of: bytes, views: int, columns: int, new_size: i
 
     picks = np.frombuffer(column_of, dtype=np.int64).reshape(views, -1)
     shrink = _bilinear_shrink_matrix(picks.shape[1], new_size)
-    blocks = []
-    for pick in picks:
-        select = sparse.csr_matrix(
-            (np.ones(pick.size, dtype=np.float32), (np.arange(pick.size), pick)), shape=(pick.size, columns)
-        )
-        blocks.append(shrink @ select)
-    return sparse.vstack(blocks).tocsr()
+    return sparse.vstack([shrink @ _selection_matrix(pick, columns) for pick in picks]).tocsr()
+
+
+def _selection_matrix(indices: np.ndarray, size: int) -> Any:
+    """Sparse float32 (len(indices), size) whose row i reads element ``indices[i]``."""
+    from scipy import sparse
+
+    return sparse.csr_matrix(
+        (np.ones(indices.size, dtype=np.float32), (np.arange(indices.size), indices)),
+        shape=(indices.size, size),
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -309,14 +313,9 @@ def _cell_rows(grid_frequencies: bytes, new_size: int) -> tuple[bytes, Any]:
     bytes, a cache key of :func:`_frequency_operator32`) and the (new_size, cells) float32 matrix
     equal to :func:`_bilinear_shrink_matrix` applied to the pixel rows, each row read from its cell.
     """
-    from scipy import sparse
-
     pixel_cells = np.frombuffer(grid_frequencies, dtype=np.float64)
     cells, cell_of = np.unique(pixel_cells, return_inverse=True)
-    expand = sparse.csr_matrix(
-        (np.ones(pixel_cells.size, dtype=np.float32), (np.arange(pixel_cells.size), cell_of)),
-        shape=(pixel_cells.size, cells.size),
-    )
+    expand = _selection_matrix(cell_of, cells.size)
     shrink = (_bilinear_shrink_matrix(pixel_cells.size, new_size) @ expand).tocsr()
     return cells.tobytes(), shrink
 

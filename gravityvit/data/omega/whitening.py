@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import scipy.fft
@@ -122,6 +122,29 @@ def estimate_asd(
     return np.sqrt(median / bias)
 
 
+class _AsdGrid(NamedTuple):
+    """An ASD on a regular frequency grid: its values and frequencies, their spacing and the first one (Hz)."""
+
+    values: np.ndarray
+    frequencies: np.ndarray
+    df: float
+    f0: float
+
+    @classmethod
+    def of_series(cls, asd: FrequencySeries) -> _AsdGrid:
+        return cls(
+            np.asarray(asd.value),
+            np.asarray(asd.frequencies.value),
+            float(asd.df.to("Hz").value),
+            float(asd.f0.to("Hz").value),
+        )
+
+    @classmethod
+    def of_estimate(cls, asd: np.ndarray) -> _AsdGrid:
+        """The grid of :func:`estimate_asd`'s result: from 0 Hz in steps of ``1 / ASD_FFT_LENGTH_S``."""
+        return cls(asd, np.arange(asd.size) / ASD_FFT_LENGTH_S, 1 / ASD_FFT_LENGTH_S, 0.0)
+
+
 def whiten_array(
     values: np.ndarray,
     sample_rate_hz: float,
@@ -156,30 +179,18 @@ def whiten_array(
     np.ndarray
         float64 whitened samples.
     """
-    return _whiten_with_asd(
-        values,
-        sample_rate_hz,
-        duration_s,
-        np.asarray(asd.value),
-        np.asarray(asd.frequencies.value),
-        float(asd.df.to("Hz").value),
-        float(asd.f0.to("Hz").value),
-        fduration_s,
-    )
+    return _whiten_with_asd(values, sample_rate_hz, duration_s, _AsdGrid.of_series(asd), fduration_s)
 
 
 def _whiten_with_asd(
     values: np.ndarray,
     sample_rate_hz: float,
     duration_s: float,
-    asd_values: np.ndarray,
-    asd_frequencies: np.ndarray,
-    asd_df: float,
-    asd_f0: float,
+    asd: _AsdGrid,
     fduration_s: float = WHITENING_FILTER_DURATION_S,
 ) -> np.ndarray:
-    """:func:`whiten_array` with the ASD as arrays: values, frequencies, spacing and first frequency."""
-    fir = _fir_from_asd(sample_rate_hz, duration_s, asd_values, asd_frequencies, asd_df, asd_f0, fduration_s)
+    """:func:`whiten_array` with the ASD as an :class:`_AsdGrid`."""
+    fir = _fir_from_asd(sample_rate_hz, duration_s, asd, fduration_s)
     data = _detrend_and_taper(values, fir.size)
     return _convolve_same(data, fir) * np.sqrt(2.0 / sample_rate_hz)
 
@@ -187,10 +198,7 @@ def _whiten_with_asd(
 def _fir_from_asd(
     sample_rate_hz: float,
     duration_s: float,
-    asd_values: np.ndarray,
-    asd_frequencies: np.ndarray,
-    asd_df: float,
-    asd_f0: float,
+    asd: _AsdGrid,
     fduration_s: float = WHITENING_FILTER_DURATION_S,
 ) -> np.ndarray:
     """The whitening filter of ``TimeSeries.whiten``: ``fir_from_transfer(1 / asd, ntaps, window="hann")``.
@@ -202,9 +210,9 @@ def _fir_from_asd(
 
     # FrequencySeries.interpolate(1 / duration)
     df = 1.0 / duration_s
-    n_frequencies = (asd_values.size - 1) * (asd_df / df) + 1
-    grid = np.arange(0, np.rint(n_frequencies), dtype=asd_values.real.dtype) * df + asd_f0
-    transfer = 1 / np.interp(grid, asd_frequencies, asd_values)
+    n_frequencies = (asd.values.size - 1) * (asd.df / df) + 1
+    grid = np.arange(0, np.rint(n_frequencies), dtype=asd.values.real.dtype) * df + asd.f0
+    transfer = 1 / np.interp(grid, asd.frequencies, asd.values)
     # fir_from_transfer(transfer, ntaps, window="hann", ncorner=0)
     ntaps = int(fduration_s * sample_rate_hz)
     taper = tukey(10, alpha=1.0)
@@ -266,8 +274,7 @@ def _whiten_band_limited(
     """
     factor = round(sample_rate_hz / scan_rate_hz)
     data = _detrend_and_taper(values, int(fduration_s * sample_rate_hz))
-    frequencies = np.arange(asd.size) / ASD_FFT_LENGTH_S
-    fir = _fir_from_asd(scan_rate_hz, duration_s, asd, frequencies, 1 / ASD_FFT_LENGTH_S, 0.0, fduration_s)
+    fir = _fir_from_asd(scan_rate_hz, duration_s, _AsdGrid.of_estimate(asd), fduration_s)
     return _filter_and_decimate(data, fir, factor, scan_rate_hz) * np.sqrt(2.0 / scan_rate_hz)
 
 
@@ -429,10 +436,7 @@ def prepare_whitened(
                     values = _whiten_band_limited(values, rate, duration, asd, max_rate_hz)
                     rate = float(max_rate_hz)
                 elif backend == "fast" and whiten is True:
-                    frequencies = np.arange(asd.size) / ASD_FFT_LENGTH_S
-                    values = _whiten_with_asd(
-                        values, rate, duration, asd, frequencies, 1 / ASD_FFT_LENGTH_S, 0.0
-                    )
+                    values = _whiten_with_asd(values, rate, duration, _AsdGrid.of_estimate(asd))
                 elif backend == "fast":
                     values = whiten_array(values, rate, duration, asd)
                 else:
