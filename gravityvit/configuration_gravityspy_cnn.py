@@ -41,13 +41,9 @@ class GravitySpyCNNConfig(GlitchClassifierConfig):
             Processor normalisation mean: the CNN sees raw [0, 1] views, as in production.
         image_std (`list[float]`, *optional*, defaults to `(1, 1, 1)`):
             Processor normalisation std.
-        label_set (`str` or `list[str]`, *optional*):
-            The classes: ``"v1"`` (the 22 classes of the v1 training set, the default), ``"o3"`` (the 23
-            of Gravity Spy's O3 model) or a list of class names (see ``GlitchClassifierConfig``).
-        id2label (`dict[int, str]`, *optional*):
-            Class names by index; defaults to the classes of ``label_set``.
-        logit_temperature (`float`, *optional*, defaults to 1.0), unknown_threshold (`float`, *optional*), unknown_score_method (`str`, *optional*, defaults to `"energy"`):
-            The calibration fitted at the end of training (see ``GlitchClassifierConfig``).
+        label_set, id2label, logit_temperature, unknown_threshold, unknown_score_method:
+            The classes and the calibration fitted at the end of training, as in
+            ``GlitchClassifierConfig`` (``label_set`` defaults to ``"v1"``, the 22 classes).
 
     Raises:
         ValueError: at construction for ``num_views != 4``, mismatched durations, a class_weights

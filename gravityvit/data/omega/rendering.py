@@ -10,21 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from gravityvit import gravity_spy
+from gravityvit.data.omega import views as geometry
 from gravityvit.data.omega.parameters import FRANGE_HZ
 from gravityvit.data.omega.qscan import QScan
-from gravityvit.data.omega.views import (
-    AXES_HEIGHT_PX,
-    AXES_LEFT_PX,
-    AXES_RECT,
-    AXES_TOP_PX,
-    AXES_WIDTH_PX,
-    COLORBAR_PAD,
-    COLORBAR_SIZE,
-    PNG_DPI,
-    PNG_FIGSIZE_IN,
-    axes_pixel_grid,
-    sample_scan,
-)
 from gravityvit.file_utils import OutputKind, atomic_path, is_png_file
 
 # A rendered Omega-scan PNG may replace only another PNG image.
@@ -66,22 +54,24 @@ def render_gravityspy_png(
 
     if ifo not in IFO_TITLES:
         raise ValueError(f"unknown interferometer {ifo!r}; expected one of {sorted(IFO_TITLES)}")
-    rows = (0, math.ceil(AXES_TOP_PX + AXES_HEIGHT_PX))
-    cols = (math.floor(AXES_LEFT_PX), math.ceil(AXES_LEFT_PX + AXES_WIDTH_PX))
-    times, frequencies = axes_pixel_grid(duration_s, gps, rows, cols, frange_hz)
+    rows = (0, math.ceil(geometry.AXES_TOP_PX + geometry.AXES_HEIGHT_PX))
+    cols = (math.floor(geometry.AXES_LEFT_PX), math.ceil(geometry.AXES_LEFT_PX + geometry.AXES_WIDTH_PX))
+    times, frequencies = geometry.axes_pixel_grid(duration_s, gps, rows, cols, frange_hz)
     # Pixel-aligned quads: edges half a pixel either side of every sampled centre.
     x_edges = np.arange(cols[0], cols[1] + 1, dtype=np.float64)
     y_edges = np.arange(rows[0], rows[1] + 1, dtype=np.float64)
-    t_edges = (x_edges - AXES_LEFT_PX) / AXES_WIDTH_PX * duration_s - duration_s / 2
+    t_edges = (x_edges - geometry.AXES_LEFT_PX) / geometry.AXES_WIDTH_PX * duration_s - duration_s / 2
     log_top, log_bottom = np.log(frange_hz[1]), np.log(frange_hz[0])
-    f_edges = np.exp(log_top - (y_edges - AXES_TOP_PX) / AXES_HEIGHT_PX * (log_top - log_bottom))
+    f_edges = np.exp(
+        log_top - (y_edges - geometry.AXES_TOP_PX) / geometry.AXES_HEIGHT_PX * (log_top - log_bottom)
+    )
     inside = (frequencies <= frange_hz[1] * 1.01) & (frequencies >= frange_hz[0] * 0.99)
     energy = np.zeros((frequencies.size, times.size), dtype=np.float32)
-    energy[inside] = sample_scan(scan, times, frequencies[inside], grid_start_s=gps - duration_s / 2)
+    energy[inside] = geometry.sample_scan(scan, times, frequencies[inside], grid_start_s=gps - duration_s / 2)
 
-    figure = Figure(figsize=PNG_FIGSIZE_IN, dpi=PNG_DPI)
+    figure = Figure(figsize=geometry.PNG_FIGSIZE_IN, dpi=geometry.PNG_DPI)
     FigureCanvasAgg(figure)
-    axes = figure.add_axes(AXES_RECT)
+    axes = figure.add_axes(geometry.AXES_RECT)
     low, high = gravity_spy.NORMALIZED_ENERGY_RANGE
     mesh = axes.pcolormesh(
         t_edges, f_edges, energy, cmap="viridis", norm=Normalize(low, high), shading="flat", antialiased=False
@@ -104,7 +94,7 @@ def render_gravityspy_png(
     axes.set_ylabel("Frequency (Hz)", fontsize=20)
     axes.set_title(IFO_TITLES[ifo], fontsize=20, y=1.05)
     colorbar_axes = make_axes_locatable(axes).append_axes(
-        "right", size=f"{COLORBAR_SIZE:.0%}", pad=f"{COLORBAR_PAD:.0%}"
+        "right", size=f"{geometry.COLORBAR_SIZE:.0%}", pad=f"{geometry.COLORBAR_PAD:.0%}"
     )
     colorbar = figure.colorbar(mesh, cax=colorbar_axes, label="Normalized energy")
     colorbar.ax.grid(False)  # gwpy's style turns grids on
@@ -112,7 +102,7 @@ def render_gravityspy_png(
     colorbar.ax.yaxis.label.set_size(15)
     path = Path(path)
     with atomic_path(path, kind=OMEGA_SCAN_PNG) as temporary:
-        figure.savefig(temporary, format="png", dpi=PNG_DPI)
+        figure.savefig(temporary, format="png", dpi=geometry.PNG_DPI)
     return path
 
 
