@@ -47,7 +47,7 @@ logger = logging.getLogger("gravityvit.demo")
 
 # The CPU demo model, a named configuration (gravityvit/named_configs.py): a 2-block, width-96 ViT
 # with a convolutional stem (a 4x4 patchify layer, two 3x3 stride-2 layers) shared by the four views
-# at 112x144 pixels, cross-attention fusion over all 4 x 63 view tokens, MLP head (0.41 M
+# at 64x80 pixels, cross-attention fusion over all 4 x 20 view tokens, MLP head (0.40 M
 # parameters). What each choice bought is measured in docs/training.md ("The demo model").
 DEMO_MODEL = DEMO_RECIPE["model"]
 
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--config_overrides",
         default="{}",
-        help=f"JSON changes to the configuration {DEMO_MODEL} (e.g. '{{\"image_size\": [112, 144]}}').",
+        help=f"JSON changes to the configuration {DEMO_MODEL} (e.g. '{{\"image_size\": [112, 144]}}' for the 112x144 ablation).",
     )
     return parser
 

@@ -77,7 +77,7 @@ def test_the_demo_config_runs_on_a_cpu():
     assert sum(p.numel() for p in model.parameters()) < 600_000
     processor = GravityViTImageProcessor.from_config(config)
     inputs = processor(np.random.default_rng(0).random((2, 4, 140, 170), dtype=np.float32))
-    assert inputs["pixel_values"].shape == (2, 4, 3, 112, 144)
+    assert inputs["pixel_values"].shape == (2, 4, 3, 64, 80)
     with torch.no_grad():
         outputs = model(**inputs)
     assert outputs.logits.shape == (2, 22) and outputs.view_weights.shape == (2, 4)

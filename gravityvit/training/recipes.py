@@ -12,7 +12,7 @@ from typing import Any
 # what each choice bought is in docs/training.md ("The demo").
 DEMO_RECIPE: dict[str, Any] = {
     "model": "gravityvit/multiview-demo",
-    "num_train_epochs": 16,
+    "num_train_epochs": 30,
     "learning_rate": 3e-3,
     "warmup_epochs": 1.0,
     "per_device_train_batch_size": 32,
