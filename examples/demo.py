@@ -58,9 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--output_dir", default="outputs/demo", help="Everything the demo writes.")
-    # More simulated glitches transfer better to real ones: 190 x 16 epochs took 12.9 minutes on 2
-    # idle cores (0.942 simulated test accuracy, 53 of 65 real samples); 140 per class got 45 and 47
-    # of 65 (docs/training.md).
+    # More simulated glitches transfer better to real ones: with the 112x144 model, 140 per class got
+    # 45 and 47 of 65 real samples against 53 for 190 (docs/training.md). 190 x 30 epochs of the
+    # 64x80 model take about 7 minutes on 2 idle cores.
     parser.add_argument("--samples_per_class", type=int, default=190, help="Simulated samples per class.")
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
