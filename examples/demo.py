@@ -100,6 +100,52 @@ def convert_stage(h5_path: Path, arrow_dir: Path, num_proc: int) -> None:
         logger.info("[2/5] convert: reusing %s", arrow_dir)
 
 
+# What a training run (gravityvit.training.run.train) writes at the top of its output folder:
+# the model, processor, remote code, card, Trainer state, results, checkpoints and the test report.
+TRAINING_RUN_ENTRIES = (
+    "*.py",
+    "*_results.json",
+    "checkpoint-*",
+    "config.json",
+    "evaluation",
+    "model.safetensors",
+    "preprocessor_config.json",
+    "README.md",
+    "results.json",
+    "runs",
+    "trainer_state.json",
+    "training_args.bin",
+)
+
+
+def is_earlier_training_run(directory: Path) -> bool:
+    """Whether ``directory`` holds an earlier training run and nothing else (see TRAINING_RUN_ENTRIES)."""
+    entries = [entry.name for entry in directory.iterdir()]
+    has_run = any(
+        name in ("config.json", "trainer_state.json") or name.startswith("checkpoint-") for name in entries
+    )
+    return has_run and all(
+        any(Path(name).match(pattern) for pattern in TRAINING_RUN_ENTRIES) for name in entries
+    )
+
+
+def remove_earlier_training_run(model_dir: Path) -> None:
+    """Remove ``model_dir`` when it is the model folder of an earlier demo run; refuse anything else.
+
+    Raises
+    ------
+    gravityvit.file_utils.OutputError
+        When ``model_dir`` holds files a training run does not write (the user's, or another
+        tool's): nothing is removed.
+    """
+    from gravityvit.file_utils import OutputKind, check_output
+
+    kind = OutputKind("training run", directory=True, recognise=is_earlier_training_run)
+    check_output(model_dir, kind)
+    if model_dir.is_dir():
+        shutil.rmtree(model_dir)
+
+
 def train_stage(
     args: argparse.Namespace, arrow_dir: Path, model_dir: Path, train_arguments: list[str]
 ) -> TrainResult:
@@ -111,8 +157,7 @@ def train_stage(
     from gravityvit.training.arguments import parse_train_arguments
     from gravityvit.training.run import train
 
-    if model_dir.exists():
-        shutil.rmtree(model_dir)  # a fresh run: old checkpoints would be resumed or rotated
+    remove_earlier_training_run(model_dir)  # a fresh run: old checkpoints would be resumed or rotated
     logger.info("[3/5] train: %s %s -> %s", DEMO_MODEL, args.config_overrides, model_dir)
     demo_settings = {
         **DEMO_RECIPE,

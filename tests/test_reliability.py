@@ -136,6 +136,28 @@ def test_evaluate_refuses_to_replace_the_model(model_dir, tmp_path, capsys):
     assert _listing(model_dir) == before
 
 
+def test_demo_removes_only_its_own_earlier_model_folder(tmp_path):
+    from gravityvit.file_utils import OutputError
+
+    demo = import_script(REPO_ROOT / "examples" / "demo.py")
+    earlier = tmp_path / "run" / "model"
+    (earlier / "checkpoint-10").mkdir(parents=True)
+    (earlier / "evaluation").mkdir()
+    for name in ("config.json", "model.safetensors", "trainer_state.json", "test_results.json", "README.md"):
+        (earlier / name).write_text("{}")
+    demo.remove_earlier_training_run(earlier)  # an earlier demo run: removed for the fresh one
+    assert not earlier.exists()
+    demo.remove_earlier_training_run(earlier)  # nothing there: nothing to do
+
+    mine = tmp_path / "mine" / "model"
+    mine.mkdir(parents=True)
+    (mine / "config.json").write_text("{}")
+    (mine / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="model"):
+        demo.remove_earlier_training_run(mine)
+    assert (mine / "notes.txt").read_text() == "mine" and (mine / "config.json").exists()
+
+
 def test_simulate_never_replaces_a_foreign_hdf5_file(tmp_path, capsys):
     zenodo = tmp_path / "trainingsetv1d1.h5"
     with h5py.File(zenodo, "w") as handle:
