@@ -96,6 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=10,
         help="Add each left-out class back from this many of its training samples (0: skip).",
     )
+    parser.add_argument(
+        "--add_class_method",
+        choices=("anchored", "prototype"),
+        default="anchored",
+        help="How add_class fits the new row: against anchors from the class statistics (default), or "
+        "the prototype and its bias alone (the ablation).",
+    )
     return parser
 
 
@@ -240,6 +247,7 @@ def add_class_figures(
     left_out: list[str],
     examples: list[dict[str, Any]],
     batch_size: int,
+    use_anchors: bool = True,
 ) -> dict[str, Any]:
     """Add ``held_out`` to the model trained without it from ``examples``; its recall and the others' accuracy.
 
@@ -247,13 +255,16 @@ def add_class_figures(
     """
     from gravityvit.inference.add_class import add_class
 
-    grown, info = add_class(model, processor, held_out, examples, batch_size=batch_size)
+    grown, info = add_class(
+        model, processor, held_out, examples, batch_size=batch_size, use_anchors=use_anchors
+    )
     predicted = score_model(grown, processor, test, batch_size)["predicted_names"]
     added = true_names == held_out
     others = ~np.isin(true_names, left_out)
     return {
         "num_examples": info["num_examples"],
         "example_recall": info["example_recall"],
+        "anchored": info["anchored"],
         "recall": float((predicted[added] == held_out).mean()),
         "known_accuracy": float((predicted[others] == true_names[others]).mean()),
         # Known samples the grown model now calls the added class.
@@ -329,7 +340,15 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
                     dataset["train"], all_names.index(held_out), args.add_class_examples, args.seed
                 )
                 figures["add_class"] = add_class_figures(
-                    model, processor, test, true_names, held_out, group, examples, args.batch_size
+                    model,
+                    processor,
+                    test,
+                    true_names,
+                    held_out,
+                    group,
+                    examples,
+                    args.batch_size,
+                    use_anchors=args.add_class_method == "anchored",
                 )
             results["held_out"][held_out] = figures
             logger.info("%s: %s", held_out, {k: v for k, v in figures.items() if k != "calibration"})

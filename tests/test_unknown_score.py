@@ -19,7 +19,7 @@ import gravityvit.pipelines  # noqa: F401  (registers glitch-classification)
 from gravityvit.commands import predict
 from gravityvit.gravity_spy import CLASS_NAMES, VIEW_DURATIONS_S
 from gravityvit.hub import save_shareable_model
-from gravityvit.inference.add_class import add_class
+from gravityvit.inference.add_class import add_class, anchor_features, anchored_row, imprinted_row
 from gravityvit.inference.unknown import (
     effective_unknown_score_method,
     fit_feature_statistics,
@@ -225,7 +225,8 @@ def test_add_class_grows_the_class_means(kind):
     model, processor = tiny_gravityvit() if kind == "gravityvit" else tiny_cnn()
     fit_on_random_views(model, processor)
     examples = [_outlier_views(seed) for seed in range(4)]
-    new_model, _ = add_class(model, processor, "Fast_Scattering", examples)
+    new_model, info = add_class(model, processor, "Fast_Scattering", examples)
+    assert info["anchored"]  # the row was fitted against the stored class statistics
 
     old, new = model.unknown_statistics, new_model.unknown_statistics
     assert new.class_means.shape == (len(CLASS_NAMES) + 1, old.class_means.shape[1])
@@ -326,3 +327,49 @@ def test_a_config_asking_for_missing_statistics_warns_at_load(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="gravityvit.modeling_gravityvit"):
         AutoModelForImageClassification.from_pretrained(directory)
     assert "the weights hold no class statistics" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["gravityvit", "cnn"])
+def test_anchor_features_are_drawn_from_the_stored_class_statistics(kind):
+    model, processor = tiny_gravityvit() if kind == "gravityvit" else tiny_cnn()
+    assert anchor_features(model) is None  # no statistics yet: nothing to anchor on
+    statistics = fit_on_random_views(model, processor)
+    features, labels = anchor_features(model, per_class=3000)
+    known = np.flatnonzero(statistics["class_counts"] > 0)
+    assert sorted(set(labels.tolist())) == known.tolist()
+    assert features.shape[0] == len(known) * 3000 and np.isfinite(features).all()
+    if kind == "cnn":  # the classifier reads the pooled feature itself: the draws are the Gaussians
+        means = np.stack([features[labels == k].mean(axis=0) for k in known])
+        spread = np.sqrt(np.diag(np.linalg.inv(statistics["precision"])))
+        np.testing.assert_allclose(means, statistics["class_means"][known], atol=0.1 * spread.max())
+        centred = features - statistics["class_means"][labels]
+        np.testing.assert_allclose(
+            np.cov(centred.T), np.linalg.inv(statistics["precision"]), atol=0.1 * spread.max() ** 2
+        )
+
+
+def test_anchored_row_gives_up_examples_that_lie_inside_an_old_class():
+    """Eight examples of a new class and two that lie inside old class 0: the prototype's bias, set to
+    win 90 % of the examples, takes a third of class 0; fitted against the anchors it takes a few %."""
+    rng = np.random.default_rng(0)
+    weight, bias = np.eye(3)[:2], np.zeros(2)
+    anchors = np.concatenate([rng.normal(size=(256, 3)) + 3 * np.eye(3)[k] for k in range(2)])
+    anchor_labels = np.repeat(np.arange(2), 256)
+    examples = np.concatenate(
+        [rng.normal(size=(8, 3)) * 0.5 + [0, 0, 3], rng.normal(size=(2, 3)) * 0.3 + [3, 0, 0.5]]
+    )
+    logits = examples @ weight.T + bias
+
+    def taken(row: np.ndarray, row_bias: float) -> tuple[float, float]:
+        anchors_taken = anchors @ row + row_bias > (anchors @ weight.T + bias).max(axis=1)
+        examples_won = examples @ row + row_bias > logits.max(axis=1)
+        return float(anchors_taken.mean()), float(examples_won.mean())
+
+    row, row_bias = imprinted_row(examples, logits, weight, bias)
+    assert taken(row, row_bias)[0] > 0.25
+    refined = anchored_row(row, row_bias, examples, (anchors, anchor_labels), weight, bias)
+    anchors_taken, examples_won = taken(*refined)
+    assert anchors_taken < 0.06 and examples_won >= 0.8
+    # The prototype stays the direction: the refined row is close to it.
+    cosine = refined[0] @ row / np.linalg.norm(refined[0]) / np.linalg.norm(row)
+    assert cosine > 0.95

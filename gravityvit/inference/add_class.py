@@ -7,7 +7,14 @@ The new class is a prototype on the frozen features that the classifier's last l
 2. the new row of that layer is the mean of the L2-normalised example features, normalised and
    scaled to the mean norm of the existing rows, so its logits are on the old classes' scale;
 3. its bias is set so that 90 % of the examples score above their best old class (the examples
-   are all we know of the class, and the old rows, biases and every other weight stay unchanged).
+   are all we know of the class, and the old rows, biases and every other weight stay unchanged);
+4. when the model holds the class statistics of the unknown score (class means and the shared
+   covariance of the pooled features, fitted on the training split), the old classes are known
+   too, without their data: features drawn from those Gaussians are sent through the rest of the
+   head as *anchors*, and the new row and bias are refined by a class-balanced logistic fit of the
+   examples against the anchors (the old rows fixed, a penalty holding the row near the
+   prototype). The prototype's bias alone lets the new class take the old classes' samples that
+   lie towards it; the anchors say where they lie.
 
 The old classes' logits are bit-for-bit what they were; only samples that look like the examples
 move to the new class. ``id2label`` grows by one; ``class_weights`` (if any) get the mean weight.
@@ -41,6 +48,10 @@ logger = logging.getLogger(__name__)
 MIN_EXAMPLES = 2
 # Fraction of the examples the new class must win (the bias is set at this quantile of their margins).
 EXAMPLE_RECALL = 0.9
+# Anchor features drawn per old class, and the penalty holding the refined row near the prototype
+# (relative to the squared norm of the old rows).
+ANCHORS_PER_CLASS = 256
+ROW_PENALTY = 1.0
 _CLASS_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]*$")
 
 
@@ -164,8 +175,119 @@ def imprinted_row(
     return row, float(np.quantile(needed, EXAMPLE_RECALL)) + 1e-3
 
 
+def features_before_final_linear(model: nn.Module) -> nn.Module:
+    """The part of the head between the pooled feature (what the unknown statistics read) and the
+    final linear layer: the GravityViT head's layers but the last; the identity for the CNN, whose
+    classifier reads the dense feature directly."""
+    head = getattr(model, "head", None)
+    if head is not None and isinstance(getattr(head, "layers", None), nn.Sequential):
+        return head.layers[:-1]
+    return nn.Identity()
+
+
+@torch.no_grad()
+def anchor_features(
+    model: nn.Module, per_class: int = ANCHORS_PER_CLASS, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Features of the old classes drawn from the model's stored class statistics.
+
+    Each class with training samples gets ``per_class`` pooled features from ``N(mean_k, C)``, ``C``
+    the covariance shared by the classes (the inverse of the stored precision), sent through
+    :func:`features_before_final_linear` in eval mode.
+
+    Returns
+    -------
+    (features, labels) or None
+        float64 (n, in_features) inputs of the final linear layer and their (n,) class ids; None
+        when the model has no fitted statistics.
+    """
+    statistics = getattr(model, "unknown_statistics", None)
+    if statistics is None or not statistics.is_fitted():
+        return None
+    means = statistics.class_means.detach().double().cpu().numpy()
+    counts = statistics.class_counts.detach().double().cpu().numpy()
+    precision = statistics.precision.detach().double().cpu().numpy()
+    eigenvalues, eigenvectors = np.linalg.eigh((precision + precision.T) / 2)
+    # Whitened draws mapped by C^(1/2) = V diag(1/sqrt(lambda)) V^T; a singular direction draws nothing.
+    scales = np.where(
+        eigenvalues > 1e-12 * eigenvalues.max(), 1 / np.sqrt(np.maximum(eigenvalues, 1e-300)), 0.0
+    )
+    rng = np.random.default_rng(seed)
+    known = np.flatnonzero(counts > 0)
+    labels = np.repeat(known, per_class)
+    draws = rng.standard_normal((len(labels), len(eigenvalues))) * scales
+    pooled = means[labels] + draws @ eigenvectors.T
+    head = features_before_final_linear(model)
+    was_training = head.training
+    head.eval()
+    weight = final_linear(model).weight
+    features = head(torch.as_tensor(pooled, dtype=weight.dtype, device=weight.device))
+    head.train(was_training)
+    return features.double().cpu().numpy(), labels
+
+
+def anchored_row(
+    row: np.ndarray,
+    row_bias: float,
+    example_features: np.ndarray,
+    anchors: tuple[np.ndarray, np.ndarray],
+    weight: np.ndarray,
+    bias: np.ndarray | None,
+    penalty: float = ROW_PENALTY,
+) -> tuple[np.ndarray, float]:
+    """Refine the imprinted ``row`` and ``row_bias`` against the old classes' anchor features.
+
+    Minimises the class-balanced cross-entropy over all classes (the examples labelled new, each
+    anchor its class; every class weighs the same) with the old rows fixed, plus
+    ``penalty * |row - prototype|^2 / mean |old row|^2``: with 5-20 examples the prototype's
+    direction is the prior, the anchors move it away from where old classes lie.
+    """
+    anchor_features, anchor_labels = anchors
+    old_weight = torch.as_tensor(weight)
+    old_bias = torch.zeros(len(weight), dtype=torch.float64) if bias is None else torch.as_tensor(bias)
+    examples = torch.as_tensor(example_features)
+    anchor_x = torch.as_tensor(anchor_features)
+    anchor_y = torch.as_tensor(anchor_labels)
+    old_logits_examples = examples @ old_weight.T + old_bias
+    old_logits_anchors = anchor_x @ old_weight.T + old_bias
+    prototype = torch.as_tensor(row)
+    scale = float((old_weight**2).sum(dim=1).mean())
+    new_row = prototype.clone().requires_grad_(True)
+    new_bias = torch.tensor(float(row_bias), dtype=torch.float64, requires_grad=bias is not None)
+    num_classes = int(torch.unique(anchor_y).numel()) + 1
+    new_index = len(weight)
+
+    def loss_fn() -> torch.Tensor:
+        logits_examples = torch.cat([old_logits_examples, (examples @ new_row + new_bias)[:, None]], dim=1)
+        logits_anchors = torch.cat([old_logits_anchors, (anchor_x @ new_row + new_bias)[:, None]], dim=1)
+        targets = torch.full((len(examples),), new_index, dtype=torch.long)
+        # Per-class mean losses, averaged over classes: anchors of a class weigh as much as the examples.
+        example_loss = nn.functional.cross_entropy(logits_examples, targets)
+        anchor_loss = nn.functional.cross_entropy(logits_anchors, anchor_y) * (num_classes - 1)
+        return (example_loss + anchor_loss) / num_classes + penalty * (
+            (new_row - prototype) ** 2
+        ).sum() / scale
+
+    parameters = [new_row, new_bias] if bias is not None else [new_row]
+    optimizer = torch.optim.LBFGS(parameters, max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = loss_fn()
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    return new_row.detach().numpy(), float(new_bias.detach()) if bias is not None else 0.0
+
+
 def add_class(
-    model: nn.Module, image_processor: Any, name: str, examples: Sequence[Any], batch_size: int = 16
+    model: nn.Module,
+    image_processor: Any,
+    name: str,
+    examples: Sequence[Any],
+    batch_size: int = 16,
+    use_anchors: bool = True,
 ) -> tuple[nn.Module, dict[str, Any]]:
     """Return a copy of ``model`` with the class ``name`` added from ``examples``.
 
@@ -183,12 +305,15 @@ def add_class(
         :func:`gravityvit.pipelines.expand_inputs`.
     batch_size : int
         Samples per forward pass.
+    use_anchors : bool
+        Refine the prototype against anchors drawn from the model's class statistics (step 4 of the
+        module docstring) when it has them; False keeps the prototype and its bias (the ablation).
 
     Returns
     -------
     (model, info)
-        The new model (eval mode) and ``{"name", "num_examples", "example_recall"}``: the fraction of
-        the examples the new model labels ``name``.
+        The new model (eval mode) and ``{"name", "num_examples", "example_recall", "anchored"}``:
+        the fraction of the examples the new model labels ``name``, and whether anchors were used.
 
     Raises
     ------
@@ -217,6 +342,9 @@ def add_class(
     weight = old.weight.detach().double().cpu().numpy()
     bias = None if old.bias is None else old.bias.detach().double().cpu().numpy()
     row, row_bias = imprinted_row(features, logits, weight, bias)
+    anchors = anchor_features(new_model) if use_anchors else None
+    if anchors is not None:
+        row, row_bias = anchored_row(row, row_bias, features, anchors, weight, bias)
     layer = nn.Linear(old.in_features, old.out_features + 1, bias=old.bias is not None)
     layer = layer.to(device=old.weight.device, dtype=old.weight.dtype)
     with torch.no_grad():
@@ -242,6 +370,7 @@ def add_class(
         "name": name,
         "num_examples": len(samples),
         "example_recall": float((new_logits.argmax(axis=1) == index).mean()),
+        "anchored": anchors is not None,
     }
     logger.info(
         "added class %r (id %d) from %d examples; %.0f %% of them now labelled %r",
@@ -256,9 +385,15 @@ def add_class(
 
 def added_class_note(info: dict[str, Any]) -> str:
     """Markdown lines for the model card: which class was added and from how many examples."""
+    method = (
+        "a class prototype on the frozen features, fitted against the old classes' stored feature "
+        "statistics, appended to the classifier"
+        if info.get("anchored")
+        else "a class prototype on the frozen features appended to the classifier"
+    )
     return (
         f"- `{info['name']}`: added after training from {info['num_examples']} labelled examples with "
-        "`gravityvit add-class` (a class prototype on the frozen features appended to the classifier; "
+        f"`gravityvit add-class` ({method}; "
         f"the other classes' weights are unchanged). {100 * info['example_recall']:.0f} % of the examples "
         f"are labelled `{info['name']}` by this model; its accuracy on the class is not measured here.\n"
     )
@@ -329,6 +464,8 @@ __all__ = [
     "add_class",
     "add_class_to_directory",
     "added_class_note",
+    "anchor_features",
+    "anchored_row",
     "example_features",
     "final_linear",
     "grow_feature_statistics",
