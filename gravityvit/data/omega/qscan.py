@@ -137,6 +137,20 @@ class QScan:
         """Index within the whole row of the first tile ``energies[row]`` holds."""
         return 0 if self.tile_offsets is None else int(self.tile_offsets[row])
 
+    def row_layout(self) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`row_size` and :meth:`row_offset` of every row, as int64 arrays."""
+        sizes = (
+            np.array([energy.size for energy in self.energies], dtype=np.int64)
+            if self.row_tiles is None
+            else np.asarray(self.row_tiles, dtype=np.int64)
+        )
+        offsets = (
+            np.zeros(len(self.energies), dtype=np.int64)
+            if self.tile_offsets is None
+            else np.asarray(self.tile_offsets, dtype=np.int64)
+        )
+        return sizes, offsets
+
     @property
     def peak_snr(self) -> float:
         """Amplitude SNR of the loudest tile, sqrt(2 E) as gwpy defines it."""

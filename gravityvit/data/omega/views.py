@@ -4,6 +4,7 @@ keeps -> viridis -> gray -> the (140, 170) view."""
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -108,6 +109,54 @@ def _time_interpolated_rows(scan: QScan, offsets_s: np.ndarray, dtype: type = np
         block = block.astype(dtype, copy=False)
         rows[members] = _cubic_rows(block, [(tap[index], weight[index]) for tap, weight in taps])
     return rows
+
+
+def _time_interpolated_rows_fast(scan: QScan, offsets_s: np.ndarray, dtype: type = np.float32) -> np.ndarray:
+    """:func:`_time_interpolated_rows` with one cached sparse matrix per run of rows that share their
+    tiles: the same numbers, in one product per run instead of four gathers."""
+    rows = np.empty((len(scan.frequencies_hz), offsets_s.size), dtype=dtype)
+    sizes, tile_offsets = scan.row_layout()
+    # Runs of rows with the same tiles share one interpolation matrix (in a Q plane, the rows of
+    # one tile count are adjacent).
+    change = (np.diff(sizes, prepend=-1) != 0) | (np.diff(tile_offsets, prepend=-1) != 0)
+    starts = np.flatnonzero(change).tolist()
+    first_offset, last_offset = float(offsets_s.min()), float(offsets_s.max())
+    for first, stop in zip(starts, [*starts[1:], sizes.size]):
+        size, offset = int(sizes[first]), int(tile_offsets[first])
+        dt = scan.duration_s / size
+        # The interpolating cubic spline through a local stretch (16 samples beyond the needed
+        # span) equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
+        lo = max(0, math.floor(first_offset / dt) - 16)
+        hi = min(size, math.ceil(last_offset / dt) + 17)
+        kept = len(scan.energies[first])
+        if lo < offset or hi > offset + kept:
+            raise ValueError(
+                f"the scan keeps tiles {offset}-{offset + kept} of its {size}-tile rows, but sampling "
+                f"{first_offset:.3f}-{last_offset:.3f} s after its start needs tiles {lo}-{hi}"
+            )
+        # Time-major, so that the sparse product runs along the rows of the run.
+        block = np.stack(
+            [scan.energies[row][lo - offset : hi - offset] for row in range(first, stop)], axis=1
+        )
+        matrix = _cubic_matrix((offsets_s / dt - lo).tobytes(), hi - lo - 1, np.dtype(dtype).str)
+        rows[first:stop] = (matrix @ block.astype(dtype, copy=False)).T
+    return rows
+
+
+@functools.lru_cache(maxsize=64)
+def _cubic_matrix(positions: bytes, last: int, dtype: str) -> Any:
+    """Sparse (points, last + 1) matrix of :func:`_cubic_rows`'s cubic convolution at ``positions``
+    (float64 bytes: fractional indices into a block whose last index is ``last``).
+
+    Cached: the positions depend only on the views' geometry around the GPS time.
+    """
+    from scipy import sparse
+
+    taps = _cubic_taps(np.frombuffer(positions, dtype=np.float64)[None, :], np.array([last]))
+    indices = np.stack([index[0] for index, _ in taps], axis=1)
+    weights = np.stack([weight[0] for _, weight in taps], axis=1).astype(dtype)
+    indptr = np.arange(0, indices.size + 1, len(taps))
+    return sparse.csr_matrix((weights.ravel(), indices.ravel(), indptr), shape=(indices.shape[0], last + 1))
 
 
 def _cubic_taps(positions: np.ndarray, last: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -264,7 +313,7 @@ def _views_at_once(
     # Offsets of one grid cell from different views agree to rounding: merge them at 1 ns.
     unique_ns, column_of = np.unique(np.round(np.concatenate(offsets) * 1e9), return_inverse=True)
     # Single precision halves the memory traffic; colours resolve 0.1 of normalized energy.
-    rows = _time_interpolated_rows(scan, (gps - scan.epoch_s) + unique_ns * 1e-9, dtype=np.float32)
+    rows = _time_interpolated_rows_fast(scan, (gps - scan.epoch_s) + unique_ns * 1e-9)
     row_frequencies, grid_frequencies = _frequency_grid_key(scan, frequencies)
     # Below ~44 Hz several pixel rows share a 0.5 Hz cell: interpolate and colour each cell once.
     cell_frequencies, shrink = _cell_rows(grid_frequencies, gravity_spy.VIEW_HEIGHT)

@@ -44,7 +44,7 @@ def check_strain(strain: TimeSeries, gps: float, durations_s: Sequence[float]) -
         )
     # The longest view, plus the settle-in of the whitening filter, plus one ASD segment.
     half_span = max(durations_s) / 2 + WHITENING_FILTER_DURATION_S / 2 + ASD_FFT_LENGTH_S / 2
-    start, end = float(strain.span[0]), float(strain.span[1])
+    start, end = map(float, strain.span)
     if gps - half_span < start or gps + half_span > end:
         raise StrainError(
             f"{name}: data cover GPS [{start:.3f}, {end:.3f}) but the {max(durations_s):g} s view around "
@@ -206,31 +206,59 @@ def _fir_from_asd(
     The transfer 1 / ASD is interpolated to ``1 / duration_s`` from 0 Hz to the ASD's last frequency,
     which sets the length of the impulse response: ``2 * (bins - 1)`` samples.
     """
-    from scipy.signal.windows import tukey
-
     # FrequencySeries.interpolate(1 / duration)
     df = 1.0 / duration_s
     n_frequencies = (asd.values.size - 1) * (asd.df / df) + 1
-    grid = np.arange(0, np.rint(n_frequencies), dtype=asd.values.real.dtype) * df + asd.f0
+    grid = _frequency_grid(int(np.rint(n_frequencies)), df, asd.f0, asd.values.real.dtype.str)
     transfer = 1 / np.interp(grid, asd.frequencies, asd.values)
     # fir_from_transfer(transfer, ntaps, window="hann", ncorner=0)
     ntaps = int(fduration_s * sample_rate_hz)
-    taper = tukey(10, alpha=1.0)
+    taper = _tukey_edges()
     transfer[:5] *= taper[:5]
     transfer[transfer.size - 5 :] *= taper[-5:]
     impulse = scipy.fft.irfft(transfer)
-    # gwpy windows the first and last ntaps / 2 samples of the impulse response with the two halves
-    # of a Hann window, zeroes the rest, rolls it by ntaps / 2 - 1 and keeps the first ntaps: the
-    # same products, read only where they are kept.
+    positions, sources, weights = _fir_taps(ntaps, impulse.size)
+    fir = np.zeros(ntaps)
+    fir[positions] = impulse[sources] * weights
+    return fir
+
+
+@functools.lru_cache(maxsize=8)
+def _frequency_grid(size: int, df: float, f0: float, dtype: str) -> np.ndarray:
+    """``np.arange(0, size) * df + f0``, the frequencies ``FrequencySeries.interpolate`` samples."""
+    grid = np.arange(0, size, dtype=dtype) * df + f0
+    grid.flags.writeable = False
+    return grid
+
+
+@functools.lru_cache(maxsize=1)
+def _tukey_edges() -> np.ndarray:
+    """``tukey(10, alpha=1.0)``: ``fir_from_transfer``'s taper of the transfer's first and last 5 bins."""
+    from scipy.signal.windows import tukey
+
+    taper = tukey(10, alpha=1.0)
+    taper.flags.writeable = False
+    return taper
+
+
+@functools.lru_cache(maxsize=8)
+def _fir_taps(ntaps: int, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where ``fir_from_transfer`` puts the samples of a ``size``-sample impulse response in its
+    ``ntaps`` taps: (tap positions, impulse indices, Hann weights).
+
+    gwpy windows the first and last ntaps / 2 samples of the impulse response with the two halves
+    of a Hann window, zeroes the rest, rolls it by ntaps / 2 - 1 and keeps the first ntaps: the
+    same products, read only where they are kept.
+    """
     window = _hann(ntaps)
     start = int(ntaps / 2)
-    stop = impulse.size - start
-    source = (np.arange(ntaps) - int(ntaps / 2 - 1)) % impulse.size
+    stop = size - start
+    source = (np.arange(ntaps) - int(ntaps / 2 - 1)) % size
     head, tail = source < start, source >= stop
-    fir = np.zeros(ntaps)
-    fir[head] = impulse[source[head]] * window[source[head] + start]
-    fir[tail] = impulse[source[tail]] * window[source[tail] - stop]
-    return fir
+    positions = np.concatenate([np.flatnonzero(head), np.flatnonzero(tail)])
+    sources = np.concatenate([source[head], source[tail]])
+    weights = np.concatenate([window[source[head] + start], window[source[tail] - stop]])
+    return positions, sources, weights
 
 
 def _detrend_and_taper(values: np.ndarray, ntaps: int) -> np.ndarray:
@@ -398,10 +426,11 @@ def prepare_whitened(
         raise ValueError(f"asd_average must be one of {tuple(ASD_AVERAGES)}; got {asd_average!r}")
     check_backend(backend)
     half_span = check_strain(strain, gps, durations_s)
-    start = max(float(strain.span[0]), gps - max(data_span_s / 2, half_span))
-    end = min(float(strain.span[1]), gps + max(data_span_s / 2, half_span))
+    span = tuple(map(float, strain.span))
+    start = max(span[0], gps - max(data_span_s / 2, half_span))
+    end = min(span[1], gps + max(data_span_s / 2, half_span))
     rate = float(strain.sample_rate.to("Hz").value)
-    data = strain.crop(start, end) if (start, end) != tuple(map(float, strain.span)) else strain
+    data = strain.crop(start, end) if (start, end) != span else strain
     values = np.asarray(data.value)
     bad = ~np.isfinite(values)
     if bad.any():
