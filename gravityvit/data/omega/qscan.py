@@ -129,6 +129,29 @@ class QScan:
     tile_offsets: np.ndarray | None = None
     row_tiles: np.ndarray | None = None
 
+    @classmethod
+    def of_plane(
+        cls,
+        plan: _PlanePlan,
+        epoch_s: float,
+        duration_s: float,
+        energies: list[np.ndarray],
+        peak: tuple[float, float, float],
+    ) -> QScan:
+        """The scan of the plane ``plan`` with its ``(peak_time_s, peak_frequency_hz, peak_energy)``."""
+        peak_time, peak_frequency, peak_energy = peak
+        return cls(
+            q=plan.q,
+            frequencies_hz=plan.frequencies_hz,
+            frange_hz=plan.frange_hz,
+            epoch_s=float(epoch_s),
+            duration_s=duration_s,
+            energies=energies,
+            peak_time_s=peak_time,
+            peak_frequency_hz=peak_frequency,
+            peak_energy=peak_energy,
+        )
+
     def row_size(self, row: int) -> int:
         """Tile count of the whole row ``row`` (its time step is ``duration_s / row_size(row)``)."""
         return self.energies[row].size if self.row_tiles is None else int(self.row_tiles[row])
@@ -479,16 +502,8 @@ def q_scan(
                     float(frequency),
                 )
         if best is None or peak_energy > best.peak_energy:
-            best = QScan(
-                q=plan.q,
-                frequencies_hz=plan.frequencies_hz,
-                frange_hz=plan.frange_hz,
-                epoch_s=float(epoch_s),
-                duration_s=duration_s,
-                energies=energies,
-                peak_time_s=peak_time,
-                peak_frequency_hz=peak_frequency,
-                peak_energy=peak_energy,
+            best = QScan.of_plane(
+                plan, epoch_s, duration_s, energies, (peak_time, peak_frequency, peak_energy)
             )
     assert best is not None
     return best

@@ -613,17 +613,7 @@ def fast_q_scan(
                 peak_frequency = float(plan.frequencies_hz[row])
             else:  # nothing in the search window: q_scan's defaults
                 peak_time, peak_frequency = epoch_s, float(plan.frequencies_hz[0])
-            best = QScan(
-                q=plan.q,
-                frequencies_hz=plan.frequencies_hz,
-                frange_hz=plan.frange_hz,
-                epoch_s=float(epoch_s),
-                duration_s=duration_s,
-                energies=[],
-                peak_time_s=peak_time,
-                peak_frequency_hz=peak_frequency,
-                peak_energy=peak_energy,
-            )
+            best = QScan.of_plane(plan, epoch_s, duration_s, [], (peak_time, peak_frequency, peak_energy))
             best_index = plane_index
     assert best is not None
     _keep_tiles(
