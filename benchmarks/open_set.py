@@ -22,7 +22,7 @@ one per class plus one)
 Usage::
 
     python benchmarks/open_set.py --output outputs/open_set.json \
-        [--dataset CONVERTED_DIR | --samples_per_class 140 --seed 0] \
+        [--dataset CONVERTED_DIR | --samples_per_class 190 --seed 0] \
         [--held_out Blip Whistle Koi_Fish Scattered_Light Violin_Mode] [--reference] \
         [--add_class_examples 10] [--leave_out_together] [--reuse] \
         [--unknown_score_method relative_mahalanobis] \
@@ -50,6 +50,8 @@ from typing import Any
 
 import numpy as np
 
+from gravityvit.training.recipes import DEMO_SAMPLES_PER_CLASS
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_HELD_OUT = ("Blip", "Whistle", "Koi_Fish", "Scattered_Light", "Violin_Mode")
 # The demo's training recipe (examples/demo.py), used unless the command line overrides it.
@@ -62,7 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--dataset", help="Converted dataset directory (default: simulate the demo's).")
-    parser.add_argument("--samples_per_class", type=int, default=140, help="Simulated samples per class.")
+    parser.add_argument(
+        "--samples_per_class",
+        type=int,
+        default=DEMO_SAMPLES_PER_CLASS,
+        help="Simulated samples per class (default: the demo's).",
+    )
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument("--num_proc", type=int, default=2, help="Processes for simulation and conversion.")
     parser.add_argument(

@@ -41,7 +41,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _EXAMPLES_DIR = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or os.getcwd()).resolve() != _EXAMPLES_DIR]
 
-from gravityvit.training.recipes import DEMO_RECIPE  # noqa: E402  (plain values, no torch)
+from gravityvit.training.recipes import DEMO_RECIPE, DEMO_SAMPLES_PER_CLASS  # noqa: E402  (plain values, no torch)
 
 logger = logging.getLogger("gravityvit.demo")
 
@@ -66,10 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--output_dir", default="outputs/demo", help="Everything the demo writes.")
-    # More simulated glitches transfer better to real ones: with the 112x144 model, 140 per class got
-    # 45 and 47 of 65 real samples against 53 for 190 (docs/training.md). 190 x 30 epochs of the
-    # 64x80 model take about 7 minutes on 2 idle cores.
-    parser.add_argument("--samples_per_class", type=int, default=190, help="Simulated samples per class.")
+    # More simulated glitches transfer better to real ones up to a point: with the 112x144 model, 140
+    # per class got 45 and 47 of 65 real samples against 53 for 190; 380 for half the epochs is level
+    # with 190 on the 64x80 model and simulates twice as long (docs/training.md). 190 x 30 epochs take
+    # about 7 minutes on 2 idle cores.
+    parser.add_argument(
+        "--samples_per_class", type=int, default=DEMO_SAMPLES_PER_CLASS, help="Simulated samples per class."
+    )
     parser.add_argument("--seed", type=int, default=0, help="Seed of the simulation and the training.")
     parser.add_argument(
         "--num_train_epochs",
