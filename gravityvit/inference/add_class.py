@@ -229,13 +229,14 @@ def anchor_features(
 def anchored_row(
     row: np.ndarray,
     row_bias: float,
-    example_features: np.ndarray,
+    features: np.ndarray,
     anchors: tuple[np.ndarray, np.ndarray],
     weight: np.ndarray,
     bias: np.ndarray | None,
     penalty: float = ROW_PENALTY,
 ) -> tuple[np.ndarray, float]:
-    """Refine the imprinted ``row`` and ``row_bias`` against the old classes' anchor features.
+    """Refine the imprinted ``row`` and ``row_bias`` of the examples' ``features`` against the old
+    classes' anchor features.
 
     Minimises the class-balanced cross-entropy over all classes (the examples labelled new, each
     anchor its class; every class weighs the same) with the old rows fixed, plus
@@ -245,7 +246,7 @@ def anchored_row(
     anchor_features, anchor_labels = anchors
     old_weight = torch.as_tensor(weight)
     old_bias = torch.zeros(len(weight), dtype=torch.float64) if bias is None else torch.as_tensor(bias)
-    examples = torch.as_tensor(example_features)
+    examples = torch.as_tensor(features)
     anchor_x = torch.as_tensor(anchor_features)
     anchor_y = torch.as_tensor(anchor_labels)
     old_logits_examples = examples @ old_weight.T + old_bias
