@@ -15,8 +15,9 @@ from gravityvit.commands import common
 HELP = "add a glitch class to a trained model from a few examples"
 DESCRIPTION = """
 Add the class NAME to a trained model from 2 or more labelled examples (5-20 recommended), without
-the training data: a prototype of the examples' frozen features becomes a new row of the classifier;
-the other classes are unchanged. EXAMPLES is a folder of Gravity Spy PNGs
+the training data: a prototype of the examples' frozen features becomes a new row of the classifier,
+fitted against features drawn from the class statistics the model stores (when it has them), so that
+the new class does not take the old classes' samples; the other classes' weights are unchanged. EXAMPLES is a folder of Gravity Spy PNGs
 ({ifo}_{id}_spectrogram_{d}.png, grouped by sample id), an HDF5 file or an Arrow dataset of the new
 class. The new model (and its model card, which notes the added class) is written to OUTPUT
 atomically; nothing is written on error.
