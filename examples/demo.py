@@ -52,14 +52,6 @@ logger = logging.getLogger("gravityvit.demo")
 DEMO_MODEL = DEMO_RECIPE["model"]
 
 
-def usable_cpu_count() -> int:
-    """The CPUs this process may run on (``taskset``, cgroup CPU sets), not all the machine's: more
-    torch threads than CPUs make every parallel region wait for a descheduled thread."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
     parser = argparse.ArgumentParser(
@@ -241,8 +233,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     import torch
 
     from gravityvit.data.simulated_dataset import simulated_dataset_paths
+    from gravityvit.inference.parallel import available_cpus
 
-    torch.set_num_threads(usable_cpu_count())
+    # One thread per CPU the process may run on (taskset, cgroup CPU sets), not per CPU of the
+    # machine: more threads than CPUs make every parallel region wait for a descheduled thread.
+    torch.set_num_threads(available_cpus())
     output_dir = Path(args.output_dir)
     h5_path, arrow_dir = simulated_dataset_paths(output_dir / "data", args.samples_per_class, args.seed)
     model_dir = output_dir / "model"

@@ -59,13 +59,16 @@ class AddClassError(ValueError):
     """Bad input to :func:`add_class`: the message names the model, the class or the example at fault."""
 
 
+def _head_layers(model: nn.Module) -> nn.Sequential | None:
+    """The GravityViT head's layers (ending in the final linear layer); None for the CNN."""
+    layers = getattr(getattr(model, "head", None), "layers", None)
+    return layers if isinstance(layers, nn.Sequential) else None
+
+
 def final_linear(model: nn.Module) -> nn.Linear:
     """The linear layer that produces the logits: the GravityViT head's last layer or the CNN's classifier."""
-    head = getattr(model, "head", None)
-    if head is not None and isinstance(getattr(head, "layers", None), nn.Sequential):
-        layer = head.layers[-1]
-    else:
-        layer = getattr(model, "classifier", None)
+    layers = _head_layers(model)
+    layer = layers[-1] if layers is not None else getattr(model, "classifier", None)
     if not isinstance(layer, nn.Linear):
         raise AddClassError(
             f"{type(model).__name__}: cannot find the final linear layer (head.layers[-1] or classifier)"
@@ -74,8 +77,9 @@ def final_linear(model: nn.Module) -> nn.Linear:
 
 
 def _replace_final_linear(model: nn.Module, layer: nn.Linear) -> None:
-    if isinstance(getattr(getattr(model, "head", None), "layers", None), nn.Sequential):
-        model.head.layers[-1] = layer
+    layers = _head_layers(model)
+    if layers is not None:
+        layers[-1] = layer
     else:
         model.classifier = layer
 
@@ -179,10 +183,8 @@ def features_before_final_linear(model: nn.Module) -> nn.Module:
     """The part of the head between the pooled feature (what the unknown statistics read) and the
     final linear layer: the GravityViT head's layers but the last; the identity for the CNN, whose
     classifier reads the dense feature directly."""
-    head = getattr(model, "head", None)
-    if head is not None and isinstance(getattr(head, "layers", None), nn.Sequential):
-        return head.layers[:-1]
-    return nn.Identity()
+    layers = _head_layers(model)
+    return layers[:-1] if layers is not None else nn.Identity()
 
 
 @torch.no_grad()

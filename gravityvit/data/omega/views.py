@@ -80,6 +80,28 @@ def _frequency_grid_key(scan: QScan, frequencies_hz: np.ndarray) -> tuple[bytes,
     )
 
 
+def _needed_tiles(scan: QScan, size: int, offset: int, kept: int, offsets_s: np.ndarray) -> tuple[int, int]:
+    """Tiles ``lo`` to ``hi`` of a ``size``-tile row whose spline gives its values at ``offsets_s``.
+
+    The interpolating cubic spline through a local stretch (16 samples beyond the needed span)
+    equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
+
+    Raises:
+        ValueError: when the scan keeps only tiles ``offset`` to ``offset + kept`` of the row and
+            they do not cover the stretch.
+    """
+    dt = scan.duration_s / size
+    first_s, last_s = float(offsets_s.min()), float(offsets_s.max())
+    lo = max(0, math.floor(first_s / dt) - 16)
+    hi = min(size, math.ceil(last_s / dt) + 17)
+    if lo < offset or hi > offset + kept:
+        raise ValueError(
+            f"the scan keeps tiles {offset}-{offset + kept} of its {size}-tile rows, but sampling "
+            f"{first_s:.3f}-{last_s:.3f} s after its start needs tiles {lo}-{hi}"
+        )
+    return lo, hi
+
+
 def _time_interpolated_rows(scan: QScan, offsets_s: np.ndarray, dtype: type = np.float64) -> np.ndarray:
     """Every row of ``scan`` interpolated in time at ``offsets_s`` (seconds from ``scan.epoch_s``).
 
@@ -91,20 +113,15 @@ def _time_interpolated_rows(scan: QScan, offsets_s: np.ndarray, dtype: type = np
         by_size.setdefault((scan.row_size(row), scan.row_offset(row)), []).append(row)
     sizes = np.array([size for size, _ in by_size], dtype=np.float64)
     dts = scan.duration_s / sizes
-    # The interpolating cubic spline through a local stretch (16 samples beyond the needed span)
-    # equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
-    los = np.maximum(0, np.floor(offsets_s.min() / dts) - 16).astype(np.int64)
-    his = np.minimum(sizes, np.ceil(offsets_s.max() / dts) + 17).astype(np.int64)
+    bounds = [
+        _needed_tiles(scan, size, offset, len(scan.energies[members[0]]), offsets_s)
+        for (size, offset), members in by_size.items()
+    ]
+    los, his = (np.array(values, dtype=np.int64) for values in zip(*bounds))
     # The cubic weights of every row group at once: the groups differ only in tile spacing.
     taps = _cubic_taps(offsets_s[None, :] / dts[:, None] - los[:, None], his - los - 1)
-    for index, ((size, offset), members) in enumerate(by_size.items()):
-        lo, hi = int(los[index]), int(his[index])
-        kept = len(scan.energies[members[0]])
-        if lo < offset or hi > offset + kept:
-            raise ValueError(
-                f"the scan keeps tiles {offset}-{offset + kept} of its {size}-tile rows, but sampling "
-                f"{offsets_s.min():.3f}-{offsets_s.max():.3f} s after its start needs tiles {lo}-{hi}"
-            )
+    for index, ((_, offset), members) in enumerate(by_size.items()):
+        lo, hi = bounds[index]
         block = np.stack([scan.energies[row][lo - offset : hi - offset] for row in members])
         block = block.astype(dtype, copy=False)
         rows[members] = _cubic_rows(block, [(tap[index], weight[index]) for tap, weight in taps])
@@ -113,27 +130,21 @@ def _time_interpolated_rows(scan: QScan, offsets_s: np.ndarray, dtype: type = np
 
 def _time_interpolated_rows_fast(scan: QScan, offsets_s: np.ndarray, dtype: type = np.float32) -> np.ndarray:
     """:func:`_time_interpolated_rows` with one cached sparse matrix per run of rows that share their
-    tiles: the same numbers, in one product per run instead of four gathers."""
+    tiles: the same numbers, in one product per run instead of four gathers.
+
+    The gwpy backend keeps :func:`_time_interpolated_rows`: it is the reference whose speed and
+    views the fast backend is measured and tested against (benchmarks/run.py ``--only omega``).
+    """
     rows = np.empty((len(scan.frequencies_hz), offsets_s.size), dtype=dtype)
     sizes, tile_offsets = scan.row_layout()
     # Runs of rows with the same tiles share one interpolation matrix (in a Q plane, the rows of
     # one tile count are adjacent).
     change = (np.diff(sizes, prepend=-1) != 0) | (np.diff(tile_offsets, prepend=-1) != 0)
     starts = np.flatnonzero(change).tolist()
-    first_offset, last_offset = float(offsets_s.min()), float(offsets_s.max())
     for first, stop in zip(starts, [*starts[1:], sizes.size]):
         size, offset = int(sizes[first]), int(tile_offsets[first])
         dt = scan.duration_s / size
-        # The interpolating cubic spline through a local stretch (16 samples beyond the needed
-        # span) equals the full-row spline to ~1e-6: the influence of the ends decays 3.7x per knot.
-        lo = max(0, math.floor(first_offset / dt) - 16)
-        hi = min(size, math.ceil(last_offset / dt) + 17)
-        kept = len(scan.energies[first])
-        if lo < offset or hi > offset + kept:
-            raise ValueError(
-                f"the scan keeps tiles {offset}-{offset + kept} of its {size}-tile rows, but sampling "
-                f"{first_offset:.3f}-{last_offset:.3f} s after its start needs tiles {lo}-{hi}"
-            )
+        lo, hi = _needed_tiles(scan, size, offset, len(scan.energies[first]), offsets_s)
         # Time-major, so that the sparse product runs along the rows of the run.
         block = np.stack(
             [scan.energies[row][lo - offset : hi - offset] for row in range(first, stop)], axis=1
