@@ -85,6 +85,7 @@ from gravityvit.data.simulation.dataset import (
 )
 from gravityvit.data.simulation.irregular import (
     NONE_OF_THE_ABOVE_ODDITIES,
+    NONE_OF_THE_ABOVE_SNR,
 )
 from gravityvit.data.simulation.lines import (
     AIR_COMPRESSOR_HZ,
@@ -145,6 +146,7 @@ __all__ = [
     "KOI_FISH_SNR",
     "NOISE_CALIBRATION_REALISATIONS",
     "NONE_OF_THE_ABOVE_ODDITIES",
+    "NONE_OF_THE_ABOVE_SNR",
     "N_SAMPLES",
     "O3_GENERATORS",
     "OMICRON_SNR_THRESHOLD",
