@@ -44,11 +44,21 @@ def _low_frequency_lines(w: Waveform, t0: float) -> float:
     return snr
 
 
-def _dotted_line(w: Waveform, t0: float, centre_hz: float, snr: float, count: int, span_s: float) -> None:
+def _dotted_line(
+    w: Waveform,
+    t0: float,
+    centre_hz: float,
+    snr: float,
+    count: int,
+    span_s: float,
+    times_s: np.ndarray | None = None,
+) -> None:
     # A faint dotted line: one short high-Q burst at the trigger and ``count`` more at random times
-    # within ``span_s``, all at ``centre_hz`` to within a few Hz.
+    # within ``span_s`` (or at ``times_s``), all at ``centre_hz`` to within a few Hz.
     w.add_sine_gaussian(t0, centre_hz, w.rng.uniform(20, 60), snr)
-    for time_s in t0 + np.sort(w.rng.uniform(-span_s / 2, span_s / 2, count)):
+    if times_s is None:
+        times_s = t0 + np.sort(w.rng.uniform(-span_s / 2, span_s / 2, count))
+    for time_s in times_s:
         w.add_sine_gaussian(
             time_s, centre_hz + w.rng.normal(0, 3), w.rng.uniform(20, 80), snr * w.rng.uniform(0.4, 0.9)
         )
@@ -88,6 +98,7 @@ def _power_line(w: Waveform, t0: float) -> float:
 # Dots per harmonic: the real views are dotted densely enough for a bright share of ~0.6-1.3 %
 # (energy >= 6) in every duration.
 VIOLIN_MODE_DOTS: tuple[int, int] = (10, 40)
+VIOLIN_MODE_SHARED_DOTS_PROBABILITY = 0.5
 
 
 def _violin_mode(w: Waveform, t0: float) -> float:
@@ -95,12 +106,26 @@ def _violin_mode(w: Waveform, t0: float) -> float:
     # 500 Hz, often with more at the harmonics near 1 and 1.5 kHz, scattered over a second or more
     # (not bright lines: a steady tone would also be whitened away by the 64 s ASD). Their dots are
     # a little brighter than the 1080 Hz ones (peak normalized energy ~19 against ~16).
+    # In half of the samples the harmonics ring up together, so their dots line up in time (stacked
+    # pairs near 500 Hz and 1 kHz, as in the real view with all four durations).
     snr = _loguniform(w.rng, 6.0, 10.0)
     base = w.rng.uniform(485, 515)
     span = w.rng.uniform(0.5, 6.0)
+    shared_times = None
+    if w.rng.random() < VIOLIN_MODE_SHARED_DOTS_PROBABILITY:
+        count = int(w.rng.integers(*VIOLIN_MODE_DOTS))
+        shared_times = t0 + np.sort(w.rng.uniform(-span / 2, span / 2, count))
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 1.0)), (3, w.rng.uniform(0.0, 0.6))):
         if weight > 0.3:
-            _dotted_line(w, t0, harmonic * base, snr * weight, int(w.rng.integers(*VIOLIN_MODE_DOTS)), span)
+            _dotted_line(
+                w,
+                t0,
+                harmonic * base,
+                snr * weight,
+                int(w.rng.integers(*VIOLIN_MODE_DOTS)),
+                span,
+                times_s=shared_times,
+            )
     return snr
 
 
