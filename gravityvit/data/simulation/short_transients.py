@@ -75,7 +75,7 @@ def _tomte(w: Waveform, t0: float) -> float:
     # A short triangle whose wide, bright base sits at 25-70 Hz and narrows to a point near
     # 100-200 Hz: a low, squat pulse (narrower in log frequency than a blip), usually louder.
     snr = trigger_snr(w.rng, low=20.0, index=1.0, cap=150.0)
-    w.add_pulse(t0, _loguniform(w.rng, 35, 70), w.rng.uniform(0.5, 0.7), snr)
+    w.add_pulse(t0, _loguniform(w.rng, 35, 70), w.rng.uniform(0.3, 0.45), snr)
     return snr
 
 
