@@ -72,8 +72,9 @@ def _koi_fish(w: Waveform, t0: float) -> float:
 
 
 def _tomte(w: Waveform, t0: float) -> float:
-    # A short triangle whose wide, bright base sits at 25-70 Hz and narrows to a point near
-    # 100-200 Hz: a low, squat pulse (narrower in log frequency than a blip), usually louder.
+    # A short triangle with a saturated base at 25-70 Hz, narrower in log frequency than a blip and
+    # usually louder. The real ones are bright from ~19 Hz to only ~90-125 Hz in the 1-4 s views (a
+    # log-width of 0.5-0.7 reached 13-160 Hz, towards the blips' band) and last longer.
     snr = trigger_snr(w.rng, low=20.0, index=1.0, cap=150.0)
     w.add_pulse(t0, _loguniform(w.rng, 35, 70), w.rng.uniform(0.3, 0.45), snr)
     return snr
