@@ -166,3 +166,30 @@ def test_background_level_varies_as_in_real_views(real_samples_root):
     low, median, high = np.quantile(simulated, [0.1, 0.5, 0.9])
     assert abs(median - real_median) <= 0.004, (median, real_median)
     assert 0.5 <= (high - low) / (real_high - real_low) <= 2.0, ((low, high), (real_low, real_high))
+
+
+def test_scattering_arches_fade_towards_their_feet(real_samples_root):
+    # A real arch is bright near its top only (over 1.3-1.7 s of the 4 s view); arches bright down
+    # to their feet covered 3 times the real bright share of the 4 s view, and a real scattered-light
+    # sample seen at 4 s alone read as Low_Frequency_Lines or Paired_Doves.
+    label = "Scattered_Light"
+    four_seconds = gravity_spy.VIEW_DURATIONS_S.index(4.0)
+
+    def bright_shares(samples: list[list[np.ndarray | None]]) -> list[float]:
+        return [
+            view_statistics(views[four_seconds], 4.0)["bright_fraction"]
+            for views in samples
+            if views[four_seconds] is not None
+        ]
+
+    real = bright_shares(real_samples(real_samples_root, label))
+    if not real:
+        pytest.skip(f"no real 4 s {label} views under {real_samples_root}")
+    index = gravity_spy.CLASS_NAMES.index(label)
+    simulated = bright_shares(
+        [
+            list(simulation.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
+            for k in range(SIMULATED_PER_CLASS)
+        ]
+    )
+    assert abs(math.log2(np.median(simulated) / np.median(real))) <= 1.0, (simulated, real)
