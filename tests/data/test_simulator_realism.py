@@ -112,16 +112,21 @@ def difference(name: str, real: float, simulated: float) -> float:
     return simulated - real
 
 
+def simulated_samples(label: str) -> list[list[np.ndarray]]:
+    """``SIMULATED_PER_CLASS`` simulated samples of ``label`` (seeds ``[12, class index, k]``)."""
+    index = gravity_spy.CLASS_NAMES.index(label)
+    return [
+        list(simulation.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
+        for k in range(SIMULATED_PER_CLASS)
+    ]
+
+
 @pytest.mark.parametrize("label", gravity_spy.CLASS_NAMES)
 def test_simulated_class_looks_like_real_one(real_samples_root, label):
     real = real_samples(real_samples_root, label)
     if not real:
         pytest.skip(f"no real {label} samples under {real_samples_root}")
-    index = gravity_spy.CLASS_NAMES.index(label)
-    simulated = [
-        list(simulation.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
-        for k in range(SIMULATED_PER_CLASS)
-    ]
+    simulated = simulated_samples(label)
     real_medians, simulated_medians = pooled_medians(real), pooled_medians(simulated)
     failures = []
     for name, tolerance in CHECKS[label]:
@@ -185,11 +190,5 @@ def test_scattering_arches_fade_towards_their_feet(real_samples_root):
     real = bright_shares(real_samples(real_samples_root, label))
     if not real:
         pytest.skip(f"no real 4 s {label} views under {real_samples_root}")
-    index = gravity_spy.CLASS_NAMES.index(label)
-    simulated = bright_shares(
-        [
-            list(simulation.simulate_sample(label, np.random.default_rng([12, index, k]))[0])
-            for k in range(SIMULATED_PER_CLASS)
-        ]
-    )
+    simulated = bright_shares(simulated_samples(label))
     assert abs(math.log2(np.median(simulated) / np.median(real))) <= 1.0, (simulated, real)

@@ -51,10 +51,16 @@ def _scratchy(w: Waveform, t0: float) -> float:
 
 # What volunteers call None_of_the_Above is large: the real views' bright region covers ~0.1 of the
 # 1-4 s views (other classes: ~0.005-0.03), so several oddities are drawn, loud and spread in time.
-NONE_OF_THE_ABOVE_ODDITIES = ("box", "cloud", "step", "high_blob", "hump_under_cloud")
 # The hump is drawn half as often as the others: it saturates the bottom of the view, and of the
 # real views about half peak there (at 18-19 Hz) and half in the cloud (~160 Hz).
-NONE_OF_THE_ABOVE_WEIGHTS = np.array([1.0, 1.0, 1.0, 1.0, 0.5]) / 4.5
+NONE_OF_THE_ABOVE_ODDITY_WEIGHTS: dict[str, float] = {
+    "box": 1.0,
+    "cloud": 1.0,
+    "step": 1.0,
+    "high_blob": 1.0,
+    "hump_under_cloud": 0.5,
+}
+NONE_OF_THE_ABOVE_ODDITIES = tuple(NONE_OF_THE_ABOVE_ODDITY_WEIGHTS)
 # Pareto from 12 with index 1 (median 24): the real ones range from barely visible (peak normalized
 # energy ~19) to saturated over a tenth of the view.
 NONE_OF_THE_ABOVE_SNR: tuple[float, float, float] = (12.0, 1.0, 120.0)
@@ -130,7 +136,8 @@ def _none_of_the_above(w: Waveform, t0: float) -> float:
     low, index, cap = NONE_OF_THE_ABOVE_SNR
     snr = trigger_snr(w.rng, low=low, index=index, cap=cap)
     count = int(w.rng.integers(NONE_OF_THE_ABOVE_COUNT[0], NONE_OF_THE_ABOVE_COUNT[1] + 1))
-    chosen = w.rng.choice(NONE_OF_THE_ABOVE_ODDITIES, size=count, replace=False, p=NONE_OF_THE_ABOVE_WEIGHTS)
+    weights = np.array(list(NONE_OF_THE_ABOVE_ODDITY_WEIGHTS.values()))
+    chosen = w.rng.choice(NONE_OF_THE_ABOVE_ODDITIES, size=count, replace=False, p=weights / weights.sum())
     for k, oddity in enumerate(chosen):
         level = snr if k == 0 else snr * w.rng.uniform(0.6, 1.0)
         time_s = t0 if k == 0 else t0 + w.rng.uniform(-1.0, 1.0)

@@ -44,6 +44,11 @@ def _low_frequency_lines(w: Waveform, t0: float) -> float:
     return snr
 
 
+def _dot_times(w: Waveform, t0: float, count: int, span_s: float) -> np.ndarray:
+    """``count`` sorted random times within ``span_s`` centred on ``t0``."""
+    return t0 + np.sort(w.rng.uniform(-span_s / 2, span_s / 2, count))
+
+
 def _dotted_line(
     w: Waveform,
     t0: float,
@@ -57,7 +62,7 @@ def _dotted_line(
     # within ``span_s`` (or at ``times_s``), all at ``centre_hz`` to within a few Hz.
     w.add_sine_gaussian(t0, centre_hz, w.rng.uniform(20, 60), snr)
     if times_s is None:
-        times_s = t0 + np.sort(w.rng.uniform(-span_s / 2, span_s / 2, count))
+        times_s = _dot_times(w, t0, count, span_s)
     for time_s in times_s:
         w.add_sine_gaussian(
             time_s, centre_hz + w.rng.normal(0, 3), w.rng.uniform(20, 80), snr * w.rng.uniform(0.4, 0.9)
@@ -113,8 +118,7 @@ def _violin_mode(w: Waveform, t0: float) -> float:
     span = w.rng.uniform(0.5, 6.0)
     shared_times = None
     if w.rng.random() < VIOLIN_MODE_SHARED_DOTS_PROBABILITY:
-        count = int(w.rng.integers(*VIOLIN_MODE_DOTS))
-        shared_times = t0 + np.sort(w.rng.uniform(-span / 2, span / 2, count))
+        shared_times = _dot_times(w, t0, int(w.rng.integers(*VIOLIN_MODE_DOTS)), span)
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 1.0)), (3, w.rng.uniform(0.0, 0.6))):
         if weight > 0.3:
             _dotted_line(
