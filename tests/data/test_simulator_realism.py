@@ -69,7 +69,8 @@ CHECKS: dict[str, tuple[tuple[str, float], ...]] = {
     # Violin modes are faint dotted lines (peak energy ~17): their bright region's time extent is that
     # of the background speckle above energy 6, which follows the sample's noise level (the three real
     # ones are quiet, 0.095 gray), as much as that of the lines.
-    "Violin_Mode": (PEAK_OCTAVES, ("bright_fraction", 2.5), PEAK_ENERGY),
+    # The real ones are bright down to ~40 Hz: a blob under one of their dots.
+    "Violin_Mode": (PEAK_OCTAVES, ("bright_fraction", 2.5), PEAK_ENERGY, ("band_low_hz", 0.5)),
     "Wandering_Line": (PEAK_ENERGY, TIME_SHARE),
     "Whistle": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
 }

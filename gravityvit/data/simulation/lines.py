@@ -104,6 +104,11 @@ def _power_line(w: Waveform, t0: float) -> float:
 # (energy >= 6) in every duration.
 VIOLIN_MODE_DOTS: tuple[int, int] = (10, 40)
 VIOLIN_MODE_SHARED_DOTS_PROBABILITY = 0.5
+# The disturbance that rings the violin modes up also shows lower down: every real Violin_Mode view
+# has a short, bright blob at 40-100 Hz under some of its dots (it is the brightest feature of the
+# single-duration samples; the bright region reaches down to ~36-42 Hz in the 1-4 s views).
+VIOLIN_MODE_LOW_BLOB_PROBABILITY = 0.7
+VIOLIN_MODE_LOW_BLOB_HZ: tuple[float, float] = (35.0, 100.0)
 
 
 def _violin_mode(w: Waveform, t0: float) -> float:
@@ -116,9 +121,8 @@ def _violin_mode(w: Waveform, t0: float) -> float:
     snr = _loguniform(w.rng, 6.0, 10.0)
     base = w.rng.uniform(485, 515)
     span = w.rng.uniform(0.5, 6.0)
-    shared_times = None
-    if w.rng.random() < VIOLIN_MODE_SHARED_DOTS_PROBABILITY:
-        shared_times = _dot_times(w, t0, int(w.rng.integers(*VIOLIN_MODE_DOTS)), span)
+    fundamental_times = _dot_times(w, t0, int(w.rng.integers(*VIOLIN_MODE_DOTS)), span)
+    shared = w.rng.random() < VIOLIN_MODE_SHARED_DOTS_PROBABILITY
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 1.0)), (3, w.rng.uniform(0.0, 0.6))):
         if weight > 0.3:
             _dotted_line(
@@ -128,9 +132,24 @@ def _violin_mode(w: Waveform, t0: float) -> float:
                 snr * weight,
                 int(w.rng.integers(*VIOLIN_MODE_DOTS)),
                 span,
-                times_s=shared_times,
+                times_s=fundamental_times if harmonic == 1 or shared else None,
             )
+    if w.rng.random() < VIOLIN_MODE_LOW_BLOB_PROBABILITY:
+        _low_blobs_under(w, [t0, *fundamental_times], snr)
     return snr
+
+
+def _low_blobs_under(w: Waveform, dot_times_s: list[float], snr: float) -> None:
+    """Add one to three short blobs at 35-100 Hz, each under one of ``dot_times_s`` (the first is the trigger)."""
+    count = min(len(dot_times_s), int(w.rng.integers(1, 4)))
+    picks = [0, *w.rng.choice(np.arange(1, len(dot_times_s)), size=count - 1, replace=False)]
+    for index in picks:
+        w.add_sine_gaussian(
+            dot_times_s[index] + w.rng.normal(0, 0.005),
+            _loguniform(w.rng, *VIOLIN_MODE_LOW_BLOB_HZ),
+            w.rng.uniform(3.0, 8.0),
+            snr * w.rng.uniform(0.5, 1.0),
+        )
 
 
 AIR_COMPRESSOR_HZ: tuple[float, float] = (45.0, 55.0)
