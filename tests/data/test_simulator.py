@@ -220,14 +220,14 @@ def test_violin_mode_often_has_a_low_blob_under_a_dot():
 
 def test_light_modulation_is_a_low_frequency_lump():
     # Real Light_Modulation views are loud lumps at the bottom of the band (10-30 Hz), often with a
-    # spike rising from them; a blip's power sits higher, around 45-110 Hz.
+    # thin spike rising from them to ~100 Hz; a blip's power sits higher, around 45-110 Hz and above.
     def median_hz(label: str, k: int) -> float:
         frequencies, power = _glitch_power_spectrum(label, [9, k])
         return float(frequencies[np.searchsorted(np.cumsum(power) / power.sum(), 0.5)])
 
     light_modulation = np.median([median_hz("Light_Modulation", k) for k in range(8)])
     blips = np.median([median_hz("Blip", k) for k in range(8)])
-    assert light_modulation < 30 and blips > 1.5 * light_modulation
+    assert light_modulation < 40 and blips > 2 * light_modulation
 
 
 def test_air_compressor_line_keeps_away_from_the_power_line():

@@ -49,7 +49,9 @@ CHECKS: dict[str, tuple[tuple[str, float], ...]] = {
     "Extremely_Loud": (PEAK_OCTAVES, ("bright_fraction", 2.5), PEAK_ENERGY, TIME_SHARE),
     "Helix": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     "Koi_Fish": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
-    "Light_Modulation": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    # Real light-modulation spikes are thin and bright only up to ~90-130 Hz; louder trains
+    # saturated cones up to ~150-190 Hz.
+    "Light_Modulation": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_high_hz", 0.3)),
     # Real low-frequency bursts are flat: bright from 11 Hz to only ~24 Hz.
     "Low_Frequency_Burst": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_high_hz", 0.3)),
     "Low_Frequency_Lines": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
@@ -59,7 +61,8 @@ CHECKS: dict[str, tuple[tuple[str, float], ...]] = {
     "Power_Line": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
     # Real repeating blips sit higher than lone blips: dark below ~60 Hz.
     "Repeating_Blips": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_low_hz", 0.6)),
-    "Scattered_Light": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE),
+    # Below ~18 Hz the real arch stacks are dark (the whitened view of their lowest line).
+    "Scattered_Light": (PEAK_OCTAVES, BRIGHT_RATIO, PEAK_ENERGY, TIME_SHARE, ("band_low_hz", 0.3)),
     # Real scratchy views are dark below the band (~120 Hz): a simulated band whose blobs smear
     # bright pixels down to ~30 Hz (2 octaves) reads, in the 4 s view, as no glitch at all. The
     # noise's own bright pixels, more of them in the samples drawn with a high local noise level,

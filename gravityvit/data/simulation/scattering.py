@@ -17,6 +17,10 @@ from gravityvit.data.simulation.waveform import Waveform, _loguniform, _tukey, t
 # views are bright over ~0.02-0.03 of the view (an arch bright over 1.3-1.7 s of the 4 s view); with
 # power 0.5 the simulated ones were bright over 0.07.
 ARCH_ENVELOPE_POWER = 2.0
+# Arches repeat every half period of the scattering surface's motion: 1.5-5 s for the 0.1-0.3 Hz
+# microseism. The real arches are bright over 1.3-1.7 s of the 2 s and 4 s views (time extent);
+# from 2-8 s periods the simulated ones spanned 1.8-2.5 s.
+SCATTERED_LIGHT_PERIOD_S: tuple[float, float] = (1.5, 5.0)
 
 
 def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list[float]) -> None:
@@ -40,11 +44,12 @@ def _arch_stack(w: Waveform, t0: float, snr: float, period: float, tops_hz: list
         )
 
 
-def _fringe_harmonics(w: Waveform, lowest_hz: float = 15.0) -> list[float]:
-    """Top frequencies of the visible fringe harmonics n f_1: 2-4 lines from 15-30 Hz, 8-14 Hz apart.
+def _fringe_harmonics(w: Waveform, lowest_hz: float = 18.0) -> list[float]:
+    """Top frequencies of the visible fringe harmonics n f_1: 2-4 lines from 18-32 Hz, 8-14 Hz apart.
 
-    Below ~15 Hz the whitened view of a real scattering arch stack is dark: the stack shows as two to
-    four lines at multiples of an 8-14 Hz fundamental (e.g. 22 and 33 Hz), the lowest the brightest.
+    Below ~17-20 Hz the whitened view of a real scattering arch stack is dark (the bright region's
+    lower edge): the stack shows as two to four lines at multiples of an 8-14 Hz fundamental (e.g.
+    22 and 33 Hz), the lowest the brightest.
     """
     fundamental = w.rng.uniform(8.0, 14.0)
     first = int(np.ceil(lowest_hz / fundamental))
@@ -53,11 +58,11 @@ def _fringe_harmonics(w: Waveform, lowest_hz: float = 15.0) -> list[float]:
 
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches below ~60 Hz, seconds long. Real arches are slow (the fringe period is that of
-    # the scattering surface's motion, seconds): a few nearly flat lines in the short views, which
+    # the scattering surface's motion, seconds, SCATTERED_LIGHT_PERIOD_S): a few nearly flat lines in the short views, which
     # only the arches of the 2 s and 4 s views tell from Low_Frequency_Lines. Loud enough to saturate
     # their tops, but most of the view stays dark (bright share ~0.04 in the real views).
     snr = trigger_snr(w.rng, low=10.0, cap=40.0)
-    _arch_stack(w, t0, snr, _loguniform(w.rng, 2.0, 8.0), _fringe_harmonics(w))
+    _arch_stack(w, t0, snr, _loguniform(w.rng, *SCATTERED_LIGHT_PERIOD_S), _fringe_harmonics(w))
     return snr
 
 
@@ -99,24 +104,27 @@ def add_background_scattering(w: Waveform, label: str, glitch_snr: float) -> boo
 
 
 def _light_modulation(w: Waveform, t0: float) -> float:
-    # Loud low-frequency bursts of the arm power: a bright, saturated lump at 10-30 Hz, wide in time
-    # (0.1-0.5 s), most often with a tall spike rising from it, two to several of them 0.1-0.6 s
-    # apart: the modulation repeats, and the lumps fill much of the short views. The real trains
-    # run for 1.5-2 s (the bright region's extent in the 2 s and 4 s views).
-    snr = _loguniform(w.rng, 25.0, 300.0)
-    count = int(w.rng.integers(3, 11))
+    # Low-frequency bursts of the arm power: a bright lump at 10-20 Hz, wide in time (0.1-0.5 s),
+    # most often with a thin spike rising from it, two to seven of them 0.15-0.7 s apart at uneven
+    # intervals: the modulation repeats. In the real views the spikes are bright up to ~90-130 Hz
+    # (a pulse centred at 35-80 Hz, narrower than a blip's) and the 4 s view shows a few of them over
+    # 1.5-2 s; the lumps fill the bottom of the short views. Louder trains (SNR above ~100) saturate
+    # cones far wider than the real spikes.
+    snr = _loguniform(w.rng, 15.0, 100.0)
+    count = int(w.rng.integers(2, 8))
     spacing = _loguniform(w.rng, 0.15, 0.7)
     first = -int(w.rng.integers(0, count))
     for k in range(first, first + count):
-        time_s = t0 + k * spacing * (1 + w.rng.normal(0, 0.1))
+        time_s = t0 + k * spacing * (1 + w.rng.normal(0, 0.25))
         level = snr if k == 0 else snr * w.rng.uniform(0.4, 1.0)
-        w.add_sine_gaussian(time_s, _loguniform(w.rng, 11, 25), w.rng.uniform(1.5, 3.5), level)
+        lump = level * w.rng.uniform(0.3, 0.8)
+        w.add_sine_gaussian(time_s, _loguniform(w.rng, 10, 20), w.rng.uniform(2.5, 5.0), lump)
         if w.rng.random() < 0.75:
             w.add_pulse(
                 time_s + w.rng.normal(0, 0.01),
-                _loguniform(w.rng, 30, 90),
-                w.rng.uniform(0.8, 1.2),
-                level * w.rng.uniform(0.3, 0.8),
+                _loguniform(w.rng, 35, 80),
+                w.rng.uniform(0.5, 0.7),
+                level * w.rng.uniform(0.4, 0.9),
             )
     return snr
 
