@@ -17,17 +17,19 @@ from gravityvit.data.simulation.waveform import Waveform, _glitch_tile_snr, _log
 
 # The blip's pulse (shared with Repeating_Blips): centre frequency (Hz, log-uniform), log width and
 # trigger SNR (threshold, index, cap of ``trigger_snr``; Koi_Fish start where blips stop).
-BLIP_CENTRE_HZ: tuple[float, float] = (65.0, 165.0)
-BLIP_LOG_WIDTH: tuple[float, float] = (0.7, 1.0)
+BLIP_CENTRE_HZ: tuple[float, float] = (55.0, 150.0)
+BLIP_LOG_WIDTH: tuple[float, float] = (0.8, 1.1)
 BLIP_SNR: tuple[float, float, float] = (10.0, 1.4, 40.0)
 
 
 def _blip(w: Waveform, t0: float) -> float:
-    # A tall, thin teardrop: a short broadband pulse centred 65-165 Hz. In the 0.5 s view the 12 real
-    # blips are bright (normalized energy >= 6) from ~27 Hz to ~370 Hz over ~3 % of the pixels, with
-    # their peak near 80 Hz; these settings give ~30-370 Hz and ~80 Hz. Centred at 45-110 Hz they
-    # were bright only up to ~250 Hz, and real blips' short views, which reach higher, were taken for
-    # Repeating_Blips.
+    # A tall, thin teardrop: a short broadband pulse centred 55-150 Hz, log-width 0.8-1.1. In the
+    # 0.5 s view the 12 real blips are bright (normalized energy >= 6) from ~27 Hz to ~370 Hz over ~3 %
+    # of the pixels, and their peak lies near 80 / 68 / 55 / 50 Hz in the 0.5 / 1 / 2 / 4 s views;
+    # these settings give ~24-380 Hz and 77 / 68 / 62 / 53 Hz. Centred at 45-110 Hz they were bright
+    # only up to ~250 Hz, and real blips' short views, which reach higher, were taken for
+    # Repeating_Blips; centred at 65-165 Hz with log-width 0.7-1.0 they peaked at 88 / 77 / 69 / 59 Hz
+    # and were half as bright as the real ones at ~33 Hz.
     snr = trigger_snr(w.rng, *BLIP_SNR)
     w.add_pulse(t0, _loguniform(w.rng, *BLIP_CENTRE_HZ), w.rng.uniform(*BLIP_LOG_WIDTH), snr)
     return snr
