@@ -133,8 +133,7 @@ def _none_of_the_above(w: Waveform, t0: float) -> float:
     # that name: nothing at low frequencies except a hump under a cloud (alone, the hump is a
     # Low_Frequency_Burst and a blob at 12-20 Hz a Tomte), no blob near 1400 Hz (1400Ripples),
     # and no sweeps (a falling one or a cross reads as Whistle, Chirp or Paired_Doves).
-    low, index, cap = NONE_OF_THE_ABOVE_SNR
-    snr = trigger_snr(w.rng, low=low, index=index, cap=cap)
+    snr = trigger_snr(w.rng, *NONE_OF_THE_ABOVE_SNR)
     count = int(w.rng.integers(NONE_OF_THE_ABOVE_COUNT[0], NONE_OF_THE_ABOVE_COUNT[1] + 1))
     weights = np.array(list(NONE_OF_THE_ABOVE_ODDITY_WEIGHTS.values()))
     chosen = w.rng.choice(NONE_OF_THE_ABOVE_ODDITIES, size=count, replace=False, p=weights / weights.sum())

@@ -125,6 +125,8 @@ def _violin_mode(w: Waveform, t0: float) -> float:
     shared = w.rng.random() < VIOLIN_MODE_SHARED_DOTS_PROBABILITY
     for harmonic, weight in ((1, 1.0), (2, w.rng.uniform(0.0, 1.0)), (3, w.rng.uniform(0.0, 0.6))):
         if weight > 0.3:
+            # The dot count is drawn for every harmonic, and unused where the times are given, so
+            # that the random stream (and the simulated data of a seed) does not depend on sharing.
             _dotted_line(
                 w,
                 t0,

@@ -58,9 +58,10 @@ def _fringe_harmonics(w: Waveform, lowest_hz: float = 18.0) -> list[float]:
 
 def _scattered_light(w: Waveform, t0: float) -> float:
     # Stacked arches below ~60 Hz, seconds long. Real arches are slow (the fringe period is that of
-    # the scattering surface's motion, seconds, SCATTERED_LIGHT_PERIOD_S): a few nearly flat lines in the short views, which
-    # only the arches of the 2 s and 4 s views tell from Low_Frequency_Lines. Loud enough to saturate
-    # their tops, but most of the view stays dark (bright share ~0.04 in the real views).
+    # the scattering surface's motion, seconds: SCATTERED_LIGHT_PERIOD_S): a few nearly flat lines
+    # in the short views, which only the arches of the 2 s and 4 s views tell from
+    # Low_Frequency_Lines. Loud enough to saturate their tops, but most of the view stays dark
+    # (bright share ~0.04 in the real views).
     snr = trigger_snr(w.rng, low=10.0, cap=40.0)
     _arch_stack(w, t0, snr, _loguniform(w.rng, *SCATTERED_LIGHT_PERIOD_S), _fringe_harmonics(w))
     return snr
